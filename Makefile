@@ -1,0 +1,57 @@
+# paygate: see README.md.
+GO        ?= go
+BIN       := $(CURDIR)/bin
+PAYGATE   := $(BIN)/paygate
+STRIPE_MOCK := $(BIN)/stripe-mock
+# `make run` keeps Caddy's data (its internal CA, certificates) here.
+RUN_DIR   := $(CURDIR)/.run
+# Packages whose tests run under the race detector in `make test`.
+RACE_PKGS := ./internal/store/...
+
+.PHONY: all build stripe-mock run test unit lint check-config bench xcaddy clean
+
+all: build
+
+build:
+	$(GO) build -o $(PAYGATE) ./cmd/paygate
+
+# stripe-mock is built from the separate tools/ module so that its old
+# dependency pins stay out of paygate's module graph.
+stripe-mock:
+	cd tools && $(GO) build -o $(STRIPE_MOCK) github.com/stripe/stripe-mock
+
+run: build
+	mkdir -p $(RUN_DIR)
+	XDG_DATA_HOME=$(RUN_DIR)/data XDG_CONFIG_HOME=$(RUN_DIR)/config \
+		$(PAYGATE) run --config Caddyfile --adapter caddyfile
+
+# The whole suite: lint, the shipped configs, every test (the end-to-end ones
+# against the built binary, private redis-servers and stripe-mock), and the
+# race detector on the concurrent building blocks.
+test: lint check-config stripe-mock
+	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# The shipped Caddyfiles must validate and be formatted as `paygate fmt` would.
+check-config: build
+	@for f in Caddyfile deploy/Caddyfile; do \
+		echo "validate $$f"; \
+		out=$$(PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 XDG_DATA_HOME=$$(mktemp -d) \
+			$(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
+		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A stock Caddy with paygate's modules, built by xcaddy from xcaddy.toml.
+xcaddy:
+	./scripts/xcaddy-build.sh xcaddy.toml $(BIN)/caddy-paygate
+
+clean:
+	rm -rf $(BIN) $(RUN_DIR)

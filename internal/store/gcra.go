@@ -1,0 +1,113 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// Both backends run the GCRA on integer microseconds: the Redis script keeps
+// its times in Lua numbers (doubles), which hold every microsecond since the
+// Unix epoch exactly for the next two centuries, so the two backends compute
+// bit-for-bit the same decisions.
+
+// maxCapacity bounds a zone's capacity (Burst emission intervals) so that
+// every theoretical arrival time stays exact in a double.
+const maxCapacity = 100 * 365 * 24 * time.Hour
+
+// Validate reports whether r is a limit both backends can enforce: Rate,
+// Burst and Cost at least 1, Cost at most Burst, a Period of at least one
+// microsecond per unit of Rate, and a capacity (Burst units' worth of time)
+// of at most 100 years. The error wraps ErrInvalidLimit.
+func (r LimitRequest) Validate() error {
+	switch {
+	case r.Rate < 1:
+		return fmt.Errorf("%w: rate %d is below 1", ErrInvalidLimit, r.Rate)
+	case r.Period <= 0:
+		return fmt.Errorf("%w: period %v is not positive", ErrInvalidLimit, r.Period)
+	case r.Period/time.Microsecond < time.Duration(r.Rate):
+		return fmt.Errorf("%w: period %v over rate %d is below 1µs", ErrInvalidLimit, r.Period, r.Rate)
+	case r.Burst < 1:
+		return fmt.Errorf("%w: burst %d is below 1", ErrInvalidLimit, r.Burst)
+	case r.Cost < 1:
+		return fmt.Errorf("%w: cost %d is below 1", ErrInvalidLimit, r.Cost)
+	case r.Cost > r.Burst:
+		return fmt.Errorf("%w: cost %d exceeds burst %d", ErrInvalidLimit, r.Cost, r.Burst)
+	case r.Burst > int64(maxCapacity/time.Microsecond)/r.interval():
+		return fmt.Errorf("%w: burst %d at rate %d per %v exceeds %v", ErrInvalidLimit, r.Burst, r.Rate, r.Period, maxCapacity)
+	}
+	return nil
+}
+
+// interval is the emission interval T = Period/Rate in microseconds, rounded
+// up so that a zone never admits more than Rate units per Period.
+func (r LimitRequest) interval() int64 {
+	return ceilDiv(ceilDiv(int64(r.Period), r.Rate), int64(time.Microsecond))
+}
+
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
+
+// zone is a validated LimitRequest in the GCRA's microseconds.
+type zone struct {
+	interval  int64 // T
+	capacity  int64 // C = Burst*T
+	increment int64 // Cost*T
+}
+
+// prepareLimit checks one Limit call and converts its requests to zones.
+func prepareLimit(reqs []LimitRequest) ([]zone, error) {
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("%w: no zone", ErrInvalidLimit)
+	}
+	zones := make([]zone, len(reqs))
+	tag := HashTag(reqs[0].Key)
+	for i, r := range reqs {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("zone %d: %w", i, err)
+		}
+		for _, prev := range reqs[:i] {
+			if prev.Key == r.Key {
+				return nil, fmt.Errorf("%w: zone %d repeats a key", ErrInvalidLimit, i)
+			}
+		}
+		if HashTag(r.Key) != tag {
+			return nil, fmt.Errorf("zone %d: %w", i, ErrCrossSlot)
+		}
+		t := r.interval()
+		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t}
+	}
+	return zones, nil
+}
+
+// admits reports whether the zone, whose theoretical arrival time is tat
+// (already raised to now), would admit the request.
+func (z zone) admits(now, tat int64) bool {
+	return tat+z.increment-now <= z.capacity
+}
+
+// result is the zone's part of a decision; charged tells whether the call
+// was admitted by every zone and so charged. scripts/limit.lua computes the
+// same.
+func (z zone) result(now, tat int64, charged bool) LimitResult {
+	res := LimitResult{Allowed: true}
+	used := tat - now
+	switch {
+	case charged:
+		used += z.increment
+	case !z.admits(now, tat):
+		res.Allowed = false
+		res.RetryAfter = micros(used + z.increment - z.capacity)
+	}
+	res.Remaining = max((z.capacity-used)/z.interval, 0)
+	res.ResetAfter = micros(used)
+	return res
+}
+
+func micros(us int64) time.Duration {
+	return time.Duration(us) * time.Microsecond
+}

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// janitorInterval is how often Memory drops expired records that no call
+// has touched since they expired.
+const janitorInterval = time.Minute
+
+var (
+	errClosed    = fmt.Errorf("%w: memory store is closed", ErrUnavailable)
+	errWrongKind = fmt.Errorf("%w: key holds another kind of record", ErrUnavailable)
+)
+
+// Memory is the embedded Store of a single instance: a map guarded by one
+// mutex, so that every call is atomic. Values are copied in and out.
+type Memory struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]entry
+	closed  bool
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// kind tells what a Memory entry holds; like Redis, Memory refuses to treat
+// one kind of record as another.
+type kind uint8
+
+const (
+	kindValue kind = iota + 1 // Set and PutIfAbsent
+	kindTAT                   // a GCRA zone's theoretical arrival time
+	kindLease                 // an in-flight lease
+	kindDone                  // a completed lease record
+)
+
+type entry struct {
+	kind    kind
+	value   []byte
+	owner   string    // kindLease
+	tat     int64     // kindTAT, in microseconds since the Unix epoch
+	expires time.Time // zero: never
+}
+
+func (e entry) expired(now time.Time) bool {
+	return !e.expires.IsZero() && !now.Before(e.expires)
+}
+
+// NewMemory returns an empty Memory store reading the time from now
+// (time.Now in production). It runs a janitor goroutine until Close.
+func NewMemory(now func() time.Time) *Memory {
+	m := &Memory{
+		now:     now,
+		entries: make(map[string]entry),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go m.janitor()
+	return m
+}
+
+// Limit implements Store.
+func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, error) {
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, err := m.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := at.UnixMicro()
+	tats := make([]int64, len(zones))
+	all := true
+	for i, z := range zones {
+		tats[i] = now
+		if e, ok := m.lookup(reqs[i].Key, at); ok {
+			if e.kind != kindTAT {
+				return nil, errWrongKind
+			}
+			tats[i] = max(e.tat, now)
+		}
+		all = all && z.admits(now, tats[i])
+	}
+	results := make([]LimitResult, len(zones))
+	for i, z := range zones {
+		if all {
+			tat := tats[i] + z.increment
+			m.entries[reqs[i].Key] = entry{kind: kindTAT, tat: tat, expires: time.UnixMicro(tat)}
+		}
+		results[i] = z.result(now, tats[i], all)
+	}
+	return results, nil
+}
+
+// Acquire implements Store.
+func (m *Memory) Acquire(ctx context.Context, key, owner string, value []byte, ttl time.Duration) (Lease, error) {
+	if err := checkTTL(ttl, true); err != nil {
+		return Lease{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return Lease{}, err
+	}
+	e, ok := m.lookup(key, now)
+	if !ok {
+		m.entries[key] = entry{kind: kindLease, value: bytes.Clone(value), owner: owner, expires: now.Add(ttl)}
+		return Lease{State: Acquired, Value: bytes.Clone(value)}, nil
+	}
+	switch e.kind {
+	case kindLease:
+		return Lease{State: Held, Value: bytes.Clone(e.value)}, nil
+	case kindDone:
+		return Lease{State: Completed, Value: bytes.Clone(e.value)}, nil
+	}
+	return Lease{}, errWrongKind
+}
+
+// Complete implements Store.
+func (m *Memory) Complete(ctx context.Context, key, owner string, value []byte, retention time.Duration) (bool, error) {
+	if err := checkTTL(retention, true); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if held, err := m.holds(key, owner, now); !held || err != nil {
+		return false, err
+	}
+	m.entries[key] = entry{kind: kindDone, value: bytes.Clone(value), expires: now.Add(retention)}
+	return true, nil
+}
+
+// Release implements Store.
+func (m *Memory) Release(ctx context.Context, key, owner string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if held, err := m.holds(key, owner, now); !held || err != nil {
+		return false, err
+	}
+	delete(m.entries, key)
+	return true, nil
+}
+
+// holds reports whether owner holds the in-flight lease on key.
+func (m *Memory) holds(key, owner string, now time.Time) (bool, error) {
+	e, ok := m.lookup(key, now)
+	switch {
+	case !ok || e.kind == kindDone:
+		return false, nil
+	case e.kind != kindLease:
+		return false, errWrongKind
+	}
+	return e.owner == owner, nil
+}
+
+// PutIfAbsent implements Store.
+func (m *Memory) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, false); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := m.lookup(key, now); ok {
+		return false, nil
+	}
+	m.entries[key] = entry{kind: kindValue, value: bytes.Clone(value), expires: expiry(now, ttl)}
+	return true, nil
+}
+
+// Get implements Store.
+func (m *Memory) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	e, ok := m.lookup(key, now)
+	switch {
+	case !ok:
+		return nil, false, nil
+	case e.kind != kindValue:
+		return nil, false, errWrongKind
+	}
+	return bytes.Clone(e.value), true, nil
+}
+
+// Set implements Store.
+func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl, false); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return err
+	}
+	m.entries[key] = entry{kind: kindValue, value: bytes.Clone(value), expires: expiry(now, ttl)}
+	return nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(ctx context.Context, keys ...string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.begin(ctx); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		delete(m.entries, k)
+	}
+	return nil
+}
+
+// Ping implements Store: it fails once the store is closed.
+func (m *Memory) Ping(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err := m.begin(ctx)
+	return err
+}
+
+// Close stops the janitor and drops every record; later calls fail with
+// ErrUnavailable. It is safe to call more than once.
+func (m *Memory) Close() error {
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		<-m.done
+		m.mu.Lock()
+		m.closed = true
+		m.entries = nil
+		m.mu.Unlock()
+	})
+	return nil
+}
+
+// begin starts a call, with m.mu held, by checking that the store and ctx
+// are still usable, and returns the time the call happens at.
+func (m *Memory) begin(ctx context.Context) (time.Time, error) {
+	if m.closed {
+		return time.Time{}, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return m.now(), nil
+}
+
+// lookup returns the unexpired entry under key, removing an expired one.
+func (m *Memory) lookup(key string, now time.Time) (entry, bool) {
+	e, ok := m.entries[key]
+	if ok && e.expired(now) {
+		delete(m.entries, key)
+		return entry{}, false
+	}
+	return e, ok
+}
+
+func expiry(now time.Time, ttl time.Duration) time.Time {
+	if ttl == 0 {
+		return time.Time{}
+	}
+	return now.Add(ttl)
+}
+
+func (m *Memory) janitor() {
+	defer close(m.done)
+	tick := time.NewTicker(janitorInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-tick.C:
+			m.sweep()
+		}
+	}
+}
+
+// sweep drops every expired entry.
+func (m *Memory) sweep() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for k, e := range m.entries {
+		if e.expired(now) {
+			delete(m.entries, k)
+		}
+	}
+}
+
+// Interface guards
+var _ Store = (*Memory)(nil)

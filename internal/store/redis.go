@@ -1,0 +1,241 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisPrefix is the prefix of every key when RedisOptions.Prefix is
+// empty.
+const DefaultRedisPrefix = "paygate:"
+
+// RedisOptions configures a Redis store.
+type RedisOptions struct {
+	// Prefix goes before every key, so that several applications can share
+	// one Redis. Braces in it are escaped, so that the key's own hash tag
+	// still decides its slot. Default: "paygate:".
+	Prefix string
+	// Timeout bounds each call, retries included; 0 leaves the caller's
+	// context alone. For it to cut a read or write that hangs, the client
+	// must have ContextTimeoutEnabled (else its ReadTimeout and
+	// WriteTimeout apply).
+	Timeout time.Duration
+}
+
+// Redis is the Store on Redis (standalone, Sentinel or Cluster). Each call is
+// one round trip: multi-step operations are Lua scripts, and the GCRA runs on
+// the server's clock so that every replica agrees.
+type Redis struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+}
+
+// NewRedis returns a Store on client, which it owns from then on: Close
+// closes it.
+func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
+	return &Redis{client: client, prefix: tagEscaper.Replace(prefix), timeout: opts.Timeout}
+}
+
+// Limit implements Store.
+func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, error) {
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(reqs))
+	args := make([]any, 0, 3*len(zones))
+	for i, z := range zones {
+		keys[i] = r.prefix + reqs[i].Key
+		args = append(args, z.interval, z.capacity, z.increment)
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	reply, err := limitScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fail("limit", err)
+	}
+	if len(reply) != 4*len(zones) {
+		return nil, fail("limit", fmt.Errorf("script returned %d integers for %d zones", len(reply), len(zones)))
+	}
+	results := make([]LimitResult, len(zones))
+	for i := range results {
+		v := reply[4*i : 4*i+4]
+		results[i] = LimitResult{
+			Allowed:    v[0] == 1,
+			Remaining:  v[1],
+			RetryAfter: micros(v[2]),
+			ResetAfter: micros(v[3]),
+		}
+	}
+	return results, nil
+}
+
+// Acquire implements Store.
+func (r *Redis) Acquire(ctx context.Context, key, owner string, value []byte, ttl time.Duration) (Lease, error) {
+	if err := checkTTL(ttl, true); err != nil {
+		return Lease{}, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	reply, err := acquireScript.Run(ctx, r.client, []string{r.prefix + key}, owner, value, millis(ttl)).Slice()
+	if err != nil {
+		return Lease{}, fail("acquire", err)
+	}
+	var state int64
+	if len(reply) > 0 {
+		state, _ = reply[0].(int64)
+	}
+	switch {
+	case state == int64(Acquired):
+		return Lease{State: Acquired, Value: bytes.Clone(value)}, nil
+	case (state == int64(Held) || state == int64(Completed)) && len(reply) == 2:
+		held, _ := reply[1].(string)
+		return Lease{State: LeaseState(state), Value: []byte(held)}, nil
+	}
+	return Lease{}, fail("acquire", fmt.Errorf("unexpected script reply %v", reply))
+}
+
+// Complete implements Store.
+func (r *Redis) Complete(ctx context.Context, key, owner string, value []byte, retention time.Duration) (bool, error) {
+	if err := checkTTL(retention, true); err != nil {
+		return false, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	ok, err := completeScript.Run(ctx, r.client, []string{r.prefix + key}, owner, value, millis(retention)).Bool()
+	if err != nil {
+		return false, fail("complete", err)
+	}
+	return ok, nil
+}
+
+// Release implements Store.
+func (r *Redis) Release(ctx context.Context, key, owner string) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	ok, err := releaseScript.Run(ctx, r.client, []string{r.prefix + key}, owner).Bool()
+	if err != nil {
+		return false, fail("release", err)
+	}
+	return ok, nil
+}
+
+// PutIfAbsent implements Store with SET NX PX.
+func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, false); err != nil {
+		return false, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	ok, err := r.client.SetNX(ctx, r.prefix+key, value, roundUpMillis(ttl)).Result()
+	if err != nil {
+		return false, fail("put if absent", err)
+	}
+	return ok, nil
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	value, err := r.client.Get(ctx, r.prefix+key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fail("get", err)
+	}
+	return value, true, nil
+}
+
+// Set implements Store.
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl, false); err != nil {
+		return err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.client.Set(ctx, r.prefix+key, value, roundUpMillis(ttl)).Err(); err != nil {
+		return fail("set", err)
+	}
+	return nil
+}
+
+// Delete implements Store. Several keys go in one pipeline of single-key
+// DELs, which a Cluster client splits by node.
+func (r *Redis) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	var err error
+	if len(keys) == 1 {
+		err = r.client.Del(ctx, r.prefix+keys[0]).Err()
+	} else {
+		_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, r.prefix+k)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fail("ping", err)
+	}
+	return nil
+}
+
+// Close closes the client.
+func (r *Redis) Close() error {
+	if err := r.client.Close(); err != nil {
+		return fail("close", err)
+	}
+	return nil
+}
+
+// bound applies the per-call budget to ctx.
+func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.timeout)
+}
+
+// fail wraps err so that it matches both ErrUnavailable and err.
+func fail(op string, err error) error {
+	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
+}
+
+// roundUpMillis rounds ttl up to Redis's resolution, a millisecond, so that
+// a short ttl never becomes "no expiry" or an error.
+func roundUpMillis(ttl time.Duration) time.Duration {
+	return time.Duration(millis(ttl)) * time.Millisecond
+}
+
+func millis(ttl time.Duration) int64 {
+	return ceilDiv(int64(ttl), int64(time.Millisecond))
+}
+
+// Interface guards
+var _ Store = (*Redis)(nil)

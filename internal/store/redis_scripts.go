@@ -1,0 +1,27 @@
+package store
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts behind Redis's multi-step operations. Each runs as one
+// EVALSHA (EVAL once per server, when its script cache lacks it).
+var (
+	//go:embed scripts/limit.lua
+	limitLua    string
+	limitScript = redis.NewScript(limitLua)
+
+	//go:embed scripts/acquire.lua
+	acquireLua    string
+	acquireScript = redis.NewScript(acquireLua)
+
+	//go:embed scripts/complete.lua
+	completeLua    string
+	completeScript = redis.NewScript(completeLua)
+
+	//go:embed scripts/release.lua
+	releaseLua    string
+	releaseScript = redis.NewScript(releaseLua)
+)

@@ -1,0 +1,218 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/store/storetest"
+	"github.com/paygate/paygate/internal/testenv"
+)
+
+// prefixes gives every store of a run its own key prefix, so that the tests
+// sharing one server cannot see each other's keys.
+var prefixes atomic.Int64
+
+func uniquePrefix() string {
+	return fmt.Sprintf("test%d:", prefixes.Add(1))
+}
+
+// redisHarness runs the suite on stores over clients from newClient.
+func redisHarness(newClient func(t testing.TB) redis.UniversalClient) storetest.Harness {
+	return storetest.Harness{New: func(t *testing.T) storetest.Backend {
+		s := store.NewRedis(newClient(t), store.RedisOptions{Prefix: uniquePrefix(), Timeout: 10 * time.Second})
+		return storetest.Backend{Store: s}
+	}}
+}
+
+func TestRedis(t *testing.T) {
+	srv := testenv.Redis(t)
+	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient { return srv.Client(t) }))
+}
+
+// TestRedisCluster runs the suite on a three-master cluster, where every
+// multi-key script would fail with CROSSSLOT if a call's keys spanned
+// slots.
+func TestRedisCluster(t *testing.T) {
+	cluster := testenv.RedisCluster(t)
+	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient { return cluster.Client(t) }))
+
+	t.Run("KeysFollowTheirTag", func(t *testing.T) {
+		ctx := context.Background()
+		c := cluster.Client(t)
+		s := store.NewRedis(cluster.Client(t), store.RedisOptions{Prefix: "pay{gate}:"})
+		defer s.Close()
+		reqs := make([]store.LimitRequest, 3)
+		for i := range reqs {
+			reqs[i] = store.LimitRequest{Key: store.Key("u1", "rl", fmt.Sprint(i)), Rate: 1, Period: time.Hour, Burst: 1, Cost: 1}
+		}
+		if _, err := s.Limit(ctx, reqs); err != nil {
+			t.Fatal(err)
+		}
+		tagSlot, err := c.ClusterKeySlot(ctx, "u1").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reqs {
+			key := "pay%7Bgate%7D:" + r.Key
+			slot, err := c.ClusterKeySlot(ctx, key).Result()
+			if err != nil || slot != tagSlot {
+				t.Errorf("slot of %s = %d, %v; want %d, the slot of tag u1", key, slot, err, tagSlot)
+			}
+			if n, err := c.Exists(ctx, key).Result(); n != 1 || err != nil {
+				t.Errorf("EXISTS %s = %d, %v; want 1", key, n, err)
+			}
+		}
+	})
+}
+
+func TestRedisPrefix(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.Redis(t)
+	raw := srv.Client(t)
+	tests := []struct{ prefix, want string }{
+		{"", "paygate:{u1}:k"},
+		{"app:", "app:{u1}:k"},
+		{"a{b}:", "a%7Bb%7D:{u1}:k"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			s := store.NewRedis(srv.Client(t), store.RedisOptions{Prefix: tc.prefix})
+			defer s.Close()
+			if err := s.Set(ctx, store.Key("u1", "k"), []byte("v"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := raw.Get(ctx, tc.want).Result(); got != "v" || err != nil {
+				t.Errorf("GET %s = %q, %v; want v", tc.want, got, err)
+			}
+		})
+	}
+}
+
+// TestRedisUnavailable: an outage fails every call with ErrUnavailable
+// within the per-call budget, keeping the cause.
+func TestRedisUnavailable(t *testing.T) {
+	ctx := context.Background()
+	const budget = 200 * time.Millisecond
+
+	t.Run("stopped", func(t *testing.T) {
+		srv := testenv.Redis(t)
+		s := store.NewRedis(srv.Client(t), store.RedisOptions{Timeout: budget})
+		defer s.Close()
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping before the outage: %v", err)
+		}
+		srv.Stop()
+		start := time.Now()
+		_, _, err := s.Get(ctx, store.Key("u1", "k"))
+		if elapsed := time.Since(start); !errors.Is(err, store.ErrUnavailable) || elapsed > budget+time.Second {
+			t.Fatalf("Get: %v after %v; want ErrUnavailable within %v", err, elapsed, budget)
+		}
+		storetest.Unavailable(ctx, t, s, nil)
+	})
+
+	t.Run("silent", func(t *testing.T) {
+		addr := silentServer(t)
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		s := store.NewRedis(c, store.RedisOptions{Timeout: budget})
+		defer s.Close()
+		start := time.Now()
+		_, _, err := s.Get(ctx, store.Key("u1", "k"))
+		if elapsed := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || elapsed > budget+time.Second {
+			t.Fatalf("Get: %v after %v; want DeadlineExceeded within %v", err, elapsed, budget)
+		}
+		storetest.Unavailable(ctx, t, s, context.DeadlineExceeded)
+	})
+}
+
+// silentServer listens on loopback and accepts connections but never
+// answers, like a Redis that hangs.
+func silentServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// roundTrips is a go-redis hook counting what a client sends: each command
+// and each pipeline is one round trip.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// countingStore is a Redis store that reports its round trips to
+// storetest.Bench.
+type countingStore struct {
+	store.Store
+	rt *roundTrips
+}
+
+func (s countingStore) RoundTrips() int64 { return s.rt.n.Load() }
+
+// newCountingStore counts on the connections to each server, so that a
+// cluster's pipeline split over several nodes counts once per node.
+func newCountingStore(c redis.UniversalClient) countingStore {
+	rt := &roundTrips{}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		cc.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })
+	} else {
+		c.AddHook(rt)
+	}
+	return countingStore{Store: store.NewRedis(c, store.RedisOptions{Prefix: uniquePrefix()}), rt: rt}
+}
+
+func BenchmarkRedis(b *testing.B) {
+	srv := testenv.Redis(b)
+	storetest.Bench(b, func(b *testing.B) store.Store { return newCountingStore(srv.Client(b)) })
+}
+
+func BenchmarkRedisCluster(b *testing.B) {
+	cluster := testenv.RedisCluster(b)
+	storetest.Bench(b, func(b *testing.B) store.Store { return newCountingStore(cluster.Client(b)) })
+}

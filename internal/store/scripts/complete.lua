@@ -1,0 +1,10 @@
+-- Replaces owner ARGV[1]'s lease on KEYS[1] by a completed record holding
+-- value ARGV[2], kept for ARGV[3] milliseconds. Returns 1, or 0 (changing
+-- nothing) when ARGV[1] does not hold the lease.
+local rec = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if rec[1] ~= 'lease' or rec[2] ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'done', 'value', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1

@@ -1,0 +1,166 @@
+// Package store is paygate's shared state: rate-limit counters, idempotency
+// records, webhook de-duplication, the ownership index and the customer
+// mapping. Two backends implement Store: an embedded in-memory store (one
+// instance, no set-up) and Redis (standalone, Sentinel or Cluster).
+//
+// Every multi-step operation is atomic in both backends. Keys are given by the
+// caller without the backend prefix; a key's hash tag ("{...}", see Key)
+// decides its Redis Cluster slot, and every key of one multi-key call must
+// carry the same tag.
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrUnavailable wraps every error caused by the backend being unreachable,
+// slow beyond its budget, or failing. Callers map it to 503 store_unavailable
+// (or to their configured fallback); it never means "not found".
+var ErrUnavailable = errors.New("store unavailable")
+
+// ErrCrossSlot is returned when the keys of one multi-key call do not share a
+// hash tag, so the call could not be atomic on Redis Cluster.
+var ErrCrossSlot = errors.New("store: keys of one call must share a hash tag")
+
+// ErrInvalidLimit is returned by Limit, before the backend is asked, when a
+// request is one no backend can enforce (see LimitRequest.Validate) or the
+// call names no zone or one key twice.
+var ErrInvalidLimit = errors.New("store: invalid limit")
+
+// ErrInvalidTTL is returned, before the backend is asked, for a negative
+// ttl, and for a zero one where a record must expire (a lease and a completed
+// record).
+var ErrInvalidTTL = errors.New("store: invalid ttl")
+
+// Store is the contract both backends fulfil; the same test suite
+// (storetest) runs against each of them.
+type Store interface {
+	// Limit makes one GCRA decision over several zones atomically: either
+	// every zone admits the request and all of them are charged, or none is
+	// charged. Results are in the order of reqs. Every key must share one
+	// hash tag.
+	Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, error)
+
+	// Acquire takes the lease on key for owner, storing value with the lease,
+	// unless a lease is already held (Held) or a completed record exists
+	// (Completed). In those two cases Lease carries the existing record's
+	// value and nothing is changed. A lease whose TTL passed is absent.
+	Acquire(ctx context.Context, key, owner string, value []byte, ttl time.Duration) (Lease, error)
+	// Complete replaces owner's lease on key by a completed record holding
+	// value, kept for retention. It reports false, changing nothing, when
+	// owner no longer holds the lease (it expired, or was taken over).
+	Complete(ctx context.Context, key, owner string, value []byte, retention time.Duration) (bool, error)
+	// Release drops owner's lease on key so that the work may run again. It
+	// reports false, changing nothing, when owner does not hold the lease.
+	Release(ctx context.Context, key, owner string) (bool, error)
+
+	// PutIfAbsent stores value under key for ttl unless key exists, and
+	// reports whether it stored it.
+	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// Get returns the value under key and whether it exists.
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Set stores value under key; ttl 0 keeps it until it is deleted.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes the keys (which need not share a hash tag); absent keys
+	// are not an error.
+	Delete(ctx context.Context, keys ...string) error
+
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's connections.
+	Close() error
+}
+
+// LimitRequest asks one zone for Cost units.
+type LimitRequest struct {
+	// Key identifies the counter (zone and subject), with its hash tag.
+	Key string
+	// Rate is how many units the zone admits per Period on average.
+	Rate int64
+	// Period is the window Rate refers to.
+	Period time.Duration
+	// Burst is how many units may be admitted at once from idle (the
+	// bucket's capacity, at least 1); over any window of one Period at most
+	// Rate+Burst units pass.
+	Burst int64
+	// Cost is the number of units this request takes (at least 1).
+	Cost int64
+}
+
+// LimitResult is one zone's part of a decision.
+type LimitResult struct {
+	// Allowed reports whether this zone alone would admit the request.
+	Allowed bool
+	// Remaining is how many more units the zone would admit right now.
+	Remaining int64
+	// RetryAfter is how long until this request would be admitted (0 when
+	// it was).
+	RetryAfter time.Duration
+	// ResetAfter is how long until the zone is back to its full capacity.
+	ResetAfter time.Duration
+}
+
+// LeaseState is the state a lease key was found in by Acquire.
+type LeaseState int
+
+const (
+	// Acquired: the key was absent and the caller now holds the lease.
+	Acquired LeaseState = iota + 1
+	// Held: someone (possibly the same owner) holds an unexpired lease.
+	Held
+	// Completed: the work finished and its record is kept.
+	Completed
+)
+
+func (s LeaseState) String() string {
+	switch s {
+	case Acquired:
+		return "acquired"
+	case Held:
+		return "held"
+	case Completed:
+		return "completed"
+	}
+	return "unknown"
+}
+
+// Lease is the outcome of Acquire.
+type Lease struct {
+	State LeaseState
+	// Value is the value stored with the lease (Acquired: the caller's own;
+	// Held: the holder's; Completed: the completed record's).
+	Value []byte
+}
+
+// Key joins a hash tag and further parts into a store key:
+// Key("user_1", "rl", "user") is "{user_1}:rl:user". Characters that would
+// end the tag early are replaced, so a caller-chosen tag cannot move a key to
+// another slot or collide with another tag.
+func Key(tag string, parts ...string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	b.WriteString(tagEscaper.Replace(tag))
+	b.WriteByte('}')
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+var tagEscaper = strings.NewReplacer("{", "%7B", "}", "%7D")
+
+// HashTag returns the part of key that decides its Redis Cluster slot,
+// following the Cluster specification: the text between the first '{' and
+// the next '}' when it is not empty, else the whole key.
+func HashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}

@@ -1,0 +1,10 @@
+// Package all blank-imports every paygate module; a custom Caddy build
+// (cmd/paygate, or xcaddy --with github.com/paygate/paygate) imports it.
+package all
+
+import (
+	_ "github.com/paygate/paygate/modules/errorjson"
+	_ "github.com/paygate/paygate/modules/paygate"
+	_ "github.com/paygate/paygate/modules/securityheaders"
+	_ "github.com/paygate/paygate/modules/tlsenforce"
+)

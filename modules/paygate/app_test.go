@@ -1,0 +1,101 @@
+package paygate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/testenv"
+)
+
+func provision(t *testing.T, a *App) *App {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := a.Provision(ctx); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	return a
+}
+
+// A reload provisions the new config before cleaning up the old one; with
+// the same store settings both must see the same store, so that the memory
+// store's limits and idempotency records survive the reload.
+func TestMemoryStoreSurvivesReload(t *testing.T) {
+	ctx := context.Background()
+	old := provision(t, &App{})
+	if err := old.Store().Set(ctx, store.Key("t", "k"), []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	next := provision(t, &App{StoreConfig: &StoreConfig{Backend: "memory"}})
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := next.Store().Get(ctx, store.Key("t", "k")); err != nil || !ok || string(v) != "v" {
+		t.Fatalf("after reload: Get = %q, %v, %v; want the value set before", v, ok, err)
+	}
+	if err := next.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// Once no config holds it, the store is gone: a later config starts empty.
+	fresh := provision(t, &App{})
+	t.Cleanup(func() { _ = fresh.Cleanup() })
+	if _, ok, err := fresh.Store().Get(ctx, store.Key("t", "k")); err != nil || ok {
+		t.Fatalf("new store after the last release: found=%v err=%v, want empty", ok, err)
+	}
+}
+
+func TestRedisStoreClosedWhenReleased(t *testing.T) {
+	rs := testenv.Redis(t)
+	ctx := context.Background()
+	cfg := func() *StoreConfig {
+		return &StoreConfig{Backend: "redis", Redis: &RedisConfig{URL: rs.URL(), Timeout: caddy.Duration(time.Second)}}
+	}
+	a := provision(t, &App{StoreConfig: cfg()})
+	b := provision(t, &App{StoreConfig: cfg()})
+	if err := a.Store().Set(ctx, store.Key("t", "k"), []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Store().Get(ctx, store.Key("t", "k")); err != nil || !ok {
+		t.Fatalf("shared client closed while still in use: found=%v err=%v", ok, err)
+	}
+	if err := b.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Store().Get(ctx, store.Key("t", "k")); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("after the last release: err = %v, want the client closed (ErrUnavailable)", err)
+	}
+}
+
+func TestProvisionErrors(t *testing.T) {
+	for name, a := range map[string]*App{
+		"unknown backend":     {StoreConfig: &StoreConfig{Backend: "etcd"}},
+		"redis without block": {StoreConfig: &StoreConfig{Backend: "redis"}},
+		"redis two topologies": {StoreConfig: &StoreConfig{Backend: "redis", Redis: &RedisConfig{
+			URL: "redis://127.0.0.1:1", ClusterAddrs: []string{"127.0.0.1:2"}}}},
+		"redis bad url": {StoreConfig: &StoreConfig{Backend: "redis", Redis: &RedisConfig{URL: "http://user:hunter2@x"}}},
+		"redis missing ca file": {StoreConfig: &StoreConfig{Backend: "redis", Redis: &RedisConfig{
+			URL: "redis://127.0.0.1:1", TLS: &RedisTLS{CAFile: "/nonexistent/ca.pem"}}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			err := a.Provision(ctx)
+			if err == nil {
+				_ = a.Cleanup()
+				t.Fatal("got no error")
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,202 @@
+package paygate
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("paygate", parseGlobalOption)
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "paygate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the global option block.
+//
+// Syntax:
+//
+//	paygate {
+//	    store memory
+//	    store redis <url>
+//	    store redis {
+//	        url           <redis://...|rediss://...|unix://...>
+//	        sentinel      <master> <addr...>
+//	        sentinel_auth <username> <password>
+//	        cluster       <addr...>
+//	        username      <acl user>
+//	        password      <password>
+//	        db            <n>
+//	        tls {
+//	            ca_file     <pem file>
+//	            server_name <name>
+//	        }
+//	        pool_size     <n>
+//	        timeout       <duration>
+//	        dial_timeout  <duration>
+//	        key_prefix    <prefix>
+//	    }
+//	    health_interval <duration>
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "store":
+			if err := a.unmarshalStore(d); err != nil {
+				return err
+			}
+		case "health_interval":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			a.HealthInterval = dur
+		default:
+			return d.Errf("unknown subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+func (a *App) unmarshalStore(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	a.StoreConfig = &StoreConfig{Backend: d.Val()}
+	switch a.StoreConfig.Backend {
+	case "memory":
+		if d.NextArg() || d.NextBlock(d.Nesting()) {
+			return d.Err("store memory takes no options")
+		}
+		return nil
+	case "redis":
+	default:
+		return d.Errf("unknown store backend %q (want memory or redis)", a.StoreConfig.Backend)
+	}
+	r := new(RedisConfig)
+	a.StoreConfig.Redis = r
+	if d.NextArg() {
+		r.URL = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := r.unmarshalOption(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
+	var err error
+	switch d.Val() {
+	case "url":
+		r.URL, err = oneArg(d)
+	case "sentinel":
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return d.Err("sentinel needs a master name and at least one address")
+		}
+		r.SentinelMaster, r.SentinelAddrs = args[0], args[1:]
+	case "sentinel_auth":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.Err("sentinel_auth needs a username and a password")
+		}
+		r.SentinelUsername, r.SentinelPassword = args[0], args[1]
+	case "cluster":
+		r.ClusterAddrs = d.RemainingArgs()
+		if len(r.ClusterAddrs) == 0 {
+			return d.ArgErr()
+		}
+	case "username":
+		r.Username, err = oneArg(d)
+	case "password":
+		r.Password, err = oneArg(d)
+	case "db":
+		r.DB, err = intArg(d)
+	case "pool_size":
+		r.PoolSize, err = intArg(d)
+	case "timeout":
+		r.Timeout, err = durationArg(d)
+	case "dial_timeout":
+		r.DialTimeout, err = durationArg(d)
+	case "key_prefix":
+		r.KeyPrefix, err = oneArg(d)
+	case "tls":
+		r.TLS = new(RedisTLS)
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "ca_file":
+				r.TLS.CAFile, err = oneArg(d)
+			case "server_name":
+				r.TLS.ServerName, err = oneArg(d)
+			default:
+				return d.Errf("unknown tls option %q", d.Val())
+			}
+			if err != nil {
+				return err
+			}
+		}
+	default:
+		return d.Errf("unknown redis option %q", d.Val())
+	}
+	return err
+}
+
+// oneArg reads exactly one argument.
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	s, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, d.Errf("%q is not a non-negative integer", s)
+	}
+	return n, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	s, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("%q is not a positive duration", s)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*App)(nil)

@@ -1,0 +1,156 @@
+// Package securityheaders provides the security_headers HTTP handler: the
+// response headers a payment edge must send on every response (errors
+// included), which no upstream can weaken.
+package securityheaders
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/reqid"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler sets paygate's security headers before the rest of the route runs,
+// so they are present even on errors produced later, and sets them again when
+// the response is written, so an upstream's weaker values (an HSTS max-age of
+// 0, a looser CSP, a cacheable API response) never reach the client. It also
+// sets X-Request-Id and removes headers that fingerprint the stack
+// (X-Powered-By, Server, ...).
+//
+// Strict-Transport-Security is only sent over TLS, as RFC 6797 requires.
+type Handler struct {
+	// Preset is the set of headers to start from: "stripe" (the default)
+	// admits Stripe.js and Elements and nothing else third-party; "api" is
+	// the same without any third party, for routes that serve no pages.
+	Preset string `json:"preset,omitempty"`
+
+	// Set overrides or adds headers on top of the preset. An empty value
+	// removes the preset's header instead.
+	Set map[string]string `json:"set,omitempty"`
+
+	// Remove lists response headers taken out of every response, added to
+	// the default list (X-Powered-By, Server, X-AspNet-Version,
+	// X-AspNetMvc-Version).
+	Remove []string `json:"remove,omitempty"`
+
+	headers  http.Header
+	hsts     string
+	removals []string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.security_headers",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision merges the preset with the overrides.
+func (h *Handler) Provision(caddy.Context) error {
+	if h.Preset == "" {
+		h.Preset = "stripe"
+	}
+	preset, ok := presets[h.Preset]
+	if !ok {
+		return fmt.Errorf("security_headers: unknown preset %q (have %s)", h.Preset, strings.Join(presetNames(), ", "))
+	}
+	h.headers = make(http.Header, len(preset)+len(h.Set))
+	for k, v := range preset {
+		h.headers.Set(k, v)
+	}
+	for k, v := range h.Set {
+		if v == "" {
+			h.headers.Del(k)
+			continue
+		}
+		h.headers.Set(k, v)
+	}
+	// HSTS is kept apart: it is only ever sent over TLS.
+	h.hsts = h.headers.Get("Strict-Transport-Security")
+	h.headers.Del("Strict-Transport-Security")
+	h.removals = append(append([]string{}, defaultRemovals...), h.Remove...)
+	return nil
+}
+
+// Validate checks that the configured header names are well-formed.
+func (h *Handler) Validate() error {
+	for k, v := range h.Set {
+		if !validFieldName(k) {
+			return fmt.Errorf("security_headers: invalid header name %q", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("security_headers: header %s: value contains a control character", k)
+		}
+	}
+	for _, k := range h.Remove {
+		if !validFieldName(k) {
+			return fmt.Errorf("security_headers: invalid header name %q", k)
+		}
+	}
+	return nil
+}
+
+// ServeHTTP sets the headers, then enforces them once more when the response
+// is written.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.apply(w.Header(), r)
+	return next.ServeHTTP(&enforcer{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, r: r}, r)
+}
+
+// apply makes hdr carry exactly paygate's values for the managed headers.
+func (h *Handler) apply(hdr http.Header, r *http.Request) {
+	for k, v := range h.headers {
+		hdr[k] = v
+	}
+	if h.hsts != "" && r.TLS != nil {
+		hdr.Set("Strict-Transport-Security", h.hsts)
+	} else {
+		// Whatever an upstream said about HSTS is not its call to make.
+		hdr.Del("Strict-Transport-Security")
+	}
+	if id := reqid.From(r); id != "" {
+		hdr.Set(reqid.Header, id)
+	}
+	for _, k := range h.removals {
+		hdr.Del(k)
+	}
+}
+
+func presetNames() []string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// validFieldName reports whether s is an RFC 9110 field name (a token).
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c >= 0x80 || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
