@@ -38,6 +38,9 @@ type Error struct {
 	Code string
 	// Message is safe to show to an end user.
 	Message string
+	// DeclineCode is Stripe's decline_code for card errors (e.g.
+	// "insufficient_funds"), sent as "decline_code"; empty otherwise.
+	DeclineCode string
 	// Header holds extra response headers, e.g. Retry-After.
 	Header http.Header
 	// Cause is the internal reason; it is logged, never sent.
@@ -128,16 +131,17 @@ type body struct {
 }
 
 type bodyError struct {
-	Type      string `json:"type"`
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	RequestID string `json:"request_id,omitempty"`
+	Type        string `json:"type"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	DeclineCode string `json:"decline_code,omitempty"`
+	RequestID   string `json:"request_id,omitempty"`
 }
 
 // Write renders e as the response: its status, headers and JSON body.
 func Write(w http.ResponseWriter, e *Error, requestID string) {
 	// Marshalling a struct of strings cannot fail.
-	b, _ := json.Marshal(body{Error: bodyError{Type: e.Type, Code: e.Code, Message: e.Message, RequestID: requestID}})
+	b, _ := json.Marshal(body{Error: bodyError{Type: e.Type, Code: e.Code, Message: e.Message, DeclineCode: e.DeclineCode, RequestID: requestID}})
 	h := w.Header()
 	for k, v := range e.Header {
 		h[k] = v
