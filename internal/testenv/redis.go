@@ -221,3 +221,42 @@ func freePorts(t testing.TB, n int) []int {
 	}
 	return ports
 }
+
+// Sentinel is a private Redis master watched by one Sentinel, both on
+// 127.0.0.1, for testing clients that find the master through Sentinel.
+type Sentinel struct {
+	// MasterName is the name the Sentinel monitors the master under.
+	MasterName string
+	// Addrs are the Sentinels' addresses ("127.0.0.1:port").
+	Addrs []string
+}
+
+// RedisSentinel starts a master and a Sentinel monitoring it, and returns
+// once the Sentinel knows the master; both stop when t ends. Without
+// redis-server it ends t like Redis.
+func RedisSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	bin := redisBinary(t)
+	dir := tempDir(t)
+	ports := freePorts(t, 2)
+	master, sentinel := ports[0], ports[1]
+	startRedis(t, bin, dir, "redis-server :"+strconv.Itoa(master),
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(master))
+
+	// Sentinel rewrites its configuration file, so it must be a file of its own.
+	conf := filepath.Join(dir, "sentinel.conf")
+	const name = "paygate-test"
+	text := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n", sentinel, dir, name, master)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	p, err := startProcess("redis-sentinel :"+strconv.Itoa(sentinel), exec.Command(bin, conf, "--sentinel"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	p.stopAtCleanup(t)
+	if _, err := p.waitForLine(func(line []byte) bool { return bytes.Contains(line, []byte("+monitor master "+name)) }); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return &Sentinel{MasterName: name, Addrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(sentinel))}}
+}

@@ -99,3 +99,39 @@ func TestProvisionErrors(t *testing.T) {
 		})
 	}
 }
+
+// Each topology of the redis backend, provisioned from configuration and
+// used for a real multi-zone decision (hash-tagged keys: one slot).
+func TestRedisTopologies(t *testing.T) {
+	tests := map[string]func(t *testing.T) *RedisConfig{
+		"url": func(t *testing.T) *RedisConfig { return &RedisConfig{URL: testenv.Redis(t).URL()} },
+		"sentinel": func(t *testing.T) *RedisConfig {
+			s := testenv.RedisSentinel(t)
+			return &RedisConfig{SentinelMaster: s.MasterName, SentinelAddrs: s.Addrs}
+		},
+		"cluster": func(t *testing.T) *RedisConfig { return &RedisConfig{ClusterAddrs: testenv.RedisCluster(t).Addrs} },
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := provision(t, &App{StoreConfig: &StoreConfig{Backend: "redis", Redis: cfg(t)}})
+			t.Cleanup(func() { _ = a.Cleanup() })
+			ctx := context.Background()
+			if err := a.Store().Ping(ctx); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			reqs := []store.LimitRequest{
+				{Key: store.Key("user_1", "rl", "user"), Rate: 10, Period: time.Minute, Burst: 2, Cost: 1},
+				{Key: store.Key("user_1", "rl", "create"), Rate: 1, Period: time.Minute, Burst: 1, Cost: 1},
+			}
+			for i, want := range []bool{true, false} {
+				res, err := a.Store().Limit(ctx, reqs)
+				if err != nil {
+					t.Fatalf("Limit #%d: %v", i+1, err)
+				}
+				if got := res[0].Allowed && res[1].Allowed; got != want {
+					t.Fatalf("Limit #%d admitted = %v, want %v (%+v)", i+1, got, want, res)
+				}
+			}
+		})
+	}
+}
