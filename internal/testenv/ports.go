@@ -10,11 +10,17 @@ import (
 // new ports when that happens.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ports, err := reservePorts(1)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts is reservePorts for a test: it fails t when no port is free.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports, err := reservePorts(n)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testenv: find a free port: %v", err)
 	}
-	return ports[0]
+	return ports
 }
 
 // reservePorts returns n distinct free ports on 127.0.0.1: each stays bound

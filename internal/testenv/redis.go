@@ -207,21 +207,6 @@ func tempDir(t testing.TB) string {
 	return dir
 }
 
-// freePorts returns n distinct TCP ports that were free on 127.0.0.1.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: find a free port: %v", err)
-		}
-		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
 // Sentinel is a private Redis master watched by one Sentinel, both on
 // 127.0.0.1, for testing clients that find the master through Sentinel.
 type Sentinel struct {
