@@ -36,10 +36,11 @@ type Memory struct {
 type kind uint8
 
 const (
-	kindValue kind = iota + 1 // Set and PutIfAbsent
-	kindTAT                   // a GCRA zone's theoretical arrival time
-	kindLease                 // an in-flight lease
-	kindDone                  // a completed lease record
+	kindValue  kind = iota + 1 // Set and PutIfAbsent
+	kindTAT                    // a GCRA zone's theoretical arrival time
+	kindLease                  // an in-flight lease
+	kindDone                   // a completed lease record
+	kindRanked                 // SetIfHigher
 )
 
 type entry struct {
@@ -47,6 +48,7 @@ type entry struct {
 	value   []byte
 	owner   string    // kindLease
 	tat     int64     // kindTAT, in microseconds since the Unix epoch
+	rank    int64     // kindRanked
 	expires time.Time // zero: never
 }
 
@@ -203,7 +205,7 @@ func (m *Memory) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	switch {
 	case !ok:
 		return nil, false, nil
-	case e.kind != kindValue:
+	case e.kind != kindValue && e.kind != kindRanked:
 		return nil, false, errWrongKind
 	}
 	return bytes.Clone(e.value), true, nil
@@ -222,6 +224,29 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	}
 	m.entries[key] = entry{kind: kindValue, value: bytes.Clone(value), expires: expiry(now, ttl)}
 	return nil
+}
+
+// SetIfHigher implements Store.
+func (m *Memory) SetIfHigher(ctx context.Context, key string, rank int64, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, false); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if e, ok := m.lookup(key, now); ok {
+		if e.kind != kindRanked {
+			return false, errWrongKind
+		}
+		if e.rank >= rank {
+			return false, nil
+		}
+	}
+	m.entries[key] = entry{kind: kindRanked, value: bytes.Clone(value), rank: rank, expires: expiry(now, ttl)}
+	return true, nil
 }
 
 // Delete implements Store.

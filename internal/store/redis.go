@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -144,7 +146,9 @@ func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	return ok, nil
 }
 
-// Get implements Store.
+// Get implements Store. A plain value takes one GET; a ranked record (a
+// list, see SetIfHigher) is read with a second command once GET has found
+// the key to hold a list.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
@@ -152,10 +156,50 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
+	case isWrongType(err):
+		return r.getRanked(ctx, key)
 	case err != nil:
 		return nil, false, fail("get", err)
 	}
 	return value, true, nil
+}
+
+// getRanked reads the value of the ranked record under key. Another kind of
+// record fails with the server's WRONGTYPE error, as GET would.
+func (r *Redis) getRanked(ctx context.Context, key string) ([]byte, bool, error) {
+	rec, err := r.client.LRange(ctx, r.prefix+key, 0, 1).Result()
+	switch {
+	case err != nil:
+		return nil, false, fail("get", err)
+	case len(rec) == 0:
+		// It expired or was deleted since GET saw it.
+		return nil, false, nil
+	case len(rec) != 2:
+		return nil, false, fail("get", fmt.Errorf("ranked record of %d elements", len(rec)))
+	}
+	return []byte(rec[1]), true, nil
+}
+
+// isWrongType reports whether err is Redis's reply to a command on a key
+// holding another type of value.
+func isWrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
+}
+
+// SetIfHigher implements Store with one script; see
+// scripts/set_if_higher.lua for the record's layout.
+func (r *Redis) SetIfHigher(ctx context.Context, key string, rank int64, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, false); err != nil {
+		return false, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	ok, err := setIfHigherScript.Run(ctx, r.client, []string{r.prefix + key}, strconv.FormatInt(rank, 10), value, millis(ttl)).Bool()
+	if err != nil {
+		return false, fail("set if higher", err)
+	}
+	return ok, nil
 }
 
 // Set implements Store.

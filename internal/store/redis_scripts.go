@@ -24,4 +24,8 @@ var (
 	//go:embed scripts/release.lua
 	releaseLua    string
 	releaseScript = redis.NewScript(releaseLua)
+
+	//go:embed scripts/set_if_higher.lua
+	setIfHigherLua    string
+	setIfHigherScript = redis.NewScript(setIfHigherLua)
 )

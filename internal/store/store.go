@@ -68,6 +68,17 @@ type Store interface {
 	// are not an error.
 	Delete(ctx context.Context, keys ...string) error
 
+	// SetIfHigher stores value under key with rank, for ttl (0 keeps it
+	// until it is deleted), when key is absent or holds a ranked record of a
+	// lower rank, and reports whether it stored it; an equal rank does not
+	// replace. It is how a record that must never move backwards (a
+	// payment's status, from events that may arrive out of order) is kept.
+	// Get returns a ranked record's value; Set replaces it by a plain one,
+	// and SetIfHigher on a key holding a plain value, a lease or a limit
+	// counter fails rather than corrupting it. Ranks compare exactly over
+	// the whole int64 range.
+	SetIfHigher(ctx context.Context, key string, rank int64, value []byte, ttl time.Duration) (bool, error)
+
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the backend's connections.

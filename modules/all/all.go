@@ -3,8 +3,11 @@
 package all
 
 import (
+	_ "github.com/paygate/paygate/modules/carddataguard"
 	_ "github.com/paygate/paygate/modules/errorjson"
 	_ "github.com/paygate/paygate/modules/paygate"
+	_ "github.com/paygate/paygate/modules/payments"
+	_ "github.com/paygate/paygate/modules/redactlog"
 	_ "github.com/paygate/paygate/modules/securityheaders"
 	_ "github.com/paygate/paygate/modules/tlsenforce"
 )

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/redact"
 	"github.com/paygate/paygate/internal/reqid"
 )
 
@@ -69,7 +70,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			zap.String("code", e.Code),
 		}
 		if err != nil {
-			fields = append(fields, zap.String("cause", err.Error()))
+			// The cause may quote the request (a path, a header): it is
+			// redacted like everything else that is logged.
+			fields = append(fields, zap.String("cause", redact.String(err.Error())))
 		}
 		c.Write(fields...)
 	}

@@ -113,6 +113,13 @@ func (s instrumented) Delete(ctx context.Context, keys ...string) error {
 	return err
 }
 
+func (s instrumented) SetIfHigher(ctx context.Context, key string, rank int64, value []byte, ttl time.Duration) (bool, error) {
+	start := time.Now()
+	ok, err := s.next.SetIfHigher(ctx, key, rank, value, ttl)
+	s.observe("set_if_higher", start, err)
+	return ok, err
+}
+
 func (s instrumented) Ping(ctx context.Context) error {
 	start := time.Now()
 	err := s.next.Ping(ctx)

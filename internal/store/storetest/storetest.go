@@ -54,12 +54,13 @@ func Run(t *testing.T, h Harness) {
 		{"KV", kvTests},
 		{"Lifecycle", lifecycleTests},
 		{"Concurrent", concurrencyTests},
+		{"Ranked", rankedTests},
 	}
 	if h.FakeClock {
 		groups = append(groups, struct {
 			name  string
 			tests []test
-		}{"FakeClock", fakeClockTests})
+		}{"FakeClock", append(fakeClockTests, rankedFakeClockTests...)})
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,94 @@
+package redact
+
+import "bytes"
+
+// maxName bounds the names SensitiveName looks at; longer ones are not
+// field, parameter or header names.
+const maxName = 128
+
+// sensitiveNames are the names, in lower case with '-' read as '_', whose
+// values are secret as a whole: credentials, card data and keys.
+var sensitiveNames = map[string]bool{
+	"authorization": true, "proxy_authorization": true, "cookie": true, "set_cookie": true,
+	"stripe_signature": true,
+	"number":           true, "card_number": true, "cardnumber": true, "pan": true,
+	"cvc": true, "cvv": true, "cvc2": true, "cvv2": true, "cvn": true, "csc": true, "pin": true,
+	"password": true, "passwd": true, "pwd": true, "secret": true, "client_secret": true,
+	"stripe_key": true, "api_key": true, "apikey": true, "secret_key": true, "private_key": true,
+	"token": true, "access_token": true, "refresh_token": true, "id_token": true,
+}
+
+// sensitiveParts make a name sensitive wherever they appear in it
+// ("x_card_cvc", "db_password", "webhook_secret", "x_forwarded_authorization").
+var sensitiveParts = []string{"password", "passwd", "secret", "cvc", "cvv", "authorization", "cookie"}
+
+// sensitiveSuffixes make a name sensitive at its end ("csrf_token",
+// "x_hub_signature", "x_api_key").
+var sensitiveSuffixes = []string{"_token", "signature", "api_key", "apikey"}
+
+// SensitiveName reports whether a field, parameter or header called name
+// holds a secret as a whole, so that its value is masked whatever it is.
+// Case does not matter, '-' counts as '_', and in a nested name
+// ("card[cvc]", "card%5Bnumber%5D", "payment_method_data.card.cvc") the last
+// part counts as well as the whole.
+func SensitiveName(name string) bool {
+	if name == "" || len(name) > maxName {
+		return false
+	}
+	var buf [maxName]byte
+	n := normalize(buf[:0], name)
+	if sensitive(n) {
+		return true
+	}
+	leaf := n
+	if l := len(leaf); leaf[l-1] == ']' {
+		if i := bytes.LastIndexByte(leaf, '['); i >= 0 {
+			leaf = leaf[i+1 : l-1]
+		}
+	} else if i := bytes.LastIndexByte(leaf, '.'); i >= 0 {
+		leaf = leaf[i+1:]
+	}
+	return len(leaf) != len(n) && sensitive(leaf)
+}
+
+func sensitive(n []byte) bool {
+	if sensitiveNames[string(n)] {
+		return true
+	}
+	for _, p := range sensitiveParts {
+		if bytes.Contains(n, []byte(p)) {
+			return true
+		}
+	}
+	for _, p := range sensitiveSuffixes {
+		if bytes.HasSuffix(n, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalize appends name to dst in lower case, with '-' as '_' and the
+// percent-escapes of brackets (%5B, %5D) decoded.
+func normalize(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '-':
+			c = '_'
+		case c == '%' && i+2 < len(name) && name[i+1] == '5':
+			switch name[i+2] | 0x20 {
+			case 'b':
+				c = '['
+				i += 2
+			case 'd':
+				c = ']'
+				i += 2
+			}
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

@@ -1,0 +1,98 @@
+// Package redact is paygate's one redaction function for everything that is
+// logged: String masks the secrets a piece of text may hold, and
+// SensitiveName tells which fields, parameters and headers are secret as a
+// whole whatever their value. The redacting log encoder (module
+// caddy.logging.encoders.redact) applies both to every log entry, and
+// paygate's own code passes request-derived text through String before it
+// logs it.
+//
+// What String masks:
+//
+//   - card numbers (see package cardscan; FindWide, so that a number taken
+//     for a phone number is masked too), as written, URL-encoded or
+//     JSON-escaped, down to their last four digits: "[card_ending_4242]";
+//   - JWTs (three or more base64url segments, the first starting "eyJ");
+//   - Stripe secret and restricted keys (sk_..., rk_...) and webhook signing
+//     secrets (whsec_...), keeping the prefix ("sk_test_[redacted]");
+//   - client secrets of payment and setup intents, keeping the object ID
+//     ("pi_123_secret_[redacted]");
+//   - the credentials of "Bearer" and "Basic" authorization values;
+//   - the value of every name=value pair (queries, forms, cookies),
+//     "name": value member (JSON text) and "Name: value" line (headers) whose
+//     name is sensitive (see SensitiveName).
+//
+// Masking errs on the side of too much: a log line loses a little context
+// rather than leak a secret.
+package redact
+
+import "github.com/paygate/paygate/internal/cardscan"
+
+// Mask replaces a secret in the log.
+const Mask = "[redacted]"
+
+// String returns s with every secret it holds masked. Text without secrets
+// comes back as it is, without allocating. String is idempotent.
+func String(s string) string {
+	if s == "" {
+		return s
+	}
+	var spanBuf [8]span
+	spans := spanBuf[:0]
+	for _, m := range cardscan.FindWide(nil, s) {
+		spans = append(spans, span{m.Start, m.End, cardMask(m.Last4)})
+	}
+	spans = tokenSpans(spans, s)
+	spans = pairSpans(spans, s)
+	if len(spans) == 0 {
+		return s
+	}
+	return apply(s, spans)
+}
+
+// Value returns value as it may be logged under name: Mask when the name is
+// sensitive, else value with its secrets masked.
+func Value(name, value string) string {
+	if SensitiveName(name) {
+		return Mask
+	}
+	return String(value)
+}
+
+// cardMask replaces a card number. Its last four digits are glued to a word
+// so that they never join the digit groups around them into a new number.
+func cardMask(last4 string) string { return "[card_ending_" + last4 + "]" }
+
+// span is a part of a text, [start, end), to be replaced by repl.
+type span struct {
+	start, end int
+	repl       string
+}
+
+// apply replaces the spans of s. Overlapping spans merge into one, which
+// takes the replacement of the one that starts first, or Mask when one of
+// them has it (so that a card number that is also a sensitive parameter's
+// value is masked the same way on a second pass).
+func apply(s string, spans []span) string {
+	// Insertion sort: there are few spans, mostly in order already.
+	for i := 1; i < len(spans); i++ {
+		for j := i; j > 0 && spans[j].start < spans[j-1].start; j-- {
+			spans[j], spans[j-1] = spans[j-1], spans[j]
+		}
+	}
+	out := make([]byte, 0, len(s))
+	pos := 0
+	for i := 0; i < len(spans); {
+		cur := spans[i]
+		for i++; i < len(spans) && spans[i].start < cur.end; i++ {
+			cur.end = max(cur.end, spans[i].end)
+			if spans[i].repl == Mask {
+				cur.repl = Mask
+			}
+		}
+		out = append(out, s[pos:cur.start]...)
+		out = append(out, cur.repl...)
+		pos = cur.end
+	}
+	out = append(out, s[pos:]...)
+	return string(out)
+}

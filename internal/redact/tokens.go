@@ -1,0 +1,182 @@
+package redact
+
+import "strings"
+
+// Character sets, as tables indexed by byte.
+var (
+	// wordChars may be part of an identifier: letters, digits, '_'.
+	wordChars = charSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+	// jwtChars make up a JWT: base64url segments joined by dots.
+	jwtChars = charSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+	// secretChars may follow a key's prefix: base64 (standard and url),
+	// and '%' for a URL-encoded key.
+	secretChars = charSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=%")
+	// credentialStops end the credential of an authorization value.
+	credentialStops = charSet(" \t\r\n,;\"'&<>\\")
+	// authorityStops end a URL's userinfo.
+	authorityStops = charSet("/?#@ \t\r\n\"'<>\\")
+)
+
+func charSet(chars string) (t [256]bool) {
+	for _, c := range []byte(chars) {
+		t[c] = true
+	}
+	return t
+}
+
+// keyPrefixes start a Stripe secret: a secret or restricted API key, or a
+// webhook signing secret. The prefix itself stays readable.
+var keyPrefixes = []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_", "sk_", "rk_", "whsec_"}
+
+// clientSecret joins an intent's ID and the secret that lets a browser
+// confirm it ("pi_123_secret_abc").
+const clientSecret = "_secret_"
+
+// tokenSpans appends the spans of the JWTs, keys, client secrets,
+// authorization credentials and URL passwords in s.
+func tokenSpans(spans []span, s string) []span {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'e':
+			if end := jwtEnd(s, i); end > 0 {
+				spans = append(spans, span{i, end, Mask})
+				i = end - 1
+			}
+		case 's', 'r', 'w':
+			if !tokenStart(s, i) {
+				continue
+			}
+			for _, p := range keyPrefixes {
+				if strings.HasPrefix(s[i:], p) {
+					end := scanWhile(s, i+len(p), &secretChars)
+					if end > i+len(p) {
+						spans = append(spans, span{i + len(p), end, Mask})
+					}
+					i = end - 1
+					break
+				}
+			}
+		case '_':
+			if strings.HasPrefix(s[i:], clientSecret) && i > 0 && wordChars[s[i-1]] {
+				start := i + len(clientSecret)
+				end := scanWhile(s, start, &secretChars)
+				if end > start {
+					spans = append(spans, span{start, end, Mask})
+				}
+				i = end - 1
+			}
+		case 'b', 'B':
+			if start, end := credential(s, i); end > start {
+				spans = append(spans, span{start, end, Mask})
+				i = end - 1
+			}
+		case ':':
+			if start, end := userinfoPassword(s, i); end > start {
+				spans = append(spans, span{start, end, Mask})
+				i = end - 1
+			}
+		}
+	}
+	return spans
+}
+
+// tokenStart reports whether a token may start at s[i]: at the start of s,
+// after a character that cannot be part of an identifier, or after a
+// percent-escape ("token%3DeyJ...").
+func tokenStart(s string, i int) bool {
+	return i == 0 || !wordChars[s[i-1]] || i >= 3 && s[i-3] == '%'
+}
+
+// jwtEnd returns the end of the JWT at s[i], or 0 when there is none: "eyJ"
+// and base64url characters with at least two dots (three segments, or five
+// for an encrypted token).
+func jwtEnd(s string, i int) int {
+	if !strings.HasPrefix(s[i:], "eyJ") || !tokenStart(s, i) {
+		return 0
+	}
+	end := scanWhile(s, i, &jwtChars)
+	if strings.Count(s[i:end], ".") < 2 {
+		return 0
+	}
+	return end
+}
+
+// credential returns the span of the credential after an authorization
+// scheme ("Bearer", "Basic", in any case) at s[i], or an empty span. The
+// scheme and its credential may be separated by spaces, '+' or "%20".
+func credential(s string, i int) (int, int) {
+	var n int
+	switch {
+	case hasPrefixFold(s[i:], "bearer"):
+		n = len("bearer")
+	case hasPrefixFold(s[i:], "basic"):
+		n = len("basic")
+	default:
+		return 0, 0
+	}
+	if i > 0 && wordChars[s[i-1]] {
+		return 0, 0
+	}
+	j := i + n
+	for {
+		if j < len(s) && (s[j] == ' ' || s[j] == '+') {
+			j++
+		} else if strings.HasPrefix(s[j:], "%20") {
+			j += 3
+		} else {
+			break
+		}
+	}
+	if j == i+n {
+		return 0, 0
+	}
+	end := scanUntil(s, j, &credentialStops)
+	if end < len(s) && s[end] == '"' && s[end-1] == '=' {
+		// An auth-param of a challenge (Bearer error="invalid_token"), not
+		// a credential.
+		return 0, 0
+	}
+	return j, end
+}
+
+// userinfoPassword returns the span of the password in a URL's userinfo
+// ("https://user:password@host") when s[i] starts the URL's "://", or an
+// empty span.
+func userinfoPassword(s string, i int) (int, int) {
+	if !strings.HasPrefix(s[i:], "://") {
+		return 0, 0
+	}
+	start := i + 3
+	at := scanUntil(s, start, &authorityStops)
+	if at == len(s) || s[at] != '@' {
+		return 0, 0
+	}
+	colon := strings.IndexByte(s[start:at], ':')
+	if colon < 0 {
+		return 0, 0
+	}
+	return start + colon + 1, at
+}
+
+// scanWhile returns the end of the run of characters of set that starts at
+// s[i].
+func scanWhile(s string, i int, set *[256]bool) int {
+	for i < len(s) && set[s[i]] {
+		i++
+	}
+	return i
+}
+
+// scanUntil returns the index of the first character of stops at or after
+// s[i], or len(s).
+func scanUntil(s string, i int, stops *[256]bool) int {
+	for i < len(s) && !stops[s[i]] {
+		i++
+	}
+	return i
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}

@@ -1,0 +1,243 @@
+package payments
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/reqid"
+	"github.com/paygate/paygate/internal/store"
+)
+
+// customerGenTTL outlives Stripe's idempotency window (24 hours): once the
+// generation record is gone, every key made with the old generation has
+// been forgotten by Stripe too.
+const customerGenTTL = 25 * time.Hour
+
+// customerKey is the store key of user's Stripe customer ID.
+func customerKey(user string) string { return store.Key(user, "customer") }
+
+// customerGenKey is the store key of user's customer generation, which
+// changes when the customer is deleted (see customerIdempotencyKey).
+func customerGenKey(user string) string { return store.Key(user, "customer_gen") }
+
+// statusKey is the store key of the status events recorded for a payment
+// or setup intent; disputeKey of a payment intent's dispute.
+func statusKey(objectID string) string  { return store.Key(objectID, "status") }
+func disputeKey(objectID string) string { return store.Key(objectID, "dispute") }
+
+// customer returns user's Stripe customer ID, if the user has one.
+func (h *Handler) customer(ctx context.Context, user string) (string, bool, error) {
+	v, ok, err := h.store.Get(ctx, customerKey(user))
+	if err != nil {
+		return "", false, apierror.StoreUnavailable.WithCause(err)
+	}
+	return string(v), ok, nil
+}
+
+// ensureCustomer returns user's Stripe customer, creating it on first use.
+// Concurrent first uses, on any replica, send Stripe the same idempotency
+// key with the same parameters, so Stripe creates one customer and answers
+// all of them with it; the mapping is then stored with PutIfAbsent, and a
+// caller that finds it already stored uses the stored one.
+func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
+	ctx := r.Context()
+	if id, ok, err := h.customer(ctx, user); err != nil || ok {
+		return id, err
+	}
+	gen, _, err := h.store.Get(ctx, customerGenKey(user))
+	if err != nil {
+		return "", apierror.StoreUnavailable.WithCause(err)
+	}
+	callCtx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	params := &stripe.CustomerParams{}
+	params.Context = callCtx
+	params.AddMetadata("paygate_user", user)
+	params.SetIdempotencyKey(customerIdempotencyKey(user, string(gen)))
+	cus, err := h.stripe.Customers.New(params)
+	if err != nil {
+		var se *stripe.Error
+		if errors.As(err, &se) && se.HTTPStatusCode >= 500 {
+			// Stripe keeps a failed result under its idempotency key for a
+			// day and would replay it to every later first payment: the
+			// next attempt takes a new generation, so a new key.
+			if genErr := h.store.Set(ctx, customerGenKey(user), []byte(rand.Text()), customerGenTTL); genErr != nil {
+				h.logger.Warn("could not renew the customer generation after a Stripe failure", zap.Error(genErr))
+			}
+		}
+		return "", h.stripeFailure("customer.create", err)
+	}
+	h.stripeOK(r, "customer.create", cus.LastResponse)
+	stored, err := h.store.PutIfAbsent(ctx, customerKey(user), []byte(cus.ID), 0)
+	if err != nil {
+		return "", apierror.StoreUnavailable.WithCause(err)
+	}
+	if stored {
+		return cus.ID, nil
+	}
+	id, ok, err := h.customer(ctx, user)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		// Erased between the two calls: this request loses the race.
+		return "", errConflict.WithCause(fmt.Errorf("customer mapping of %s erased during creation", cus.ID))
+	}
+	if id != cus.ID {
+		h.logger.Warn("stripe customer created but not used: another request mapped the user first",
+			zap.String("request_id", reqid.From(r)), zap.String("customer", cus.ID), zap.String("mapped_customer", id))
+	}
+	return id, nil
+}
+
+var errConflict = apierror.New(http.StatusConflict, apierror.TypeAPI, "conflict",
+	"The request conflicted with another one. Please retry.")
+
+// eraseCustomer serves DELETE /v1/customers/me, the right to deletion: it
+// detaches every saved card, deletes the Stripe customer, and erases the
+// mapping and the ownership (and status) records of the customer's objects.
+// Each step can run again, so a call that failed half-way, or a second
+// call, finishes the work (a second call finds nothing and answers 204).
+func (h *Handler) eraseCustomer(c *call) error {
+	ctx := c.r.Context()
+	cus, ok, err := h.customer(ctx, c.user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	c.resource = cus
+
+	pms, err := h.listCards(c.r, cus, false)
+	if err != nil {
+		return err
+	}
+	objects := make([]string, 0, len(pms))
+	for _, pm := range pms {
+		if err := h.detach(c.r, pm.ID); err != nil {
+			return err
+		}
+		objects = append(objects, pm.ID)
+	}
+	intents, err := h.customerIntents(c.r, cus)
+	if err != nil {
+		return err
+	}
+	objects = append(objects, intents...)
+
+	callCtx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	params := &stripe.CustomerParams{}
+	params.Context = callCtx
+	deleted, err := h.stripe.Customers.Del(cus, params)
+	if err != nil {
+		if e := h.stripeFailure("customer.delete", err); e.Code != errNotFound.Code {
+			return e
+		}
+		// Deleted by an earlier call that failed later.
+	} else {
+		h.stripeOK(c.r, "customer.delete", deleted.LastResponse)
+	}
+
+	if err := h.eraseOwned(ctx, c.user, objects); err != nil {
+		return err
+	}
+	// A new generation first, then the mapping: should the second fail,
+	// the next call repeats the erasure and its first payment after that
+	// cannot replay the deleted customer's creation.
+	if err := h.store.Set(ctx, customerGenKey(c.user), []byte(rand.Text()), customerGenTTL); err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if err := h.store.Delete(ctx, customerKey(c.user)); err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// customerIntents lists the IDs of the customer's payment and setup intents
+// and of the payment methods they used.
+func (h *Handler) customerIntents(r *http.Request, cus string) ([]string, error) {
+	var ids []string
+	add := func(id string, pm *stripe.PaymentMethod) {
+		ids = append(ids, id)
+		if pm != nil && pm.ID != "" {
+			ids = append(ids, pm.ID)
+		}
+	}
+	ctx, cancel := h.withTimeout(r.Context())
+	defer cancel()
+	pis := &stripe.PaymentIntentListParams{Customer: stripe.String(cus)}
+	pis.Context = ctx
+	pis.Limit = stripe.Int64(100)
+	it := h.stripe.PaymentIntents.List(pis)
+	for it.Next() {
+		pi := it.PaymentIntent()
+		add(pi.ID, pi.PaymentMethod)
+	}
+	if err := it.Err(); err != nil {
+		return nil, h.stripeFailure("payment_intent.list", err)
+	}
+	h.stripeOK(r, "payment_intent.list", it.PaymentIntentList().LastResponse)
+
+	sis := &stripe.SetupIntentListParams{Customer: stripe.String(cus)}
+	sis.Context = ctx
+	sis.Limit = stripe.Int64(100)
+	sit := h.stripe.SetupIntents.List(sis)
+	for sit.Next() {
+		si := sit.SetupIntent()
+		add(si.ID, si.PaymentMethod)
+	}
+	if err := sit.Err(); err != nil {
+		return nil, h.stripeFailure("setup_intent.list", err)
+	}
+	h.stripeOK(r, "setup_intent.list", sit.SetupIntentList().LastResponse)
+	return ids, nil
+}
+
+// eraseOwned erases the ownership, status and dispute records of those of
+// objects that user owns; others' records (should an ID be theirs) stay.
+func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string) error {
+	var keys []string
+	for _, id := range objects {
+		owner, ok, err := ownership.Owner(ctx, h.store, id)
+		if err != nil {
+			return apierror.StoreUnavailable.WithCause(err)
+		}
+		if ok && owner == user {
+			keys = append(keys, ownership.Key(id), statusKey(id), disputeKey(id))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := h.store.Delete(ctx, keys...); err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	return nil
+}
+
+// stripeOK logs a successful Stripe call with Stripe's request ID, which
+// Stripe's support asks for.
+func (h *Handler) stripeOK(r *http.Request, op string, res *stripe.APIResponse) {
+	c := h.logger.Check(zap.InfoLevel, "stripe call")
+	if c == nil {
+		return
+	}
+	stripeID := ""
+	if res != nil {
+		stripeID = res.RequestID
+	}
+	c.Write(zap.String("request_id", reqid.From(r)), zap.String("op", op), zap.String("stripe_request_id", stripeID))
+}

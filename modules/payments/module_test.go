@@ -1,0 +1,93 @@
+package payments
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/store"
+)
+
+func TestConfiguration(t *testing.T) {
+	intp := func(n int) *int { return &n }
+	live, test, publishable := keyFile(t, "sk_live_abc123"), keyFile(t, testKey), keyFile(t, "pk_test_abc123")
+	restrictedLive := keyFile(t, "rk_live_abc123")
+	tests := []struct {
+		name    string
+		h       Handler
+		wantErr string // "" = accepted
+	}{
+		{name: "events", h: Handler{Mode: "events"}},
+		{name: "events with a key", h: Handler{Mode: "events", StripeKey: test}, wantErr: "takes no options"},
+		{name: "events with a catalog", h: Handler{Mode: "events", Catalog: shippedCatalog}, wantErr: "takes no options"},
+		{name: "unknown mode", h: Handler{Mode: "webhook"}, wantErr: `unknown mode "webhook"`},
+		{name: "test key", h: Handler{StripeKey: test, Catalog: shippedCatalog, APIBase: "http://127.0.0.1:12111"}},
+		{name: "no key", h: Handler{Catalog: shippedCatalog}, wantErr: "stripe_key is required"},
+		{name: "literal key", h: Handler{StripeKey: testKey, Catalog: shippedCatalog}, wantErr: "placeholder, never the key itself"},
+		{name: "key with text around the placeholder", h: Handler{StripeKey: "sk_{env.X}", Catalog: shippedCatalog}, wantErr: "placeholder"},
+		{name: "unset environment variable", h: Handler{StripeKey: "{env.PAYGATE_TEST_SURELY_UNSET}", Catalog: shippedCatalog}, wantErr: "empty after replacement"},
+		{name: "missing key file", h: Handler{StripeKey: "{file./nonexistent/paygate/key}", Catalog: shippedCatalog}, wantErr: "empty after replacement"},
+		{name: "publishable key", h: Handler{StripeKey: publishable, Catalog: shippedCatalog}, wantErr: "not a Stripe secret or restricted key"},
+		{name: "no catalog", h: Handler{StripeKey: test}, wantErr: "catalog is required"},
+		{name: "missing catalog file", h: Handler{StripeKey: test, Catalog: "/nonexistent/catalog.json"}, wantErr: "catalog"},
+		{name: "negative timeout", h: Handler{StripeKey: test, Catalog: shippedCatalog, Timeout: caddy.Duration(-time.Second)}, wantErr: "timeout"},
+		{name: "too many retries", h: Handler{StripeKey: test, Catalog: shippedCatalog, MaxNetworkRetries: intp(11)}, wantErr: "max_network_retries"},
+		{name: "negative retries", h: Handler{StripeKey: test, Catalog: shippedCatalog, MaxNetworkRetries: intp(-1)}, wantErr: "max_network_retries"},
+		{name: "api_base not http", h: Handler{StripeKey: test, Catalog: shippedCatalog, APIBase: "ftp://api.stripe.com"}, wantErr: "api_base"},
+		{name: "api_base with a path", h: Handler{StripeKey: test, Catalog: shippedCatalog, APIBase: "https://api.stripe.com/v1"}, wantErr: "api_base"},
+		{name: "api_base with credentials", h: Handler{StripeKey: test, Catalog: shippedCatalog, APIBase: "https://u:p@api.stripe.com"}, wantErr: "api_base"},
+		{name: "live key on Stripe over TLS", h: Handler{StripeKey: live, Catalog: shippedCatalog}},
+		{name: "live key to an http api_base", h: Handler{StripeKey: live, Catalog: shippedCatalog, APIBase: "http://127.0.0.1:12111"}, wantErr: "only sent to an https api_base"},
+		{name: "restricted live key to an http api_base", h: Handler{StripeKey: restrictedLive, Catalog: shippedCatalog, APIBase: "http://stripe.internal"}, wantErr: "https api_base"},
+		{name: "live key on a server without TLS", h: Handler{StripeKey: live, Catalog: shippedCatalog, plainServer: true}, wantErr: "server without TLS"},
+		{name: "test key on a server without TLS", h: Handler{StripeKey: test, Catalog: shippedCatalog, plainServer: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			s := store.NewMemory(time.Now)
+			defer s.Close()
+			err := h.setUp(s, zap.NewNop(), zap.NewNop(), caddy.NewReplacer())
+			if err == nil {
+				err = h.Validate()
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want the configuration accepted", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+			for _, secret := range []string{"sk_live_abc123", "rk_live_abc123", "pk_test_abc123", testKey} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q holds the key", err)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	th := newTestHandler(t, "", func(h *Handler) { h.APIBase, h.MaxNetworkRetries = "", nil })
+	if th.h.APIBase != defaultAPIBase || time.Duration(th.h.Timeout) != defaultTimeout || *th.h.MaxNetworkRetries != defaultRetries {
+		t.Errorf("defaults: api_base %q, timeout %v, retries %d", th.h.APIBase, th.h.Timeout, *th.h.MaxNetworkRetries)
+	}
+}
+
+// TestLiveKeyRefusedOverPlainHTTP: a live key is never used for a request
+// that did not arrive over TLS, even where start-up could not tell.
+func TestLiveKeyRefusedOverPlainHTTP(t *testing.T) {
+	th := newTestHandler(t, "https://stripe.invalid", func(h *Handler) { h.StripeKey = keyFile(t, "sk_live_abc123") })
+	r, _ := http.NewRequest(http.MethodGet, "http://pay.example.com/v1/payment_methods", nil)
+	_, e := th.serve(r, "alice")
+	wantError(t, e, http.StatusInternalServerError, "internal_error")
+	if n := th.logs.FilterMessageSnippet("live Stripe key").FilterField(zap.Bool("alert", true)).Len(); n != 1 {
+		t.Errorf("%d alert log lines, want 1:\n%s", n, th.allLogs())
+	}
+}

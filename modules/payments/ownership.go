@@ -1,0 +1,56 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/ownership"
+)
+
+var errNoSuchPaymentMethod = apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "resource_missing",
+	"No such payment method.")
+
+// owned requires user to own objectID. The policy stage checks this too;
+// the handler does not rely on it. An unknown ID and another user's ID are
+// the same 404, so that the answer reveals nothing about others' objects.
+func (h *Handler) owned(ctx context.Context, objectID, user string) error {
+	owner, ok, err := ownership.Owner(ctx, h.store, objectID)
+	if err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if !ok || owner != user {
+		return errNotFound.WithCause(fmt.Errorf("%s is not the caller's", objectID))
+	}
+	return nil
+}
+
+// usablePaymentMethod refuses a payment method in a request body that is
+// recorded as another user's. One that is not recorded at all (created by
+// Stripe.js a moment ago) is left to Stripe, which refuses a payment method
+// attached to another customer.
+func (h *Handler) usablePaymentMethod(ctx context.Context, pm, user string) error {
+	owner, ok, err := ownership.Owner(ctx, h.store, pm)
+	if err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if ok && owner != user {
+		return errNoSuchPaymentMethod.WithCause(fmt.Errorf("payment method %s is another user's", pm))
+	}
+	return nil
+}
+
+// recordOwned writes the ownership index for the objects created or
+// attached for user; empty IDs are skipped.
+func (h *Handler) recordOwned(ctx context.Context, user string, objectIDs ...string) error {
+	for _, id := range objectIDs {
+		if id == "" {
+			continue
+		}
+		if err := ownership.Record(ctx, h.store, id, user); err != nil {
+			return apierror.StoreUnavailable.WithCause(err)
+		}
+	}
+	return nil
+}
