@@ -1,0 +1,344 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate/internal/testenv"
+)
+
+// jwtSite puts jwt_auth in the API route, with two key sources: the
+// development JWK set (what `paygate token` signs for) and a JWKS URL served
+// by the test.
+const jwtSite = `
+https://localhost:{{.HTTPSPort}} {
+	bind 127.0.0.1
+	route /v1/* {
+		security_headers api
+		tls_enforce
+		jwt_auth {
+			issuer https://id.paygate.localhost
+			audience paygate
+			key_file {{.Data.keyFile}}
+			jwks {{.Data.jwksURL}}
+			typ at+jwt
+			cookie __Host-session
+			claim email
+			identity_header X-User-Id sub
+			identity_header X-User-Email email
+			strip_credential
+		}
+		reverse_proxy {{.Upstream}}
+	}
+	handle_errors {
+		paygate_error
+	}
+}
+`
+
+// The issuer, audience and typ the development tokens carry (the defaults
+// of `paygate token`).
+const (
+	devIssuer   = "https://id.paygate.localhost"
+	devAudience = "paygate"
+)
+
+// jwtTestKey is the ES256 key of the JWKS the test serves.
+type jwtTestKey struct {
+	private *ecdsa.PrivateKey
+	jwks    []byte
+}
+
+func newJWTTestKey(t *testing.T) jwtTestKey {
+	t.Helper()
+	private, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := private.PublicKey.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := pub.Bytes() // 0x04 || x || y
+	jwks, err := json.Marshal(map[string]any{"keys": []any{map[string]string{
+		"kty": "EC", "crv": "P-256", "kid": "e2e-1", "alg": "ES256", "use": "sig",
+		"x": base64.RawURLEncoding.EncodeToString(point[1:33]),
+		"y": base64.RawURLEncoding.EncodeToString(point[33:]),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwtTestKey{private: private, jwks: jwks}
+}
+
+// mint signs an ES256 token for user_jwks from the development issuer.
+func (k jwtTestKey) mint(t *testing.T) string {
+	t.Helper()
+	now := time.Now().Unix()
+	header, err := json.Marshal(map[string]any{"alg": "ES256", "kid": "e2e-1", "typ": "at+jwt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := json.Marshal(map[string]any{"sub": "user_jwks", "iss": devIssuer, "aud": devAudience, "iat": now, "exp": now + 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := b64(string(header)) + "." + b64(string(claims))
+	sum := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, k.private, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// paygateToken runs `paygate token` with the development key.
+func paygateToken(t *testing.T, args ...string) string {
+	t.Helper()
+	key, err := filepath.Abs(filepath.Join("..", "testdata", "jwt", "dev-private.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testenv.Binary(t), append([]string{"token", "--key", key}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("paygate token %q: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestJWTAuthThroughTheBinary(t *testing.T) {
+	key := newJWTTestKey(t)
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(key.jwks)
+	}))
+	t.Cleanup(jwks.Close)
+	devJWKS, err := filepath.Abs(filepath.Join("..", "testdata", "jwt", "dev-jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := testenv.StartUpstream(t, nil)
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
+		Upstream: up,
+		Site:     jwtSite,
+		Data:     map[string]any{"keyFile": devJWKS, "jwksURL": jwks.URL + "/.well-known/jwks.json"},
+	})
+	c := pg.Client()
+	api := pg.HTTPSURL + "/v1/payment_intents"
+	origin := pg.HTTPSURL
+
+	devTok := paygateToken(t, "--sub", "user_1", "--claim", "email=u1@example.com")
+	jwksTok := key.mint(t)
+	var tokens []string // every token sent, for the log scan
+	tokens = append(tokens, devTok, jwksTok)
+
+	t.Run("accepted", func(t *testing.T) {
+		tests := []struct {
+			name, method string
+			header       http.Header
+			wantUser     string
+		}{
+			{name: "paygate token, bearer", method: "GET", header: http.Header{"Authorization": {"Bearer " + devTok}}, wantUser: "user_1"},
+			{name: "JWKS key, bearer", method: "POST", header: http.Header{"Authorization": {"Bearer " + jwksTok}}, wantUser: "user_jwks"},
+			{name: "cookie, GET", method: "GET", header: http.Header{"Cookie": {"__Host-session=" + devTok}}, wantUser: "user_1"},
+			{name: "cookie, same-origin POST", method: "POST", header: http.Header{"Cookie": {"__Host-session=" + devTok}, "Origin": {origin}}, wantUser: "user_1"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := tt.header.Clone()
+				// Forged identity in every spelling an upstream might read.
+				h["X-User-Id"] = []string{"admin"}
+				h["X_User_Id"] = []string{"admin"}
+				h["X-USER-EMAIL"] = []string{"admin@example.com"}
+				before := up.Count()
+				resp, body := send(t, c, tt.method, api, "{}", h)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status = %d, want 200 (body %s)", resp.StatusCode, body)
+				}
+				checkHeaders(t, resp, apiHeaders)
+				reqs := up.Requests()
+				if len(reqs) != before+1 {
+					t.Fatalf("upstream got %d requests, want 1", len(reqs)-before)
+				}
+				got := reqs[len(reqs)-1].Header
+				if v := got.Values("X-User-Id"); len(v) != 1 || v[0] != tt.wantUser {
+					t.Errorf("upstream X-User-Id = %q, want [%q]", v, tt.wantUser)
+				}
+				for name := range got {
+					if strings.EqualFold(strings.ReplaceAll(name, "_", "-"), "X-User-Id") && name != "X-User-Id" {
+						t.Errorf("forged %s reached the upstream", name)
+					}
+				}
+				if v := got.Values("X-User-Email"); tt.wantUser == "user_1" && (len(v) != 1 || v[0] != "u1@example.com") {
+					t.Errorf("upstream X-User-Email = %q", v)
+				} else if tt.wantUser != "user_1" && len(v) != 0 {
+					t.Errorf("upstream X-User-Email = %q, want it removed (no email claim)", v)
+				}
+				if a := got.Get("Authorization"); a != "" || strings.Contains(got.Get("Cookie"), "__Host-session") {
+					t.Errorf("the credential reached the upstream (strip_credential): Authorization %q, Cookie %q", a, got.Get("Cookie"))
+				}
+			})
+		}
+	})
+
+	expired := paygateToken(t, "--sub", "user_1", "--ttl", "-2m")
+	otherAud := paygateToken(t, "--sub", "user_1", "--aud", "billing")
+	otherIss := paygateToken(t, "--sub", "user_1", "--iss", "https://id.evil.example")
+	idToken := paygateToken(t, "--sub", "user_1", "--typ", "JWT")
+	unknownKid := resign(t, key.mint(t), `{"alg":"ES256","kid":"rotated-away","typ":"at+jwt"}`)
+	parts := strings.Split(devTok, ".")
+	tampered := parts[0] + "." + b64(`{"sub":"admin","iss":"https://id.paygate.localhost","aud":"paygate","exp":4102444800}`) + "." + parts[2]
+	algNone := b64(`{"alg":"none","typ":"at+jwt"}`) + "." + parts[1] + "."
+	algNoneSigned := b64(`{"alg":"NONE","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2]
+	hmacWithPublicKey := hmacSign(t, readFile(t, filepath.Join("..", "testdata", "jwt", "dev-public.pem")), parts[1])
+	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey)
+
+	t.Run("refused", func(t *testing.T) {
+		tests := []struct {
+			name, method, path string
+			header             http.Header
+			wantError          bool // the challenge names error="invalid_token"
+		}{
+			{name: "no credential", header: nil},
+			{name: "malformed", header: http.Header{"Authorization": {"Bearer not-a-jwt"}}, wantError: true},
+			{name: "basic credentials", header: http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, wantError: true},
+			{name: "expired", header: http.Header{"Authorization": {"Bearer " + expired}}, wantError: true},
+			{name: "other audience", header: http.Header{"Authorization": {"Bearer " + otherAud}}, wantError: true},
+			{name: "other issuer", header: http.Header{"Authorization": {"Bearer " + otherIss}}, wantError: true},
+			{name: "typ JWT", header: http.Header{"Authorization": {"Bearer " + idToken}}, wantError: true},
+			{name: "unknown kid", header: http.Header{"Authorization": {"Bearer " + unknownKid}}, wantError: true},
+			{name: "payload changed", header: http.Header{"Authorization": {"Bearer " + tampered}}, wantError: true},
+			{name: "alg none", header: http.Header{"Authorization": {"Bearer " + algNone}}, wantError: true},
+			{name: "alg NONE with a signature", header: http.Header{"Authorization": {"Bearer " + algNoneSigned}}, wantError: true},
+			{name: "HS256 keyed with the public key", header: http.Header{"Authorization": {"Bearer " + hmacWithPublicKey}}, wantError: true},
+			{name: "two credentials", header: http.Header{"Authorization": {"Bearer " + devTok}, "Cookie": {"__Host-session=" + jwksTok}}, wantError: true},
+			{name: "two Authorization headers", header: http.Header{"Authorization": {"Bearer " + devTok, "Bearer " + devTok}}, wantError: true},
+			{name: "token in the query string", path: "?access_token=" + devTok},
+			{name: "cookie, cross-site POST", method: "POST", header: http.Header{"Cookie": {"__Host-session=" + devTok}, "Origin": {"https://evil.example"}}, wantError: true},
+			{name: "cookie, POST without Origin or fetch metadata", method: "POST", header: http.Header{"Cookie": {"__Host-session=" + devTok}}, wantError: true},
+		}
+		before := up.Count()
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				method := tt.method
+				if method == "" {
+					method = "GET"
+				}
+				resp, body := send(t, c, method, api+tt.path, "{}", tt.header)
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("status = %d, want 401 (body %s)", resp.StatusCode, body)
+				}
+				want := `Bearer realm="paygate"`
+				if tt.wantError {
+					want += `, error="invalid_token"`
+				}
+				if got := resp.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+				}
+				checkHeaders(t, resp, apiHeaders)
+				e := decodeAPIError(t, resp, body, "unauthorized")
+				if e.Error.Type != "authentication_error" || e.Error.Message != "Authentication is required." {
+					t.Errorf("error body says more than that authentication is required: %s", body)
+				}
+			})
+		}
+		if n := up.Count() - before; n != 0 {
+			t.Errorf("%d refused requests reached the upstream", n)
+		}
+	})
+
+	metrics := scrape(t, pg.AdminURL+"/metrics")
+	for _, want := range []string{
+		`paygate_auth_failures_total{reason="token_expired"} 1`,
+		`paygate_auth_failures_total{reason="credential_conflict"} 1`,
+		`paygate_auth_failures_total{reason="cross_site_request"} 2`,
+		`paygate_auth_failures_total{reason="credential_missing"} 2`,
+		`paygate_auth_successes_total{source="cookie"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// Every refusal is logged and audited with its reason; no token is.
+	pg.Stop()
+	logs := string(pg.Logs())
+	for _, reason := range []string{"credential_missing", "credential_malformed", "token_malformed", "token_expired", "audience_mismatch", "issuer_mismatch", "typ_mismatch", "kid_unknown", "signature_invalid", "alg_not_allowed", "credential_conflict", "cross_site_request"} {
+		if !strings.Contains(logs, `"msg":"token rejected"`) || !strings.Contains(logs, `"reason":"`+reason+`"`) {
+			t.Errorf("no log line for %s", reason)
+		}
+	}
+	if n := strings.Count(logs, `"action":"token_rejected"`); n != 17 {
+		t.Errorf("%d token_rejected audit events, want 17", n)
+	}
+	for _, tok := range tokens {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(logs, tok) || strings.Contains(logs, sig) {
+			t.Fatalf("a token is in the logs")
+		}
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// hmacSign returns an HS256 token over payload (a segment) keyed with key:
+// the "public key as HMAC secret" attack.
+func hmacSign(t *testing.T, key []byte, payload string) string {
+	t.Helper()
+	input := b64(`{"alg":"HS256","typ":"at+jwt"}`) + "." + payload
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// resign swaps a token's header for header, keeping the signature: a token
+// naming a kid no source has.
+func resign(t *testing.T, tok, header string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts", len(parts))
+	}
+	return b64(header) + "." + parts[1] + "." + parts[2]
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,223 @@
+package jwtauth
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("jwt_auth", parseCaddyfile)
+	// Where Caddy puts its own authentication: after paygate's
+	// security_headers and tls_enforce (ordered before "header"), before
+	// anything that needs to know the user.
+	httpcaddyfile.RegisterDirectiveOrder("jwt_auth", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseCaddyfile returns Caddy's authentication handler with the jwt
+// provider.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	p := new(Provider)
+	if err := p.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return caddyauth.Authentication{
+		ProvidersRaw: caddy.ModuleMap{"jwt": caddyconfig.JSON(p, nil)},
+	}, nil
+}
+
+// UnmarshalCaddyfile sets up the provider from Caddyfile tokens.
+//
+// Syntax:
+//
+//	jwt_auth [<matcher>] {
+//	    issuer              <iss>
+//	    audience            <aud...>
+//	    jwks                <url...>
+//	    key_file            <path> [<alg>]
+//	    secret              <secret> [HS256|HS384|HS512]
+//	    algorithms          <alg...>
+//	    skew                <duration>
+//	    typ                 <type>
+//	    require             <claim...>
+//	    max_token_size      <bytes>
+//	    cache_size          <entries>|off
+//	    cookie              <__Host-name>
+//	    trusted_origins     <origin...>
+//	    claim               <claim> [<placeholder>]
+//	    identity_header     <field> <claim>
+//	    strip_credential
+//	    realm               <realm>
+//	    jwks_min_refresh    <duration>
+//	    jwks_max_refresh    <duration>
+//	    jwks_max_stale      <duration>
+//	    jwks_retry_interval <duration>
+//	    jwks_timeout        <duration>
+//	}
+func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch sub := d.Val(); sub {
+		case "issuer":
+			err = oneArg(d, &p.Issuer)
+		case "typ":
+			err = oneArg(d, &p.Type)
+		case "cookie":
+			err = oneArg(d, &p.Cookie)
+		case "realm":
+			err = oneArg(d, &p.Realm)
+		case "audience":
+			err = someArgs(d, &p.Audiences)
+		case "jwks":
+			err = someArgs(d, &p.JWKSURLs)
+		case "algorithms":
+			err = someArgs(d, &p.Algorithms)
+		case "require":
+			err = someArgs(d, &p.RequiredClaims)
+		case "trusted_origins":
+			err = someArgs(d, &p.TrustedOrigins)
+		case "key_file":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			kf := KeyFile{Path: args[0]}
+			if len(args) == 2 {
+				kf.Algorithm = args[1]
+			}
+			p.KeyFiles = append(p.KeyFiles, kf)
+		case "secret":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			p.Secret = args[0]
+			if len(args) == 2 {
+				p.SecretAlgorithm = args[1]
+			}
+		case "claim":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			key := args[len(args)-1]
+			if !placeholderKey.MatchString(key) {
+				return d.Errf("claim %s: %q is not a snake_case placeholder name; give one as the second argument", args[0], key)
+			}
+			if p.Placeholders == nil {
+				p.Placeholders = make(map[string]string)
+			}
+			p.Placeholders[key] = args[0]
+		case "identity_header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			if p.IdentityHeaders == nil {
+				p.IdentityHeaders = make(map[string]string)
+			}
+			p.IdentityHeaders[args[0]] = args[1]
+		case "strip_credential":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			p.StripCredential = true
+		case "max_token_size":
+			err = intArg(d, &p.MaxTokenSize)
+		case "cache_size":
+			var size string
+			if err := oneArg(d, &size); err != nil {
+				return err
+			}
+			if size == "off" {
+				p.DisableCache = true
+				break
+			}
+			n, err := strconv.Atoi(size)
+			if err != nil || n < 0 {
+				return d.Errf("cache_size %q: want a number of entries or off", size)
+			}
+			p.CacheSize, p.DisableCache = n, n == 0
+		case "skew":
+			err = durationArg(d, &p.Skew)
+		case "jwks_min_refresh":
+			err = durationArg(d, &p.JWKSMinRefresh)
+		case "jwks_max_refresh":
+			err = durationArg(d, &p.JWKSMaxRefresh)
+		case "jwks_max_stale":
+			err = durationArg(d, &p.JWKSMaxStale)
+		case "jwks_retry_interval":
+			err = durationArg(d, &p.JWKSRetryInterval)
+		case "jwks_timeout":
+			err = durationArg(d, &p.JWKSTimeout)
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// someArgs appends one or more arguments to dst.
+func someArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+// intArg reads exactly one positive integer into dst.
+func intArg(d *caddyfile.Dispenser, dst *int) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return d.Errf("%q is not a positive number", s)
+	}
+	*dst = n
+	return nil
+}
+
+// durationArg reads exactly one non-negative duration into dst.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil || v < 0 {
+		return d.Errf("%q is not a duration", s)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Provider)(nil)

@@ -1,0 +1,481 @@
+// Package jwtauth provides paygate's JWT authentication stage: the Caddy
+// authentication provider http.authentication.providers.jwt and its
+// jwt_auth directive, which wraps it in Caddy's authentication handler.
+//
+// A request is authenticated by a JWT from its Authorization: Bearer header
+// or from a configured __Host- cookie, verified by package jwtverify against
+// local keys, JWKS URLs or an HMAC secret. The user ID (sub) and selected
+// claims become {http.auth.user.*} placeholders, and configured headers
+// carry them to the upstream after every client-sent spelling of those
+// headers is removed. A refused request gets 401 with an RFC 6750
+// WWW-Authenticate challenge; the body (rendered by paygate_error) never
+// says why, the log line, the audit event and the metric do.
+package jwtauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/jwtverify"
+	"github.com/paygate/paygate/internal/reqid"
+)
+
+func init() {
+	caddy.RegisterModule(Provider{})
+}
+
+// Defaults.
+const (
+	defaultRealm        = "paygate"
+	defaultSkew         = 30 * time.Second
+	defaultMaxTokenSize = 8 << 10
+	maxMaxTokenSize     = 64 << 10
+	defaultCacheSize    = 10000
+	defaultSecretAlg    = "HS256"
+	// cookiePrefix is required of the cookie's name: browsers accept such a
+	// cookie only with Secure and Path=/ and without Domain, from the host
+	// itself, so a sibling subdomain cannot plant one.
+	cookiePrefix = "__Host-"
+)
+
+// placeholderKey is what a claim's placeholder name may look like: Caddy's
+// snake_case.
+var placeholderKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Provider authenticates requests by JWT. Exactly one kind of key is
+// configured: JWKS URLs and key files (asymmetric algorithms), or an HMAC
+// secret.
+type Provider struct {
+	// Issuer is the one accepted iss claim. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audiences are the accepted aud values; a token must name at least one
+	// of them. Required.
+	Audiences []string `json:"audiences,omitempty"`
+
+	// JWKSURLs are JWK set URLs (https; http only to loopback); {env.*}
+	// placeholders are expanded. Each is
+	// fetched at start, refreshed in the background when its Cache-Control
+	// max-age ends (within jwks_min_refresh and jwks_max_refresh), and
+	// refetched when a token names an unknown kid (at most once per
+	// jwks_retry_interval). Redirects are followed only to https on the same
+	// host.
+	JWKSURLs []string `json:"jwks_urls,omitempty"`
+
+	// KeyFiles are local public keys: PEM (public keys or certificates), a
+	// JWK or a JWK set. Read once per config load; {env.*} placeholders in
+	// paths are expanded.
+	KeyFiles []KeyFile `json:"key_files,omitempty"`
+
+	// Secret is an HMAC secret, normally a {env.*} or {file.*} placeholder.
+	// It must be at least as long as the hash (32 bytes for HS256) and
+	// excludes JWKS URLs and key files.
+	Secret string `json:"secret,omitempty"`
+
+	// SecretAlgorithm is the one algorithm the secret verifies: HS256 (the
+	// default), HS384 or HS512.
+	SecretAlgorithm string `json:"secret_algorithm,omitempty"`
+
+	// Algorithms is the allow-list of signature algorithms. Default: RS256,
+	// PS256, ES256 and EdDSA; with a secret, the secret's algorithm. "none"
+	// is never accepted, and HMAC never with asymmetric algorithms.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// Skew is the clock skew tolerated on exp, nbf and iat. Default: 30s;
+	// at most 5m.
+	Skew caddy.Duration `json:"skew,omitempty"`
+
+	// Type, when set, is the typ header every token must carry, e.g.
+	// "at+jwt" (RFC 9068); compared case-insensitively, "application/"
+	// optional.
+	Type string `json:"typ,omitempty"`
+
+	// RequiredClaims must be present (not null) in every token, besides
+	// exp, iss, aud and sub, which always are.
+	RequiredClaims []string `json:"required_claims,omitempty"`
+
+	// MaxTokenSize is the longest token, in bytes, that is parsed at all.
+	// Default: 8192; at most 65536.
+	MaxTokenSize int `json:"max_token_size,omitempty"`
+
+	// CacheSize is how many verified tokens are remembered (by SHA-256), so
+	// that a repeated token skips signature verification. An entry never
+	// outlives its token's exp or its key. Default: 10000.
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// DisableCache turns the verified-token cache off.
+	DisableCache bool `json:"disable_cache,omitempty"`
+
+	// Cookie, when set, is a cookie that may carry the token instead of the
+	// Authorization header. Its name must start with __Host-. A
+	// state-changing request (not GET, HEAD, OPTIONS or TRACE) that uses it
+	// must come from the site itself or a trusted origin (Origin, or without
+	// it Sec-Fetch-Site: same-origin).
+	Cookie string `json:"cookie,omitempty"`
+
+	// TrustedOrigins are origins (scheme://host[:port]) besides the site's
+	// own whose state-changing requests may use the cookie. Needs Cookie.
+	TrustedOrigins []string `json:"trusted_origins,omitempty"`
+
+	// Placeholders maps placeholder names to claims: {"email": "email"}
+	// makes the email claim {http.auth.user.email}. The user ID
+	// ({http.auth.user.id}) is always sub.
+	Placeholders map[string]string `json:"placeholders,omitempty"`
+
+	// IdentityHeaders maps request header names to claims: {"X-User-Id":
+	// "sub"} sends sub to the upstream as X-User-Id. Every spelling of these
+	// headers a client sent (any case, "_" for "-") is removed first; a
+	// header whose claim is absent is only removed.
+	IdentityHeaders map[string]string `json:"identity_headers,omitempty"`
+
+	// StripCredential removes the Authorization header and the cookie from
+	// the request before it goes on, so the upstream never sees the token.
+	StripCredential bool `json:"strip_credential,omitempty"`
+
+	// Realm is the realm of the WWW-Authenticate challenge. Default:
+	// paygate.
+	Realm string `json:"realm,omitempty"`
+
+	// JWKSMinRefresh is the floor under a JWKS response's max-age, and the
+	// refresh interval when it has none. Default: 5m.
+	JWKSMinRefresh caddy.Duration `json:"jwks_min_refresh,omitempty"`
+
+	// JWKSMaxRefresh is the ceiling over a JWKS response's max-age.
+	// Default: 24h.
+	JWKSMaxRefresh caddy.Duration `json:"jwks_max_refresh,omitempty"`
+
+	// JWKSMaxStale is how long past its refresh time the last good JWK set
+	// is still used while fetching it fails; after that every token is
+	// refused (fail closed). Default: 1h.
+	JWKSMaxStale caddy.Duration `json:"jwks_max_stale,omitempty"`
+
+	// JWKSRetryInterval is the least time between two fetches of one JWKS
+	// URL other than scheduled refreshes: retries after a failure, and
+	// refetches for an unknown kid. Default: 30s.
+	JWKSRetryInterval caddy.Duration `json:"jwks_retry_interval,omitempty"`
+
+	// JWKSTimeout bounds one JWKS fetch. Default: 10s.
+	JWKSTimeout caddy.Duration `json:"jwks_timeout,omitempty"`
+
+	verifier  *jwtverify.Verifier
+	trusted   map[string]bool
+	strip     map[string]bool
+	challenge string
+	logger    *zap.Logger
+	audit     *zap.Logger
+}
+
+// KeyFile is a local key file.
+type KeyFile struct {
+	// Path is the file's path.
+	Path string `json:"path"`
+	// Algorithm, when set, is the one algorithm every key in the file
+	// verifies; otherwise a key's alg member, or the one its type implies
+	// (RSA: RS256; EC: by curve; Ed25519: EdDSA).
+	Algorithm string `json:"algorithm,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Provider) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.authentication.providers.jwt",
+		New: func() caddy.Module { return new(Provider) },
+	}
+}
+
+// Provision loads the keys, starts the JWKS refreshers and builds the
+// verifier.
+func (p *Provider) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	p.audit = audit.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("jwt_auth: metrics: %w", err)
+	}
+	p.setDefaults()
+	switch {
+	case len(p.JWKSURLs) == 0 && len(p.KeyFiles) == 0 && p.Secret == "":
+		return errors.New("jwt_auth: no keys: configure jwks, key_file or secret")
+	case p.Secret != "" && (len(p.JWKSURLs) > 0 || len(p.KeyFiles) > 0):
+		return errors.New("jwt_auth: an HMAC secret cannot be combined with jwks or key_file")
+	}
+
+	repl := caddy.NewReplacer()
+	secret := repl.ReplaceKnown(p.Secret, "")
+	if p.Secret != "" && secret == "" {
+		return errors.New("jwt_auth: the secret is empty (is its placeholder's variable or file set?)")
+	}
+	names := p.Algorithms
+	if len(names) == 0 {
+		names = jwtverify.DefaultAlgorithms
+		if secret != "" {
+			names = []string{p.SecretAlgorithm}
+		}
+	}
+	algs, err := jwtverify.ParseAlgorithms(names)
+	if err != nil {
+		return fmt.Errorf("jwt_auth: algorithms: %w", err)
+	}
+
+	var static []*jwtverify.Key
+	if secret != "" {
+		k, err := jwtverify.SecretKey([]byte(secret), p.SecretAlgorithm)
+		if err != nil {
+			return fmt.Errorf("jwt_auth: %w", err)
+		}
+		static = append(static, k)
+	}
+	for _, kf := range p.KeyFiles {
+		keys, err := jwtverify.KeysFromFile(repl.ReplaceKnown(kf.Path, ""), kf.Algorithm, algs)
+		if err != nil {
+			return fmt.Errorf("jwt_auth: %w", err)
+		}
+		static = append(static, keys...)
+	}
+	var sources []jwtverify.Source
+	if len(static) > 0 {
+		sources = append(sources, jwtverify.NewStatic(static...))
+	}
+	for _, u := range p.JWKSURLs {
+		r, err := jwtverify.StartRemote(ctx, repl.ReplaceKnown(u, ""), algs, jwtverify.RemoteOptions{
+			MinRefresh:    time.Duration(p.JWKSMinRefresh),
+			MaxRefresh:    time.Duration(p.JWKSMaxRefresh),
+			MaxStale:      time.Duration(p.JWKSMaxStale),
+			RetryInterval: time.Duration(p.JWKSRetryInterval),
+			Timeout:       time.Duration(p.JWKSTimeout),
+			OnFetch:       p.fetched,
+		})
+		if err != nil {
+			return fmt.Errorf("jwt_auth: %w", err)
+		}
+		sources = append(sources, r)
+	}
+
+	cacheSize := p.CacheSize
+	if p.DisableCache {
+		cacheSize = 0
+	}
+	p.verifier, err = jwtverify.New(jwtverify.Options{
+		Issuer:         p.Issuer,
+		Audiences:      p.Audiences,
+		Algorithms:     algs,
+		Skew:           time.Duration(p.Skew),
+		Type:           p.Type,
+		RequiredClaims: p.RequiredClaims,
+		MaxTokenSize:   p.MaxTokenSize,
+		CacheSize:      cacheSize,
+		OnCacheLookup:  cacheLookedUp,
+	}, sources...)
+	if err != nil {
+		return fmt.Errorf("jwt_auth: %w", err)
+	}
+
+	p.trusted = make(map[string]bool, len(p.TrustedOrigins))
+	for _, o := range p.TrustedOrigins {
+		n, ok := normalizeOrigin(o)
+		if !ok {
+			return fmt.Errorf("jwt_auth: trusted origin %q is not scheme://host[:port]", o)
+		}
+		p.trusted[n] = true
+	}
+	p.strip = make(map[string]bool, len(p.IdentityHeaders))
+	for name := range p.IdentityHeaders {
+		p.strip[foldFieldName(name)] = true
+	}
+	p.challenge = `Bearer realm="` + p.Realm + `"`
+	return nil
+}
+
+func (p *Provider) setDefaults() {
+	if p.Realm == "" {
+		p.Realm = defaultRealm
+	}
+	if p.Skew == 0 {
+		p.Skew = caddy.Duration(defaultSkew)
+	}
+	if p.MaxTokenSize == 0 {
+		p.MaxTokenSize = defaultMaxTokenSize
+	}
+	if p.CacheSize == 0 {
+		p.CacheSize = defaultCacheSize
+	}
+	if p.SecretAlgorithm == "" {
+		p.SecretAlgorithm = defaultSecretAlg
+	}
+}
+
+// Validate checks the configuration.
+func (p *Provider) Validate() error {
+	switch {
+	case p.Issuer == "":
+		return errors.New("jwt_auth: issuer is required")
+	case len(p.Audiences) == 0:
+		return errors.New("jwt_auth: at least one audience is required")
+	case p.Skew < 0 || time.Duration(p.Skew) > jwtverify.MaxSkew:
+		return fmt.Errorf("jwt_auth: skew must be between 0 and %s", jwtverify.MaxSkew)
+	case p.MaxTokenSize < 0 || p.MaxTokenSize > maxMaxTokenSize:
+		return fmt.Errorf("jwt_auth: max_token_size must be between 1 and %d", maxMaxTokenSize)
+	case p.CacheSize < 0:
+		return errors.New("jwt_auth: cache_size cannot be negative")
+	case p.Cookie != "" && (!strings.HasPrefix(p.Cookie, cookiePrefix) || !httpguts.ValidHeaderFieldName(p.Cookie)):
+		return fmt.Errorf("jwt_auth: cookie %q: the name must be a token starting with %s", p.Cookie, cookiePrefix)
+	case len(p.TrustedOrigins) > 0 && p.Cookie == "":
+		return errors.New("jwt_auth: trusted_origins only applies to the cookie; set cookie")
+	case strings.ContainsAny(p.Realm, "\"\\") || !httpguts.ValidHeaderFieldValue(p.Realm):
+		return fmt.Errorf("jwt_auth: realm %q cannot hold quotes, backslashes or control characters", p.Realm)
+	}
+	for key, claim := range p.Placeholders {
+		if !placeholderKey.MatchString(key) || key == "id" {
+			return fmt.Errorf("jwt_auth: placeholder name %q must be snake_case and not id", key)
+		}
+		if claim == "" {
+			return fmt.Errorf("jwt_auth: placeholder %q names no claim", key)
+		}
+	}
+	folded := make(map[string]string, len(p.IdentityHeaders))
+	for name, claim := range p.IdentityHeaders {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return fmt.Errorf("jwt_auth: identity header %q is not a valid header name", name)
+		}
+		if claim == "" {
+			return fmt.Errorf("jwt_auth: identity header %q names no claim", name)
+		}
+		if other, dup := folded[foldFieldName(name)]; dup {
+			return fmt.Errorf("jwt_auth: identity headers %q and %q are spellings of one header", other, name)
+		}
+		folded[foldFieldName(name)] = name
+	}
+	return nil
+}
+
+// Authenticate implements caddyauth.Authenticator. A refused request gets
+// the WWW-Authenticate challenge and (caddyauth.User{}, false, nil), which
+// Caddy's authentication handler turns into a 401 error for
+// handle_errors; keys that cannot be trusted (a JWKS never loaded or stale)
+// are a technical failure and also return the error.
+func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
+	cred, reason := extractCredential(r.Header, p.Cookie)
+	if reason != "" {
+		return p.refuse(w, r, reason, cred.source, nil)
+	}
+	if cred.source == sourceCookie && crossSite(r, p.trusted) {
+		return p.refuse(w, r, reasonCrossSite, cred.source, nil)
+	}
+	claims, err := p.verifier.Verify(r.Context(), cred.token)
+	if err != nil {
+		return p.refuse(w, r, string(jwtverify.ReasonOf(err)), cred.source, err)
+	}
+
+	user := caddyauth.User{ID: claims.Subject}
+	if len(p.Placeholders) > 0 {
+		user.Metadata = make(map[string]string, len(p.Placeholders))
+		for key, claim := range p.Placeholders {
+			if v, ok := claims.Value(claim); ok {
+				user.Metadata[key] = v
+			}
+		}
+	}
+	stripFields(r.Header, p.strip)
+	for name, claim := range p.IdentityHeaders {
+		v, ok := claims.Value(claim)
+		if !ok {
+			continue
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return p.refuse(w, r, reasonIdentity, cred.source, fmt.Errorf("claim %q cannot be sent as header %s", claim, name))
+		}
+		r.Header.Set(name, v)
+	}
+	if p.StripCredential {
+		r.Header.Del("Authorization")
+		if p.Cookie != "" {
+			stripCookie(r.Header, p.Cookie)
+		}
+	}
+	authSuccesses.WithLabelValues(cred.source).Inc()
+	return user, true, nil
+}
+
+// refuse sets the challenge, records the refusal (log, audit event,
+// metric) and returns the unauthenticated result. The challenge carries
+// error="invalid_token" once a credential was presented; RFC 6750 §3.1 says
+// a request without one gets no error code.
+func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, reason, source string, cause error) (caddyauth.User, bool, error) {
+	challenge := p.challenge
+	if reason != reasonMissing {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	authFailures.WithLabelValues(reason).Inc()
+	audit.Log(p.audit, r, audit.Event{Action: "token_rejected", Outcome: audit.Denied, Reason: reason})
+
+	technical := reason == string(jwtverify.ReasonKeysUnavailable)
+	level := zapcore.InfoLevel
+	if technical {
+		level = zapcore.ErrorLevel
+	}
+	if c := p.logger.Check(level, "token rejected"); c != nil {
+		fields := []zap.Field{
+			zap.String("request_id", reqid.From(r)),
+			zap.String("reason", reason),
+			zap.String("source", source),
+		}
+		// alg and kid only when the verifier vouches for them: a supported
+		// algorithm, a configured key.
+		var ve *jwtverify.Error
+		if errors.As(cause, &ve) && ve.Alg != "" {
+			fields = append(fields, zap.String("alg", ve.Alg))
+		}
+		if ve != nil && ve.KeyID != "" {
+			fields = append(fields, zap.String("kid", ve.KeyID))
+		}
+		if cause != nil {
+			fields = append(fields, zap.String("cause", cause.Error()))
+		}
+		c.Write(fields...)
+	}
+	if technical {
+		return caddyauth.User{}, false, cause
+	}
+	return caddyauth.User{}, false, nil
+}
+
+// fetched logs and counts a JWKS fetch.
+func (p *Provider) fetched(res jwtverify.FetchResult) {
+	if res.Err != nil {
+		jwksFetches.WithLabelValues("error").Inc()
+		if c := p.logger.Check(zapcore.WarnLevel, "JWKS fetch failed; keeping the last good key set"); c != nil {
+			c.Write(zap.String("url", res.URL), zap.Error(res.Err))
+		}
+		return
+	}
+	jwksFetches.WithLabelValues("ok").Inc()
+	if c := p.logger.Check(zapcore.DebugLevel, "JWKS fetched"); c != nil {
+		c.Write(zap.String("url", res.URL), zap.Int("keys", res.Keys), zap.Int("skipped", res.Skipped), zap.Duration("lifetime", res.Lifetime))
+	}
+}
+
+func cacheLookedUp(hit bool) {
+	if hit {
+		tokenCacheLookups.WithLabelValues("hit").Inc()
+	} else {
+		tokenCacheLookups.WithLabelValues("miss").Inc()
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner       = (*Provider)(nil)
+	_ caddy.Validator         = (*Provider)(nil)
+	_ caddyauth.Authenticator = (*Provider)(nil)
+)
