@@ -20,10 +20,9 @@ build:
 stripe-mock:
 	cd tools && $(GO) build -o $(STRIPE_MOCK) github.com/stripe/stripe-mock
 
-run: build
-	mkdir -p $(RUN_DIR)
-	XDG_DATA_HOME=$(RUN_DIR)/data XDG_CONFIG_HOME=$(RUN_DIR)/config \
-		$(PAYGATE) run --config Caddyfile --adapter caddyfile
+# The shipped Caddyfile with stripe-mock as the Stripe backend.
+run: build stripe-mock
+	./scripts/run-dev.sh $(PAYGATE) $(STRIPE_MOCK) $(RUN_DIR)
 
 # The whole suite: lint, the shipped configs, every test (the end-to-end ones
 # against the built binary, private redis-servers and stripe-mock), and the
@@ -42,6 +41,9 @@ check-config: build
 	@for f in Caddyfile deploy/Caddyfile; do \
 		echo "validate $$f"; \
 		out=$$(PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 XDG_DATA_HOME=$$(mktemp -d) \
+			STRIPE_SECRET_KEY=sk_test_check STRIPE_API_BASE=http://127.0.0.1:12111 PAYGATE_UPSTREAM=127.0.0.1:9 \
+			PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
+			PAYGATE_CATALOG=testdata/catalog/catalog.json \
 			$(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
