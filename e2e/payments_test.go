@@ -25,66 +25,48 @@ import (
 	"github.com/paygate/paygate/internal/testenv"
 )
 
-// paymentsAuth is the authentication stage in front of the payment API.
-// The payment handler only reads {http.auth.user.id}, which any Caddy
-// authentication provider sets; switching these tests to jwt_auth is
-// changing this line to a constructor of a jwt_auth authStage.
-var paymentsAuth = newBasicAuth
-
-// authStage is an authentication stage: its Caddyfile directive and the
-// credentials with which a user passes it.
-type authStage interface {
-	directive() string
-	credentials(user string) http.Header
+// paymentsAuth is jwt_auth with the development key: `paygate token`
+// mints each user's token, as the README shows.
+type paymentsAuth struct {
+	tokens map[string]string
 }
 
-// basicAuth is Caddy's basic_auth with a password per user.
-type basicAuth struct {
-	hashes map[string]string
-}
-
-const paymentsPassword = "correct horse battery staple"
-
-// newBasicAuth hashes the password of each user with the binary's own
-// hash-password command (at a low bcrypt cost, for speed).
-func newBasicAuth(t *testing.T, users ...string) authStage {
+func newPaymentsAuth(t *testing.T, users ...string) paymentsAuth {
 	t.Helper()
-	a := basicAuth{hashes: map[string]string{}}
+	a := paymentsAuth{tokens: map[string]string{}}
 	for _, u := range users {
-		out, err := exec.Command(testenv.Binary(t), "hash-password", "--plaintext", paymentsPassword, "--bcrypt-cost", "4").Output()
-		if err != nil {
-			t.Fatalf("hash-password: %v", err)
-		}
-		a.hashes[u] = strings.TrimSpace(string(out))
+		a.tokens[u] = paygateToken(t, "--sub", u)
 	}
 	return a
 }
 
-func (a basicAuth) directive() string {
-	var b strings.Builder
-	b.WriteString("basic_auth {\n")
-	for _, u := range slices.Sorted(maps.Keys(a.hashes)) {
-		fmt.Fprintf(&b, "\t\t\t%s %s\n", u, a.hashes[u])
+// directive is the shipped Caddyfile's jwt_auth, with the key's path made
+// absolute for the test's working directory.
+func (a paymentsAuth) directive(t *testing.T) string {
+	t.Helper()
+	jwks, err := filepath.Abs("../testdata/jwt/dev-jwks.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.WriteString("\t\t}")
-	return b.String()
+	return "jwt_auth {\n\t\t\tissuer https://id.paygate.localhost\n\t\t\taudience paygate\n\t\t\tkey_file " + jwks + "\n\t\t\ttyp at+jwt\n\t\t}"
 }
 
-func (a basicAuth) credentials(user string) http.Header {
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.SetBasicAuth(user, paymentsPassword)
-	return http.Header{"Authorization": r.Header.Values("Authorization")}
+func (a paymentsAuth) credentials(user string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + a.tokens[user]}}
 }
 
 // paymentsSite is the payment API as the shipped pipeline has it (TLS,
-// headers, authentication, the handler) and the event processor on the
-// webhook route (whose signature stage is not there yet).
+// headers, card-data guard, authentication, the handler) and the event
+// processor on the webhook route (whose signature stage is not there yet).
+// {{.Data.log}} is an optional site log block.
 const paymentsSite = `
 https://localhost:{{.HTTPSPort}} {
 	bind 127.0.0.1
+	{{.Data.log}}
 	route /v1/* {
 		security_headers api
 		tls_enforce
+		card_data_guard
 		{{.Data.auth}}
 		payments {
 			stripe_key {env.STRIPE_SECRET_KEY}
@@ -163,11 +145,18 @@ type paymentsEnv struct {
 	pg    *testenv.Paygate
 	sm    *testenv.StripeMock
 	rdb   *redis.Client
-	auth  authStage
+	auth  paymentsAuth
 	calls int // Stripe calls already looked at
 }
 
 func startPayments(t *testing.T) *paymentsEnv {
+	t.Helper()
+	return startPaymentsLogging(t, "", "")
+}
+
+// startPaymentsLogging is startPayments with extra global options and a
+// site log block, for the leak scans.
+func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
 	t.Helper()
 	sm := testenv.StartStripeMock(t)
 	rs := testenv.Redis(t)
@@ -175,13 +164,14 @@ func startPayments(t *testing.T) *paymentsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := paymentsAuth(t, "alice", "bob")
+	auth := newPaymentsAuth(t, "alice", "bob")
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		StripeMock: sm,
-		Global:     "paygate {\n\t\tstore redis {{.Data.redis}}\n\t}",
+		Global:     "paygate {\n\t\tstore redis {{.Data.redis}}\n\t}\n\t" + global,
 		Site:       paymentsSite,
-		Data:       map[string]any{"auth": auth.directive(), "stripe": stripeFront(t, sm), "catalog": catalog, "redis": rs.URL()},
-		Env:        map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey},
+		Data: map[string]any{"auth": auth.directive(t), "stripe": stripeFront(t, sm), "catalog": catalog,
+			"redis": rs.URL(), "log": siteLog},
+		Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey},
 	})
 	return &paymentsEnv{t: t, pg: pg, sm: sm, rdb: rs.Client(t), auth: auth}
 }
@@ -493,7 +483,7 @@ func TestPaymentAPIEndToEnd(t *testing.T) {
 				t.Errorf("the log lacks %s", want)
 			}
 		}
-		for _, secret := range []string{e2eStripeKey, "_secret_", declineMessage, paymentsPassword} {
+		for _, secret := range []string{e2eStripeKey, "_secret_", declineMessage, e.auth.tokens["alice"]} {
 			if strings.Contains(logs, secret) {
 				t.Errorf("the log holds %q", secret)
 			}
