@@ -106,66 +106,34 @@ func (a elements) AppendFloat64(v float64) {
 
 // AppendInt32 appends the value, masked in a masked array; the other small
 // numbers do the same.
-func (a elements) AppendInt32(v int32) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendInt32(v)
-}
+func (a elements) AppendInt32(v int32) { appendSmall(a, v, a.enc.AppendInt32) }
 
 // AppendInt16 appends the value, like AppendInt32.
-func (a elements) AppendInt16(v int16) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendInt16(v)
-}
+func (a elements) AppendInt16(v int16) { appendSmall(a, v, a.enc.AppendInt16) }
 
 // AppendInt8 appends the value, like AppendInt32.
-func (a elements) AppendInt8(v int8) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendInt8(v)
-}
+func (a elements) AppendInt8(v int8) { appendSmall(a, v, a.enc.AppendInt8) }
 
 // AppendUint32 appends the value, like AppendInt32.
-func (a elements) AppendUint32(v uint32) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendUint32(v)
-}
+func (a elements) AppendUint32(v uint32) { appendSmall(a, v, a.enc.AppendUint32) }
 
 // AppendUint16 appends the value, like AppendInt32.
-func (a elements) AppendUint16(v uint16) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendUint16(v)
-}
+func (a elements) AppendUint16(v uint16) { appendSmall(a, v, a.enc.AppendUint16) }
 
 // AppendUint8 appends the value, like AppendInt32.
-func (a elements) AppendUint8(v uint8) {
-	if a.masked {
-		a.enc.AppendString(redact.Mask)
-		return
-	}
-	a.enc.AppendUint8(v)
-}
+func (a elements) AppendUint8(v uint8) { appendSmall(a, v, a.enc.AppendUint8) }
 
 // AppendFloat32 appends the value, like AppendInt32.
-func (a elements) AppendFloat32(v float32) {
+func (a elements) AppendFloat32(v float32) { appendSmall(a, v, a.enc.AppendFloat32) }
+
+// appendSmall appends a value too short to hold a card number with add,
+// masked in a masked array.
+func appendSmall[T any](a elements, v T, add func(T)) {
 	if a.masked {
 		a.enc.AppendString(redact.Mask)
 		return
 	}
-	a.enc.AppendFloat32(v)
+	add(v)
 }
 
 // AppendBool appends the value as it is.

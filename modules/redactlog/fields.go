@@ -132,66 +132,34 @@ func (f fields) AddFloat64(key string, value float64) {
 
 // AddInt32 adds the value, masked under a sensitive name (too short for a
 // card number); the other small integer methods do the same.
-func (f fields) AddInt32(key string, value int32) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddInt32(key, value)
-}
+func (f fields) AddInt32(key string, value int32) { addSmall(f, key, value, f.enc.AddInt32) }
 
 // AddInt16 adds the value, like AddInt32.
-func (f fields) AddInt16(key string, value int16) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddInt16(key, value)
-}
+func (f fields) AddInt16(key string, value int16) { addSmall(f, key, value, f.enc.AddInt16) }
 
 // AddInt8 adds the value, like AddInt32.
-func (f fields) AddInt8(key string, value int8) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddInt8(key, value)
-}
+func (f fields) AddInt8(key string, value int8) { addSmall(f, key, value, f.enc.AddInt8) }
 
 // AddUint32 adds the value, like AddInt32.
-func (f fields) AddUint32(key string, value uint32) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddUint32(key, value)
-}
+func (f fields) AddUint32(key string, value uint32) { addSmall(f, key, value, f.enc.AddUint32) }
 
 // AddUint16 adds the value, like AddInt32.
-func (f fields) AddUint16(key string, value uint16) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddUint16(key, value)
-}
+func (f fields) AddUint16(key string, value uint16) { addSmall(f, key, value, f.enc.AddUint16) }
 
 // AddUint8 adds the value, like AddInt32.
-func (f fields) AddUint8(key string, value uint8) {
-	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
-		return
-	}
-	f.enc.AddUint8(key, value)
-}
+func (f fields) AddUint8(key string, value uint8) { addSmall(f, key, value, f.enc.AddUint8) }
 
 // AddFloat32 adds the value, like AddInt32.
-func (f fields) AddFloat32(key string, value float32) {
+func (f fields) AddFloat32(key string, value float32) { addSmall(f, key, value, f.enc.AddFloat32) }
+
+// addSmall adds a value too short to hold a card number with add, masked
+// under a sensitive name.
+func addSmall[T any](f fields, key string, value T, add func(string, T)) {
 	if f.hidden(key) {
 		f.enc.AddString(key, redact.Mask)
 		return
 	}
-	f.enc.AddFloat32(key, value)
+	add(key, value)
 }
 
 // AddBool adds the value: a yes or no gives no secret away.
