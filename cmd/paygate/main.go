@@ -6,6 +6,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/paygate/paygate/internal/bundlecmd"
 	_ "github.com/paygate/paygate/internal/devtoken"
 	_ "github.com/paygate/paygate/modules/all"
 )

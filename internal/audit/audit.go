@@ -42,6 +42,9 @@ type Event struct {
 	Resource string
 	// Reason is a stable reason code for a denial or failure, or "".
 	Reason string
+	// DecisionID is the ID of the policy decision behind the event (the
+	// decision_id of OPA's decision log), or "" when no policy ran.
+	DecisionID string
 }
 
 // Logger returns the audit logger of the running Caddy instance.
@@ -66,6 +69,9 @@ func Log(logger *zap.Logger, r *http.Request, ev Event) {
 	}
 	if ev.Reason != "" {
 		fields = append(fields, zap.String("reason", ev.Reason))
+	}
+	if ev.DecisionID != "" {
+		fields = append(fields, zap.String("decision_id", ev.DecisionID))
 	}
 	c.Write(fields...)
 }

@@ -6,6 +6,7 @@ import (
 	_ "github.com/paygate/paygate/modules/carddataguard"
 	_ "github.com/paygate/paygate/modules/errorjson"
 	_ "github.com/paygate/paygate/modules/jwtauth"
+	_ "github.com/paygate/paygate/modules/opaauthz"
 	_ "github.com/paygate/paygate/modules/paygate"
 	_ "github.com/paygate/paygate/modules/payments"
 	_ "github.com/paygate/paygate/modules/redactlog"

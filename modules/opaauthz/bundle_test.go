@@ -1,0 +1,349 @@
+package opaauthz
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/open-policy-agent/opa/v1/bundle"
+)
+
+// devKey is the development signing key of testdata/opa.
+func devKey(t testing.TB) (private []byte, public string) {
+	t.Helper()
+	priv, err := os.ReadFile("../../testdata/opa/bundle-signing.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, "../../testdata/opa/bundle-signing.pub"
+}
+
+// otherKey is a P-256 key that the handler does not trust.
+func otherKey(t testing.TB) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// revisionPolicy allows every request and names revision as its reason, so
+// that a decision shows which revision made it.
+func revisionPolicy(revision string) string {
+	return "package paygate.authz\ndecision := {\"allow\": true, \"reason\": \"rev" + revision + "\"}\n"
+}
+
+// makeBundle builds a bundle tarball holding policy, signed with key (ES256)
+// unless key is nil.
+func makeBundle(t testing.TB, revision, policy string, key []byte) []byte {
+	t.Helper()
+	roots := []string{"paygate"}
+	b := bundle.Bundle{
+		Manifest: bundle.Manifest{Revision: revision, Roots: &roots},
+		Data:     map[string]any{},
+		Modules:  []bundle.ModuleFile{{URL: "/paygate/authz.rego", Path: "/paygate/authz.rego", Raw: []byte(policy)}},
+	}
+	b.Manifest.Init()
+	if key != nil {
+		if err := b.GenerateSignature(bundle.NewSigningConfig(string(key), "ES256", ""), "paygate", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := bundle.NewWriter(&buf).Write(b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// bundleServer serves one bundle at a time with an ETag, as an OPA bundle
+// service does, and counts the downloads.
+type bundleServer struct {
+	mu        sync.Mutex
+	etag      string
+	body      []byte
+	downloads int
+	auth      string
+}
+
+func (s *bundleServer) set(etag string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.etag, s.body = `"`+etag+`"`, body
+}
+
+func (s *bundleServer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.downloads
+}
+
+func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = r.Header.Get("Authorization")
+	if s.body == nil || r.URL.Path != "/bundles/paygate.tar.gz" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("ETag", s.etag)
+	if r.Header.Get("If-None-Match") == s.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.downloads++
+	w.Header().Set("Content-Type", "application/gzip")
+	_, _ = w.Write(s.body)
+}
+
+func startBundleServer(t testing.TB) (*bundleServer, string) {
+	t.Helper()
+	s := new(bundleServer)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, srv.URL + "/bundles/paygate.tar.gz"
+}
+
+// reason evaluates a fixed request and returns the policy's reason, or the
+// result when the request was not decided by a policy.
+func reason(env *testEnv) string {
+	d := env.h.engine.decide(context.Background(), map[string]any{}, time.Now(), nil, "")
+	if d.reason != "" {
+		return d.reason
+	}
+	return d.result
+}
+
+// TestBundleUpdates serves revision 1, then 2, then bundles that must be
+// refused (badly signed, unsigned, not compiling): revision 2 stays active
+// through all of them, and every refusal is counted and logged.
+func TestBundleUpdates(t *testing.T) {
+	priv, pub := devKey(t)
+	srv, url := startBundleServer(t)
+	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), priv))
+
+	env := mustProvision(t, &Handler{Bundle: &BundleConfig{
+		URL:        url,
+		PollingMin: caddy.Duration(time.Second),
+		PollingMax: caddy.Duration(time.Second),
+		PublicKey:  pub,
+	}})
+	if got := reason(env); got != "rev1" {
+		t.Fatalf("after start-up: %s, want rev1", got)
+	}
+
+	// Requests keep being decided, by one revision or the other, while
+	// revision 2 replaces revision 1.
+	stop, seen := make(chan struct{}), make(chan map[string]int)
+	go func() {
+		counts := map[string]int{}
+		for {
+			select {
+			case <-stop:
+				seen <- counts
+				return
+			default:
+				counts[reason(env)]++
+			}
+		}
+	}()
+	srv.set("r2", makeBundle(t, "2", revisionPolicy("2"), priv))
+	waitFor(t, "revision 2", func() bool { return reason(env) == "rev2" })
+	close(stop)
+	for r, n := range <-seen {
+		if r != "rev1" && r != "rev2" {
+			t.Errorf("%d requests during the swap were decided %q", n, r)
+		}
+	}
+	if !env.logged("policy activated", "revision", "2") {
+		t.Error("the activation of revision 2 was not logged")
+	}
+
+	for _, bad := range []struct {
+		name, etag string
+		body       []byte
+		// refusal is part of the logged reason.
+		refusal string
+	}{
+		{name: "badly signed", etag: "r3", body: makeBundle(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
+		{name: "unsigned", etag: "r4", body: makeBundle(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
+		{name: "does not compile", etag: "r5", body: makeBundle(t, "5", "package paygate.authz\ndecision := {\"allow\": x}\n", priv), refusal: "var x is unsafe"},
+		{name: "not a bundle", etag: "r6", body: []byte("<html>maintenance</html>"), refusal: "gzip"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			before := counter(t, activations, "failure")
+			srv.set(bad.etag, bad.body)
+			waitFor(t, "the refusal to be logged", func() bool { return env.refused(bad.refusal) })
+			if counter(t, activations, "failure") <= before {
+				t.Error("the refusal was not counted")
+			}
+			if got := reason(env); got != "rev2" {
+				t.Fatalf("active policy: %s, want rev2 kept", got)
+			}
+		})
+	}
+	// A good bundle again: it replaces revision 2.
+	srv.set("r7", makeBundle(t, "7", revisionPolicy("7"), priv))
+	waitFor(t, "revision 7", func() bool { return reason(env) == "rev7" })
+}
+
+// logged reports whether an entry with msg carries field = value.
+func (env *testEnv) logged(msg, field, value string) bool {
+	for _, e := range env.logs.FilterMessage(msg).All() {
+		if v, ok := e.ContextMap()[field]; ok && v == value {
+			return true
+		}
+	}
+	return false
+}
+
+// refused reports whether a bundle refusal mentioning reason was logged
+// while revision 2 was active.
+func (env *testEnv) refused(reason string) bool {
+	for _, e := range env.logs.FilterMessage("policy bundle refused; the active policy stays").All() {
+		m := e.ContextMap()
+		if msg, _ := m["error"].(string); strings.Contains(msg, reason) && m["active_revision"] == "2" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStartupWithUnreachableBundleService: the configured wait, then 503
+// policy_unavailable for every request until a bundle activates.
+func TestStartupWithUnreachableBundleService(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	start := time.Now()
+	env := mustProvision(t, &Handler{
+		Bundle:      &BundleConfig{URL: "http://" + addr + "/bundles/paygate.tar.gz", PollingMin: caddy.Duration(time.Second)},
+		StartupWait: caddy.Duration(300 * time.Millisecond),
+	})
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("Provision returned after %v, before the start-up wait", waited)
+	}
+	if len(env.logs.FilterMessage("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates").All()) != 1 {
+		t.Error("the missed start-up wait was not logged")
+	}
+	before := counter(t, decisions, resultUnavailable)
+	for _, path := range []string{"/v1/payment_intents/pi_1", "/v1/payment_methods", "/v1/anything"} {
+		r, w := newRequest("GET", path, caller{user: "alice"})
+		out := serve(t, env.h, r, w)
+		if out.passed || out.status != 503 || out.err.Code != "policy_unavailable" {
+			t.Fatalf("%s: passed=%v %d %v, want 503 policy_unavailable", path, out.passed, out.status, out.err)
+		}
+	}
+	if got := counter(t, decisions, resultUnavailable); got != before+3 {
+		t.Errorf("policy_unavailable counter %v, want %v", got, before+3)
+	}
+	if counter(t, activations, "failure") == 0 {
+		t.Error("failed downloads were not counted")
+	}
+
+	// The service comes up: the next poll activates the bundle.
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("re-listening on %s: %v", addr, err)
+	}
+	s := new(bundleServer)
+	s.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	waitFor(t, "the bundle to activate", func() bool { return reason(env) == "rev1" })
+	r, w := newRequest("GET", "/v1/payment_methods", caller{user: "alice"})
+	if out := serve(t, env.h, r, w); !out.passed {
+		t.Fatalf("refused after activation: %v", out.err)
+	}
+}
+
+// TestPersistedBundle: a persisted bundle is active at the next start-up
+// although the service is gone.
+func TestPersistedBundle(t *testing.T) {
+	srv, url := startBundleServer(t)
+	srv.set("r1", makeBundle(t, "7", revisionPolicy("7"), nil))
+	dir := t.TempDir()
+	cfg := func() *Handler {
+		return &Handler{Bundle: &BundleConfig{URL: url, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
+	}
+	first := mustProvision(t, cfg())
+	if got := reason(first); got != "rev7" {
+		t.Fatalf("first start: %s", got)
+	}
+	if err := first.h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	srv.set("gone", nil)
+
+	start := time.Now()
+	second := mustProvision(t, cfg())
+	if got := reason(second); got != "rev7" {
+		t.Fatalf("restart without the service: %s, want the persisted rev7", got)
+	}
+	if waited := time.Since(start); waited > 4*time.Second {
+		t.Errorf("start-up waited %v although a bundle was persisted", waited)
+	}
+}
+
+// TestEngineKeptAcrossReloads: a reload with the same bundle settings keeps
+// the engine and its bundle; a changed one starts another.
+func TestEngineKeptAcrossReloads(t *testing.T) {
+	srv, url := startBundleServer(t)
+	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	cfg := func(query string) *Handler {
+		return &Handler{Bundle: &BundleConfig{URL: url}, Query: query}
+	}
+	old := mustProvision(t, cfg(""))
+	next := mustProvision(t, cfg(""))
+	if old.h.engine != next.h.engine {
+		t.Fatal("the same bundle settings got a second engine")
+	}
+	if err := old.h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(next); got != "rev1" {
+		t.Fatalf("after the old config's cleanup: %s", got)
+	}
+	if n := srv.count(); n != 1 {
+		t.Errorf("%d downloads, want 1", n)
+	}
+	other := mustProvision(t, cfg("data.paygate.authz.decision.allow"))
+	if other.h.engine == next.h.engine {
+		t.Error("another query shares the engine")
+	}
+}
+
+func TestBundleBearerToken(t *testing.T) {
+	t.Setenv("OPA_AUTHZ_TEST_TOKEN", "s3cret")
+	srv, url := startBundleServer(t)
+	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.auth != "Bearer s3cret" {
+		t.Errorf("Authorization = %q, want the resolved token", srv.auth)
+	}
+}

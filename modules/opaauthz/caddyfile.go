@@ -1,0 +1,234 @@
+package opaauthz
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("opa_authz", parseCaddyfile)
+	// After every authentication handler (jwt_auth and basic_auth come
+	// before forward_auth), so that the caller is known when the policy
+	// runs, and before anything that acts on the request.
+	httpcaddyfile.RegisterDirectiveOrder("opa_authz", httpcaddyfile.After, "forward_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+//
+// Syntax:
+//
+//	opa_authz {
+//	    policy_dir   <dir>                        # or:
+//	    bundle       <url> {
+//	        polling      <min> [<max>]            # default 60s 120s
+//	        public_key   <pem_file> [<algorithm>] # signed bundles required
+//	        persist      [<dir>]                  # keep the last good bundle on disk
+//	        bearer_token <token>
+//	    }
+//	    query        <rego_query>                 # default data.paygate.authz.decision
+//	    startup_wait <duration>                   # default 10s
+//	    claims       <claim...>                   # {http.auth.user.<claim>} -> input.user.claims
+//	    route        <template> <resource_type>   # repeatable; replaces the defaults
+//	    decision_log console|off|<service_url> {  # default console
+//	        console                               # also to the console, with a service
+//	        bearer_token    <token>
+//	        upload_interval <min> [<max>]         # default 300s 600s
+//	        headers         <field...>            # recorded, sensitive values masked
+//	        mask_decision   <data_path>           # default /paygate/log/mask
+//	    }
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch d.Val() {
+		case "policy_dir":
+			err = oneArg(d, &h.PolicyDir)
+		case "bundle":
+			if h.Bundle != nil {
+				return d.Err("bundle given twice")
+			}
+			h.Bundle = new(BundleConfig)
+			err = h.Bundle.unmarshalCaddyfile(d)
+		case "query":
+			err = oneArg(d, &h.Query)
+		case "startup_wait":
+			err = durationArg(d, &h.StartupWait)
+		case "claims":
+			claims := d.RemainingArgs()
+			if len(claims) == 0 {
+				return d.ArgErr()
+			}
+			h.Claims = append(h.Claims, claims...)
+		case "route":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			h.Routes = append(h.Routes, Route{Template: args[0], ResourceType: args[1]})
+		case "decision_log":
+			if h.DecisionLog != nil {
+				return d.Err("decision_log given twice")
+			}
+			h.DecisionLog = new(DecisionLogConfig)
+			err = h.DecisionLog.unmarshalCaddyfile(d)
+		default:
+			return d.Errf("unknown subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalCaddyfile reads "bundle <url> { ... }".
+func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	b.URL = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "polling":
+			err = intervalArgs(d, &b.PollingMin, &b.PollingMax)
+		case "public_key":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			b.PublicKey = args[0]
+			if len(args) == 2 {
+				b.KeyAlgorithm = args[1]
+			}
+		case "persist":
+			args := d.RemainingArgs()
+			if len(args) > 1 {
+				return d.ArgErr()
+			}
+			b.Persist = true
+			if len(args) == 1 {
+				b.PersistDir = args[0]
+			}
+		case "bearer_token":
+			err = oneArg(d, &b.BearerToken)
+		default:
+			return d.Errf("unknown bundle subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalCaddyfile reads "decision_log console|off|<url> { ... }".
+func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		switch v := d.Val(); v {
+		case "console":
+			on := true
+			c.Console = &on
+		case "off":
+			c.Disabled = true
+		default:
+			c.Service = v
+		}
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if c.Disabled {
+			return d.Err("decision_log off takes no block")
+		}
+		var err error
+		switch d.Val() {
+		case "console":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			on := true
+			c.Console = &on
+		case "bearer_token":
+			err = oneArg(d, &c.BearerToken)
+		case "upload_interval":
+			err = intervalArgs(d, &c.UploadMin, &c.UploadMax)
+		case "headers":
+			headers := d.RemainingArgs()
+			if len(headers) == 0 {
+				return d.ArgErr()
+			}
+			c.Headers = append(c.Headers, headers...)
+		case "mask_decision":
+			err = oneArg(d, &c.MaskDecision)
+		default:
+			return d.Errf("unknown decision_log subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneArg reads the single argument of the current subdirective into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads the single duration argument of the current
+// subdirective into dst.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %w", s, err)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+// intervalArgs reads "<min> [<max>]" durations.
+func intervalArgs(d *caddyfile.Dispenser, lo, hi *caddy.Duration) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.ArgErr()
+	}
+	for i, dst := range []*caddy.Duration{lo, hi}[:len(args)] {
+		v, err := caddy.ParseDuration(args[i])
+		if err != nil {
+			return d.Errf("%s: %w", args[i], err)
+		}
+		*dst = caddy.Duration(v)
+	}
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

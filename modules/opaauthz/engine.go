@@ -1,0 +1,342 @@
+package opaauthz
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/google/uuid"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/logging"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins/discovery"
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/server"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"go.uber.org/zap"
+)
+
+// engine is one embedded OPA: a plug-in manager that owns the policy store,
+// the bundle downloader and the decision logger, and the query prepared
+// against the active policy.
+//
+// The query is prepared when a policy activates (at load, and on every new
+// bundle), never per request: requests load the current snapshot and
+// evaluate it, so a new bundle swaps the policy for the requests that start
+// after it while those in flight finish with the one they began with. A
+// bundle that fails to download, verify or compile never reaches the store,
+// so the active snapshot stays.
+type engine struct {
+	manager     *plugins.Manager
+	query       *parsedQuery
+	log         *opaLogger
+	console     *opaLogger
+	decisionLog *logs.Plugin
+	cancel      context.CancelFunc
+
+	snap      atomic.Pointer[snapshot]
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// snapshot is the active policy: its prepared query and bundle revisions.
+type snapshot struct {
+	query *rego.PreparedEvalQuery
+	// err is set when the query could not be prepared against the policy;
+	// every request is then denied with eval_error.
+	err      error
+	revision string
+	bundles  map[string]server.BundleInfo
+}
+
+// engines holds the engines of bundle configurations across config
+// reloads: a reload that keeps the same bundle, query and decision-log
+// settings keeps the same engine, with its active bundle, instead of
+// downloading the bundle again (and refusing requests if the service is
+// down at that moment). A policy directory is read again at every load.
+var engines = caddy.NewUsagePool()
+
+// startEngine gives h its engine: a new one for a policy directory, or the
+// pooled one for a bundle configuration.
+func (h *Handler) startEngine(cfg []byte) error {
+	if h.PolicyDir != "" {
+		b, err := loadPolicyDir(h.PolicyDir)
+		if err != nil {
+			return err
+		}
+		e, err := newEngine(cfg, b, h.query, h.logger)
+		if err != nil {
+			return fmt.Errorf("policy_dir %s: %w", h.PolicyDir, err)
+		}
+		h.engine = e
+		return nil
+	}
+	if h.Bundle.PublicKey == "" {
+		h.logger.Warn("bundle signatures are not verified: set public_key to refuse bundles that were not signed by the platform team",
+			zap.String("bundle", h.Bundle.URL))
+	}
+	key := string(cfg) + "\x00" + h.Query
+	val, loaded, err := engines.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return newEngine(cfg, nil, h.query, h.logger)
+	})
+	if err != nil {
+		return err
+	}
+	h.poolKey, h.engine = key, val.(*engine)
+	if loaded {
+		h.engine.setLogger(h.logger)
+	}
+	return nil
+}
+
+// releaseEngine stops h's engine, or releases h's hold on a pooled one.
+func (h *Handler) releaseEngine() error {
+	switch {
+	case h.poolKey != "":
+		_, err := engines.Delete(h.poolKey)
+		return err
+	case h.engine != nil:
+		return h.engine.Destruct()
+	}
+	return nil
+}
+
+// loadPolicyDir reads a directory (or bundle file) of policies and data,
+// leaving out Rego test files.
+func loadPolicyDir(dir string) (*bundle.Bundle, error) {
+	b, err := loader.NewFileLoader().
+		WithRegoVersion(ast.RegoV1).
+		WithProcessAnnotation(true).
+		WithFilter(func(_ string, info fs.FileInfo, _ int) bool {
+			return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
+		}).
+		AsBundle(dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy_dir: %w", err)
+	}
+	return b, nil
+}
+
+// newEngine starts OPA with the configuration cfg (OPA's config file format)
+// and, for a policy directory, the bundle initial, which is activated before
+// newEngine returns (a policy that does not compile is an error).
+func newEngine(cfg []byte, initial *bundle.Bundle, q *parsedQuery, logger *zap.Logger) (*engine, error) {
+	e := &engine{
+		query:   q,
+		log:     newOPALogger(logger),
+		console: newOPALogger(logger.Named("decision_log")),
+		ready:   make(chan struct{}),
+	}
+	opts := []func(*plugins.Manager){
+		plugins.Logger(e.log),
+		plugins.ConsoleLogger(e.console),
+	}
+	if initial != nil {
+		opts = append(opts, plugins.InitBundles(map[string]*bundle.Bundle{bundleName: initial}))
+	}
+	m, err := plugins.New(cfg, uuid.NewString(), inmem.New(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("configuring OPA: %w", err)
+	}
+	e.manager = m
+	m.RegisterCompilerTrigger(e.activated)
+
+	// The plug-ins' background work (polling, uploads) lives as long as the
+	// engine, not as long as the config load that started it.
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	// Init activates the policy directory's bundle. It runs before any
+	// plug-in is registered, so that stopping the manager after a policy
+	// that does not compile stops only its status loop.
+	if err := m.Init(ctx); err != nil {
+		m.Stop(ctx)
+		cancel()
+		return nil, err
+	}
+
+	// Without a discovery service, discovery registers the bundle and
+	// decision-log plug-ins that the configuration asks for.
+	d, err := discovery.New(m)
+	if err != nil {
+		m.Stop(ctx)
+		cancel()
+		return nil, fmt.Errorf("configuring OPA: %w", err)
+	}
+	m.Register(discovery.Name, d)
+	if p := bundleplugin.Lookup(m); p != nil {
+		p.Register("opa_authz", e.bundleStatus)
+	}
+	if err := m.Start(ctx); err != nil {
+		// Only the bundle plug-in's start can fail (an unusable persistence
+		// directory), and it starts first: stopping the manager would wait
+		// for plug-ins that never started, so only their context ends.
+		cancel()
+		return nil, err
+	}
+	e.decisionLog = logs.Lookup(m)
+	return e, nil
+}
+
+// stopTimeout bounds how long stopping an engine may take, uploading the
+// decisions still buffered included.
+const stopTimeout = 5 * time.Second
+
+// setLogger moves the engine's logs to the logger of a newer config.
+func (e *engine) setLogger(logger *zap.Logger) {
+	e.log.setLogger(logger)
+	e.console.setLogger(logger.Named("decision_log"))
+}
+
+// Destruct stops the engine: the downloader stops and buffered decisions
+// are uploaded.
+func (e *engine) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	e.manager.Stop(ctx)
+	e.cancel()
+	clearRevision(e)
+	return nil
+}
+
+// activated runs, inside the committing transaction, whenever the policy
+// changes: it prepares the query against the new policy and makes it the
+// active snapshot.
+func (e *engine) activated(txn storage.Transaction) {
+	ctx := context.Background()
+	store := e.manager.Store
+	names, err := bundle.ReadBundleNamesFromStore(ctx, store, txn)
+	if err != nil && !storage.IsNotFound(err) {
+		e.log.Error("reading the active bundles: %v", err)
+		return
+	}
+	if len(names) == 0 {
+		// The empty policy of a manager that has not loaded a bundle yet.
+		return
+	}
+	s := &snapshot{bundles: make(map[string]server.BundleInfo, len(names))}
+	for _, name := range names {
+		rev, err := bundle.ReadBundleRevisionFromStore(ctx, store, txn, name)
+		if err != nil && !storage.IsNotFound(err) {
+			e.log.Error("reading the revision of bundle %s: %v", name, err)
+		}
+		s.bundles[name] = server.BundleInfo{Revision: rev}
+	}
+	s.revision = s.bundles[bundleName].Revision
+
+	pq, err := rego.New(
+		rego.ParsedQuery(e.query.body),
+		rego.Compiler(e.manager.GetCompiler()),
+		rego.Store(store),
+		rego.Transaction(txn),
+	).PrepareForEval(ctx)
+	if err != nil {
+		s.err = fmt.Errorf("preparing %s: %w", e.query.text, err)
+		e.log.WithFields(map[string]any{"revision": s.revision}).Error("the policy activated but its query cannot be prepared; denying every request: %v", err)
+	} else {
+		s.query = &pq
+	}
+	e.snap.Store(s)
+	activations.WithLabelValues("success").Inc()
+	setRevision(e, s.revision)
+	e.log.WithFields(map[string]any{"revision": s.revision}).Info("policy activated")
+	e.readyOnce.Do(func() { close(e.ready) })
+}
+
+// bundleStatus runs after every download attempt; it counts and logs those
+// that failed (the service unreachable or answering an error, a bad
+// signature, a policy that does not compile), which leave the active policy
+// in place.
+func (e *engine) bundleStatus(s bundleplugin.Status) {
+	if s.Code == "" {
+		return
+	}
+	activations.WithLabelValues("failure").Inc()
+	active := "(none)"
+	if snap := e.snap.Load(); snap != nil {
+		active = snap.revision
+	}
+	msg := s.Message
+	for _, err := range s.Errors {
+		msg += "; " + err.Error()
+	}
+	e.log.WithFields(map[string]any{
+		"bundle":          s.Name,
+		"error":           msg,
+		"http_code":       string(s.HTTPCode),
+		"active_revision": active,
+	}).Error("policy bundle refused; the active policy stays")
+}
+
+// decide evaluates the active policy for doc and logs the decision.
+func (e *engine) decide(ctx context.Context, doc map[string]any, now time.Time, header http.Header, clientIP string) decision {
+	snap := e.snap.Load()
+	if snap == nil {
+		return decision{result: resultUnavailable}
+	}
+	// The document holds only JSON types, so it converts directly; the
+	// prepared query's own conversion would round-trip it through JSON.
+	value, err := ast.InterfaceToValue(doc)
+	var rs rego.ResultSet
+	if err == nil {
+		rs, err = snap.eval(ctx, value, now)
+	}
+	d := interpret(rs, err)
+	d.id = uuid.NewString()
+	e.logDecision(ctx, snap, d.id, doc, value, rs, err, now, header, clientIP)
+	return d
+}
+
+func (s *snapshot) eval(ctx context.Context, input ast.Value, now time.Time) (rego.ResultSet, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTime(now))
+}
+
+// logDecision hands the decision to OPA's decision-log plug-in, which masks
+// it with the policy's mask rule and writes or uploads it.
+func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc map[string]any, value ast.Value, rs rego.ResultSet, evalErr error, now time.Time, header http.Header, clientIP string) {
+	if e.decisionLog == nil {
+		return
+	}
+	var in any = doc
+	info := &server.Info{
+		DecisionID:         id,
+		Timestamp:          now.UTC(),
+		Path:               e.query.path,
+		Input:              &in,
+		InputAST:           value,
+		Bundles:            snap.bundles,
+		RemoteAddr:         clientIP,
+		HTTPRequestContext: logging.HTTPRequestContext{Header: header},
+		Error:              evalErr,
+	}
+	if info.Path == "" {
+		info.Query = e.query.text
+	}
+	if len(rs) > 0 {
+		values := make([]any, len(rs))
+		for i, r := range rs {
+			values[i] = r.Expressions[0].Value
+		}
+		var result any = values
+		if len(values) == 1 {
+			result = values[0]
+		}
+		info.Results = &result
+	}
+	if err := e.decisionLog.Log(ctx, info); err != nil {
+		e.log.WithFields(map[string]any{"decision_id": id}).Error("decision log: %v", err)
+	}
+}

@@ -1,0 +1,162 @@
+package opaauthz
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/store"
+)
+
+// repoPolicies is the shipped policy, the one the handler is tested with.
+const repoPolicies = "../../policies/paygate"
+
+// testEnv is a provisioned handler with its store and captured logs.
+type testEnv struct {
+	h     *Handler
+	store store.Store
+	logs  *observer.ObservedLogs
+}
+
+// provisionHandler provisions h against a fresh memory store, capturing its
+// logs at every level, and cleans it up when the test ends.
+func provisionHandler(t testing.TB, h *Handler) (*testEnv, error) {
+	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	s := store.NewMemory(time.Now)
+	t.Cleanup(func() { _ = s.Close() })
+	err := h.provision(context.Background(), zap.New(core), prometheus.NewRegistry(), s)
+	t.Cleanup(func() { _ = h.Cleanup() })
+	return &testEnv{h: h, store: s, logs: logs}, err
+}
+
+// mustProvision is provisionHandler for a configuration that must work.
+func mustProvision(t testing.TB, h *Handler) *testEnv {
+	t.Helper()
+	env, err := provisionHandler(t, h)
+	if err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	return env
+}
+
+// own records owner as the owner of id.
+func (env *testEnv) own(t testing.TB, id, owner string) {
+	t.Helper()
+	if err := ownership.Record(context.Background(), env.store, id, owner); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// caller describes who sends a test request.
+type caller struct {
+	user   string
+	claims map[string]string
+}
+
+// newRequest prepares r as Caddy would before the handler: a replacer with
+// the authentication placeholders and the resolved client IP.
+func newRequest(method, target string, c caller) (*http.Request, *httptest.ResponseRecorder) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(method, "https://pay.example.com"+target, nil)
+	repl := caddy.NewReplacer()
+	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
+	if c.user != "" {
+		repl.Set("http.auth.user.id", c.user)
+	}
+	for k, v := range c.claims {
+		repl.Set("http.auth.user."+k, v)
+	}
+	caddyhttp.SetVar(r.Context(), caddyhttp.ClientIPVarKey, "192.0.2.10")
+	return r, w
+}
+
+// outcome is what the handler did with a request.
+type outcome struct {
+	passed bool
+	status int
+	err    *apierror.Error
+	// header is the request header the next handler saw.
+	header http.Header
+}
+
+// serve runs the handler on r and reports whether it passed r on or the
+// API error it returned.
+func serve(t testing.TB, h *Handler, r *http.Request, w http.ResponseWriter) outcome {
+	t.Helper()
+	var out outcome
+	err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+		out.passed = true
+		out.header = r.Header.Clone()
+		return nil
+	}))
+	if err == nil {
+		return out
+	}
+	var he caddyhttp.HandlerError
+	if !errors.As(err, &he) {
+		t.Fatalf("error %v is not a caddyhttp.HandlerError", err)
+	}
+	out.status = he.StatusCode
+	if !errors.As(err, &out.err) {
+		t.Fatalf("error %v carries no *apierror.Error", err)
+	}
+	if out.err.Status != he.StatusCode {
+		t.Fatalf("HandlerError status %d, API error status %d", he.StatusCode, out.err.Status)
+	}
+	return out
+}
+
+// writePolicy writes Rego files into a new directory and returns it.
+func writePolicy(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// counter reads a counter of the process-wide collectors.
+func counter(t testing.TB, vec *prometheus.CounterVec, label string) float64 {
+	t.Helper()
+	c, err := vec.GetMetricWithLabelValues(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// waitFor polls cond until it holds, failing the test after a bound.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}

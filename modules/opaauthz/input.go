@@ -1,0 +1,216 @@
+package opaauthz
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/ownership"
+)
+
+// input is one request's input document and what the handler needs to
+// answer and audit it.
+//
+// The document (policies/README.md has the reference):
+//
+//	{
+//	  "method":    "POST",
+//	  "path":      "/v1/payment_intents/pi_123/confirm",
+//	  "segments":  ["v1", "payment_intents", "pi_123", "confirm"],
+//	  "route":     {"template": "/v1/payment_intents/{id}/confirm",
+//	                "resource_type": "payment_intent", "resource_id": "pi_123"},
+//	  "user":      {"sub": "user_42", "claims": {"role": "support"}},
+//	  "client_ip": "203.0.113.7",
+//	  "time":      "2026-05-01T12:00:00.123456789Z",
+//	  "resource":  {"type": "payment_intent", "id": "pi_123",
+//	                "owner": "user_42", "exists": true}
+//	}
+//
+// Every key is always present; what is unknown is "" (or false for exists):
+// a path no route matches has an empty route and resource, a route without
+// "{id}" an empty resource id and owner, an unauthenticated request an empty
+// sub. The path is the one sent on, which checkPath has proven to need no
+// decoding or cleaning.
+type input struct {
+	doc      map[string]any
+	now      time.Time
+	sub      string
+	clientIP string
+	// route is the matched route, or nil.
+	route *route
+	// resourceID is the ID in the path, or "".
+	resourceID string
+}
+
+// buildInput turns r into the input document. It returns an error wrapping
+// errPath for an ambiguous path, or the store's error when the owner could
+// not be looked up; in both cases in holds what is known for the audit log.
+func (h *Handler) buildInput(r *http.Request) (*input, error) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	in := &input{now: h.now()}
+	in.sub = placeholder(repl, "http.auth.user.id")
+	// Caddy's trusted_proxies resolution; never a client-sent header.
+	in.clientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+
+	segments, err := h.routes.checkPath(r.URL.EscapedPath())
+	if err != nil {
+		return in, err
+	}
+	in.route, in.resourceID = h.routes.match(segments)
+
+	var owner string
+	var exists bool
+	if in.resourceID != "" {
+		// One store round trip, only for routes that address a resource.
+		owner, exists, err = ownership.Owner(r.Context(), h.store, in.resourceID)
+		if err != nil {
+			return in, err
+		}
+	}
+
+	var template, resourceType string
+	if in.route != nil {
+		template, resourceType = in.route.template, in.route.resourceType
+	}
+	segs := make([]any, len(segments))
+	for i, s := range segments {
+		segs[i] = s
+	}
+	claims := make(map[string]any, len(h.Claims))
+	for _, c := range h.Claims {
+		if v := placeholder(repl, "http.auth.user."+c); v != "" {
+			claims[c] = v
+		}
+	}
+	in.doc = map[string]any{
+		"method":   r.Method,
+		"path":     "/" + strings.Join(segments, "/"),
+		"segments": segs,
+		"route": map[string]any{
+			"template":      template,
+			"resource_type": resourceType,
+			"resource_id":   in.resourceID,
+		},
+		"user": map[string]any{
+			"sub":    in.sub,
+			"claims": claims,
+		},
+		"client_ip": in.clientIP,
+		"time":      in.now.UTC().Format(time.RFC3339Nano),
+		"resource": map[string]any{
+			"type":   resourceType,
+			"id":     in.resourceID,
+			"owner":  owner,
+			"exists": exists,
+		},
+	}
+	return in, nil
+}
+
+// placeholder returns the value of a request placeholder, or "".
+func placeholder(repl *caddy.Replacer, key string) string {
+	if repl == nil {
+		return ""
+	}
+	v, _ := repl.GetString(key)
+	return v
+}
+
+// resourceRoute reports whether the request addressed one resource, whose
+// denial must look like its absence.
+func (in *input) resourceRoute() bool {
+	return in.resourceID != ""
+}
+
+// auditResource is what the audit event names as the resource: the ID in
+// the path, else the route template, else nothing (the raw path of a
+// refused request is not logged).
+func (in *input) auditResource() string {
+	switch {
+	case in.resourceID != "":
+		return in.resourceID
+	case in.route != nil:
+		return in.route.template
+	}
+	return ""
+}
+
+// methodOverrideHeaders are the headers some frameworks read to replace the
+// request method, normalised by normalizeHeaderName.
+var methodOverrideHeaders = map[string]bool{
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+}
+
+// stripMethodOverrides removes every method-override header, whatever its
+// case or '_' spelling.
+func stripMethodOverrides(h http.Header) {
+	for name := range h {
+		if methodOverrideHeaders[normalizeHeaderName(name)] {
+			delete(h, name)
+		}
+	}
+}
+
+// normalizeHeaderName lower-cases name and reads '_' as '-', the way
+// servers that map headers to CGI-style variables do.
+func normalizeHeaderName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// headerSelection is the list of request headers recorded in decision logs
+// (canonical names).
+type headerSelection []string
+
+func newHeaderSelection(names []string) headerSelection {
+	s := make(headerSelection, len(names))
+	for i, n := range names {
+		s[i] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	return s
+}
+
+// masked replaces the value of a sensitive header in decision logs.
+const masked = "[masked]"
+
+// sensitiveWords mark a header whose value is never logged: credentials,
+// session state and signatures.
+var sensitiveWords = []string{"auth", "cookie", "token", "secret", "key", "signature", "session", "password", "csrf", "xsrf"}
+
+// sensitiveHeader reports whether the value of the header name must be
+// masked.
+func sensitiveHeader(name string) bool {
+	n := normalizeHeaderName(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// record returns the selected headers of h for the decision log, with the
+// values of sensitive ones masked, or nil when none are selected.
+func (s headerSelection) record(h http.Header) http.Header {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make(http.Header, len(s))
+	for _, name := range s {
+		values := h.Values(name)
+		if len(values) == 0 {
+			continue
+		}
+		if sensitiveHeader(name) {
+			out[name] = []string{masked}
+			continue
+		}
+		out[name] = append([]string(nil), values...)
+	}
+	return out
+}
