@@ -8,7 +8,7 @@ RUN_DIR   := $(CURDIR)/.run
 # Packages whose tests run under the race detector in `make test`.
 RACE_PKGS := ./internal/store/...
 
-.PHONY: all build stripe-mock run test unit lint check-config bench xcaddy clean
+.PHONY: all build stripe-mock run test lint check-config bench bundle xcaddy clean
 
 all: build
 
@@ -44,12 +44,17 @@ check-config: build
 			STRIPE_SECRET_KEY=sk_test_check STRIPE_API_BASE=http://127.0.0.1:12111 PAYGATE_UPSTREAM=127.0.0.1:9 \
 			PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
 			PAYGATE_CATALOG=testdata/catalog/catalog.json \
+			PAYGATE_POLICY_BUNDLE_URL=http://127.0.0.1:9/paygate.tar.gz PAYGATE_POLICY_PUBLIC_KEY=testdata/opa/bundle-signing.pub \
 			$(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The policies as a signed OPA bundle, signed with the development key.
+bundle: build
+	$(PAYGATE) bundle --policies policies/paygate --signing-key testdata/opa/bundle-signing.key --output $(BIN)/paygate-bundle.tar.gz
 
 # A stock Caddy with paygate's modules, built by xcaddy from xcaddy.toml.
 xcaddy:
