@@ -86,6 +86,9 @@ var (
 	TLSRequired      = New(http.StatusForbidden, TypeInvalidRequest, "tls_required", "This API is only served over HTTPS.")
 	TLSVersionTooLow = New(http.StatusForbidden, TypeInvalidRequest, "tls_version_too_low", "This API requires a newer TLS version.")
 	StoreUnavailable = New(http.StatusServiceUnavailable, TypeAPI, "store_unavailable", "The service is temporarily unavailable. Please retry.")
+	// ResourceMissing is the one answer for an object that does not exist
+	// and for one the caller may not see: no stage may tell them apart.
+	ResourceMissing = New(http.StatusNotFound, TypeInvalidRequest, "resource_missing", "No such resource.")
 )
 
 // forStatus is what a client sees for an error that is not an *Error, such
@@ -98,7 +101,7 @@ func forStatus(status int) *Error {
 	case status == http.StatusForbidden:
 		return New(status, TypePermission, "forbidden", "You are not allowed to do this.")
 	case status == http.StatusNotFound:
-		return New(status, TypeInvalidRequest, "resource_missing", "No such resource.")
+		return ResourceMissing
 	case status == http.StatusMethodNotAllowed:
 		return New(status, TypeInvalidRequest, "method_not_allowed", "This method is not allowed here.")
 	case status == http.StatusRequestTimeout:

@@ -41,7 +41,7 @@ var results = []string{resultAllow, resultDeny, resultUndefined, resultInvalid, 
 // answer to a 404), so that a denied resource and an absent one cannot be
 // told apart.
 var (
-	errResourceMissing   = apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "resource_missing", "No such resource.")
+	errResourceMissing   = apierror.ResourceMissing
 	errForbidden         = apierror.New(http.StatusForbidden, apierror.TypePermission, "forbidden", "You are not allowed to do this.")
 	errInvalidPath       = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "invalid_path", "The request path is not valid.")
 	errPolicyUnavailable = apierror.New(http.StatusServiceUnavailable, apierror.TypeAPI, "policy_unavailable", "The service is temporarily unavailable. Please retry.")

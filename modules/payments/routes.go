@@ -69,7 +69,7 @@ var routes = []route{
 
 // Errors of the dispatch.
 var (
-	errNotFound         = apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "resource_missing", "No such resource.")
+	errNotFound         = apierror.ResourceMissing
 	errMethod           = apierror.New(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest, "method_not_allowed", "This method is not allowed here.")
 	errUnauthenticated  = apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, "unauthorized", "Authentication is required.")
 	errBodyTooLarge     = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "body_too_large", "The request body is too large.")
