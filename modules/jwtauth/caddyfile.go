@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -68,23 +70,23 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch sub := d.Val(); sub {
 		case "issuer":
-			err = oneArg(d, &p.Issuer)
+			err = cfgargs.String(d, &p.Issuer)
 		case "typ":
-			err = oneArg(d, &p.Type)
+			err = cfgargs.String(d, &p.Type)
 		case "cookie":
-			err = oneArg(d, &p.Cookie)
+			err = cfgargs.String(d, &p.Cookie)
 		case "realm":
-			err = oneArg(d, &p.Realm)
+			err = cfgargs.String(d, &p.Realm)
 		case "audience":
-			err = someArgs(d, &p.Audiences)
+			err = cfgargs.Strings(d, &p.Audiences)
 		case "jwks":
-			err = someArgs(d, &p.JWKSURLs)
+			err = cfgargs.Strings(d, &p.JWKSURLs)
 		case "algorithms":
-			err = someArgs(d, &p.Algorithms)
+			err = cfgargs.Strings(d, &p.Algorithms)
 		case "require":
-			err = someArgs(d, &p.RequiredClaims)
+			err = cfgargs.Strings(d, &p.RequiredClaims)
 		case "trusted_origins":
-			err = someArgs(d, &p.TrustedOrigins)
+			err = cfgargs.Strings(d, &p.TrustedOrigins)
 		case "key_file":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
@@ -132,10 +134,10 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			p.StripCredential = true
 		case "max_token_size":
-			err = intArg(d, &p.MaxTokenSize)
+			err = cfgargs.Int(d, &p.MaxTokenSize, 1)
 		case "cache_size":
 			var size string
-			if err := oneArg(d, &size); err != nil {
+			if err := cfgargs.String(d, &size); err != nil {
 				return err
 			}
 			if size == "off" {
@@ -148,17 +150,17 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			p.CacheSize, p.DisableCache = n, n == 0
 		case "skew":
-			err = durationArg(d, &p.Skew)
+			err = cfgargs.Duration(d, &p.Skew, 0)
 		case "jwks_min_refresh":
-			err = durationArg(d, &p.JWKSMinRefresh)
+			err = cfgargs.Duration(d, &p.JWKSMinRefresh, 0)
 		case "jwks_max_refresh":
-			err = durationArg(d, &p.JWKSMaxRefresh)
+			err = cfgargs.Duration(d, &p.JWKSMaxRefresh, 0)
 		case "jwks_max_stale":
-			err = durationArg(d, &p.JWKSMaxStale)
+			err = cfgargs.Duration(d, &p.JWKSMaxStale, 0)
 		case "jwks_retry_interval":
-			err = durationArg(d, &p.JWKSRetryInterval)
+			err = cfgargs.Duration(d, &p.JWKSRetryInterval, 0)
 		case "jwks_timeout":
-			err = durationArg(d, &p.JWKSTimeout)
+			err = cfgargs.Duration(d, &p.JWKSTimeout, 0)
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}
@@ -166,56 +168,6 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// oneArg reads exactly one argument into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// someArgs appends one or more arguments to dst.
-func someArgs(d *caddyfile.Dispenser, dst *[]string) error {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.ArgErr()
-	}
-	*dst = append(*dst, args...)
-	return nil
-}
-
-// intArg reads exactly one positive integer into dst.
-func intArg(d *caddyfile.Dispenser, dst *int) error {
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return d.Errf("%q is not a positive number", s)
-	}
-	*dst = n
-	return nil
-}
-
-// durationArg reads exactly one non-negative duration into dst.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil || v < 0 {
-		return d.Errf("%q is not a duration", s)
-	}
-	*dst = caddy.Duration(v)
 	return nil
 }
 

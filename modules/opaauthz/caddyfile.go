@@ -5,6 +5,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -54,7 +56,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "policy_dir":
-			err = oneArg(d, &h.PolicyDir)
+			err = cfgargs.String(d, &h.PolicyDir)
 		case "bundle":
 			if h.Bundle != nil {
 				return d.Err("bundle given twice")
@@ -62,9 +64,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Bundle = new(BundleConfig)
 			err = h.Bundle.unmarshalCaddyfile(d)
 		case "query":
-			err = oneArg(d, &h.Query)
+			err = cfgargs.String(d, &h.Query)
 		case "startup_wait":
-			err = durationArg(d, &h.StartupWait)
+			err = cfgargs.Duration(d, &h.StartupWait, 0)
 		case "claims":
 			claims := d.RemainingArgs()
 			if len(claims) == 0 {
@@ -126,7 +128,7 @@ func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				b.PersistDir = args[0]
 			}
 		case "bearer_token":
-			err = oneArg(d, &b.BearerToken)
+			err = cfgargs.String(d, &b.BearerToken)
 		default:
 			return d.Errf("unknown bundle subdirective %q", d.Val())
 		}
@@ -166,7 +168,7 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			on := true
 			c.Console = &on
 		case "bearer_token":
-			err = oneArg(d, &c.BearerToken)
+			err = cfgargs.String(d, &c.BearerToken)
 		case "upload_interval":
 			err = intervalArgs(d, &c.UploadMin, &c.UploadMax)
 		case "headers":
@@ -176,7 +178,7 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			c.Headers = append(c.Headers, headers...)
 		case "mask_decision":
-			err = oneArg(d, &c.MaskDecision)
+			err = cfgargs.String(d, &c.MaskDecision)
 		default:
 			return d.Errf("unknown decision_log subdirective %q", d.Val())
 		}
@@ -184,33 +186,6 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// oneArg reads the single argument of the current subdirective into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// durationArg reads the single duration argument of the current
-// subdirective into dst.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil {
-		return d.Errf("%s: %w", s, err)
-	}
-	*dst = caddy.Duration(v)
 	return nil
 }
 

@@ -1,12 +1,13 @@
 package paygate
 
 import (
-	"strconv"
+	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -59,11 +60,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "health_interval":
-			dur, err := durationArg(d)
-			if err != nil {
+			if err := cfgargs.Duration(d, &a.HealthInterval, time.Nanosecond); err != nil {
 				return err
 			}
-			a.HealthInterval = dur
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -106,7 +105,7 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 	var err error
 	switch d.Val() {
 	case "url":
-		r.URL, err = oneArg(d)
+		err = cfgargs.String(d, &r.URL)
 	case "sentinel":
 		args := d.RemainingArgs()
 		if len(args) < 2 {
@@ -125,19 +124,19 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 	case "username":
-		r.Username, err = oneArg(d)
+		err = cfgargs.String(d, &r.Username)
 	case "password":
-		r.Password, err = oneArg(d)
+		err = cfgargs.String(d, &r.Password)
 	case "db":
-		r.DB, err = intArg(d)
+		err = cfgargs.Int(d, &r.DB, 0)
 	case "pool_size":
-		r.PoolSize, err = intArg(d)
+		err = cfgargs.Int(d, &r.PoolSize, 0)
 	case "timeout":
-		r.Timeout, err = durationArg(d)
+		err = cfgargs.Duration(d, &r.Timeout, time.Nanosecond)
 	case "dial_timeout":
-		r.DialTimeout, err = durationArg(d)
+		err = cfgargs.Duration(d, &r.DialTimeout, time.Nanosecond)
 	case "key_prefix":
-		r.KeyPrefix, err = oneArg(d)
+		err = cfgargs.String(d, &r.KeyPrefix)
 	case "tls":
 		r.TLS = new(RedisTLS)
 		if d.NextArg() {
@@ -146,9 +145,9 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			switch d.Val() {
 			case "ca_file":
-				r.TLS.CAFile, err = oneArg(d)
+				err = cfgargs.String(d, &r.TLS.CAFile)
 			case "server_name":
-				r.TLS.ServerName, err = oneArg(d)
+				err = cfgargs.String(d, &r.TLS.ServerName)
 			default:
 				return d.Errf("unknown tls option %q", d.Val())
 			}
@@ -160,42 +159,6 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 		return d.Errf("unknown redis option %q", d.Val())
 	}
 	return err
-}
-
-// oneArg reads exactly one argument.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	s, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, d.Errf("%q is not a non-negative integer", s)
-	}
-	return n, nil
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	s, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur <= 0 {
-		return 0, d.Errf("%q is not a positive duration", s)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // Interface guards
