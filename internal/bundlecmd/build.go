@@ -6,9 +6,7 @@ package bundlecmd
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -24,6 +22,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
+
+	"github.com/paygate/paygate/internal/keyalg"
 )
 
 // KeyID is the key ID bundles are signed with: opa_authz looks up the
@@ -154,18 +154,13 @@ func algorithmFor(keyPEM []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bundle: signing key: %w", err)
 	}
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		return "RS256", nil
-	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256", nil
-		case elliptic.P384():
-			return "ES384", nil
-		case elliptic.P521():
-			return "ES512", nil
-		}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return "", fmt.Errorf("bundle: signing key: a %T cannot sign", key)
 	}
-	return "", fmt.Errorf("bundle: signing key: a %T needs an explicit algorithm", key)
+	alg, err := keyalg.Default(signer.Public())
+	if err != nil {
+		return "", fmt.Errorf("bundle: signing key: %w", err)
+	}
+	return alg, nil
 }

@@ -1,9 +1,6 @@
 package opaauthz
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -20,6 +17,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/paygate/paygate/internal/keyalg"
 )
 
 // BundleConfig says where the policy bundle comes from and how it is
@@ -332,30 +331,11 @@ func publicKeyConfig(file, alg string) (map[string]any, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if alg == "" {
-		if alg, err = algorithmFor(key); err != nil {
+		if alg, err = keyalg.Default(key); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 	}
 	return map[string]any{"key": string(pem.EncodeToMemory(block)), "algorithm": alg}, nil
-}
-
-// algorithmFor is the signature algorithm bundles signed with key use by
-// default.
-func algorithmFor(key any) (string, error) {
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		return "RS256", nil
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256", nil
-		case elliptic.P384():
-			return "ES384", nil
-		case elliptic.P521():
-			return "ES512", nil
-		}
-	}
-	return "", fmt.Errorf("a %T needs key_algorithm", key)
 }
 
 // parsedQuery is the configured query, parsed once.
