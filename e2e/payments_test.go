@@ -40,15 +40,9 @@ func newPaymentsAuth(t *testing.T, users ...string) paymentsAuth {
 	return a
 }
 
-// directive is the shipped Caddyfile's jwt_auth, with the key's path made
-// absolute for the test's working directory.
+// directive is the shipped Caddyfile's jwt_auth.
 func (a paymentsAuth) directive(t *testing.T) string {
-	t.Helper()
-	jwks, err := filepath.Abs("../testdata/jwt/dev-jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "jwt_auth {\n\t\t\tissuer https://id.paygate.localhost\n\t\t\taudience paygate\n\t\t\tkey_file " + jwks + "\n\t\t\ttyp at+jwt\n\t\t}"
+	return opaAuth(t)
 }
 
 func (a paymentsAuth) credentials(user string) http.Header {
@@ -56,8 +50,9 @@ func (a paymentsAuth) credentials(user string) http.Header {
 }
 
 // paymentsSite is the payment API as the shipped pipeline has it (TLS,
-// headers, card-data guard, authentication, the handler) and the event
-// processor on the webhook route (whose signature stage is not there yet).
+// headers, card-data guard, authentication, the ownership policy, the
+// handler) and the event processor on the webhook route (whose signature
+// stage is not there yet).
 // {{.Data.log}} is an optional site log block.
 const paymentsSite = `
 https://localhost:{{.HTTPSPort}} {
@@ -68,6 +63,10 @@ https://localhost:{{.HTTPSPort}} {
 		tls_enforce
 		card_data_guard
 		{{.Data.auth}}
+		opa_authz {
+			policy_dir {{.Data.policies}}
+			claims role
+		}
 		payments {
 			stripe_key {env.STRIPE_SECRET_KEY}
 			api_base {{.Data.stripe}}
@@ -170,7 +169,7 @@ func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
 		Global:     "paygate {\n\t\tstore redis {{.Data.redis}}\n\t}\n\t" + global,
 		Site:       paymentsSite,
 		Data: map[string]any{"auth": auth.directive(t), "stripe": stripeFront(t, sm), "catalog": catalog,
-			"redis": rs.URL(), "log": siteLog},
+			"redis": rs.URL(), "log": siteLog, "policies": opaPolicies(t)},
 		Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey},
 	})
 	return &paymentsEnv{t: t, pg: pg, sm: sm, rdb: rs.Client(t), auth: auth}

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestBOLAThroughThePaymentPipeline is the shipped pipeline with the real
+// payment handler and stripe-mock behind the recording proxy: bob tries
+// alice's payment intent and card every way the API allows. Each attempt
+// gets the same 404 as an object that does not exist, the policy stage
+// records the denial, and Stripe sees not a single call.
+func TestBOLAThroughThePaymentPipeline(t *testing.T) {
+	e := startPayments(t)
+
+	// alice's objects: a payment intent, and the cards the list records as hers.
+	resp, body := e.do("POST", "/v1/payment_intents", "alice", paymentOrder, http.Header{"Idempotency-Key": {"bola-1"}})
+	wantPaymentStatus(t, resp, body, http.StatusCreated)
+	intent := paymentJSON(t, body)["id"].(string)
+	resp, body = e.do("GET", "/v1/payment_methods", "alice", "", nil)
+	wantPaymentStatus(t, resp, body, http.StatusOK)
+	var cards struct {
+		Data []struct{ ID string } `json:"data"`
+	}
+	if err := json.Unmarshal(body, &cards); err != nil || len(cards.Data) == 0 {
+		t.Fatalf("alice's cards: %s (%v)", body, err)
+	}
+	card := cards.Data[0].ID
+	e.stripeCalls() // what alice caused is not under test
+
+	// The answer for an object that does not exist.
+	_, missing := e.do("GET", "/v1/payment_intents/pi_doesnotexist", "bob", "", nil)
+	want := withoutRequestID(t, missing)
+
+	for _, a := range []struct{ method, path, body string }{
+		{"GET", "/v1/payment_intents/" + intent, ""},
+		{"POST", "/v1/payment_intents/" + intent + "/confirm", `{"payment_method":"pm_card_visa"}`},
+		{"POST", "/v1/payment_intents/" + intent + "/cancel", ""},
+		{"DELETE", "/v1/payment_methods/" + card, ""},
+		{"GET", "/v1/payment_intents/pi_neverexisted", ""},
+		{"DELETE", "/v1/payment_methods/pm_neverexisted", ""},
+	} {
+		t.Run(a.method+" "+a.path, func(t *testing.T) {
+			resp, body := e.do(a.method, a.path, "bob", a.body, nil)
+			if resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("status = %d, want 404 (body %s)", resp.StatusCode, body)
+			}
+			if got := withoutRequestID(t, body); !bytes.Equal(got, want) {
+				t.Errorf("body %s differs from a missing object's %s", got, want)
+			}
+		})
+	}
+	if calls := e.stripeCalls(); len(calls) != 0 {
+		t.Errorf("bob's attempts made %d Stripe calls, want 0: first %s %s", len(calls), calls[0].Method, calls[0].Path)
+	}
+	// The refusals came from the policy stage, not only from the handler's own check.
+	e.pg.Stop()
+	denied := 0
+	for _, line := range strings.Split(string(e.pg.Logs()), "\n") {
+		if strings.Contains(line, `"action":"policy_denied"`) && strings.Contains(line, `"actor":"bob"`) && strings.Contains(line, `"decision_id"`) {
+			denied++
+		}
+	}
+	if denied < 6 {
+		t.Errorf("%d policy_denied audit events for bob with a decision ID, want at least 6", denied)
+	}
+}
+
+// withoutRequestID is an error body with its request_id removed, the one
+// member that differs between two refusals.
+func withoutRequestID(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("not a JSON error: %s", body)
+	}
+	e.Error.RequestID = ""
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
