@@ -235,12 +235,12 @@ func testRankedCopySafety(e *env) {
 	if _, err := e.s.SetIfHigher(e.ctx, k, 1, buf, long); err != nil {
 		e.t.Fatal(err)
 	}
-	copy(buf, "XXXXXXXX")
+	copy(buf, "clobber!")
 	got, _, err := e.s.Get(e.ctx, k)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	copy(got, "YYYYYYYY")
+	copy(got, "clobber!")
 	e.wantValue(k, "original", true)
 }
 
