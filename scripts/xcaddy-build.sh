@@ -21,4 +21,12 @@ cd "$root/tools"
 go build -o "$root/bin/xcaddy" github.com/caddyserver/xcaddy/cmd/xcaddy
 cd "$root"
 "$root/bin/xcaddy" build "$version" --output "$out" --with "$module@$module_version=$(cd "$root/$replace" && pwd)"
-"$out" list-modules | grep -E '^(paygate|http\.handlers\.(security_headers|tls_enforce|paygate_error))$'
+# Every paygate module must be in the build.
+want="paygate http.handlers.security_headers http.handlers.tls_enforce http.handlers.paygate_error
+http.handlers.card_data_guard http.authentication.providers.jwt http.handlers.opa_authz
+http.handlers.payments caddy.logging.encoders.redact"
+modules=$("$out" list-modules)
+for m in $want; do
+	grep -qx "$m" <<<"$modules" || { echo "$out lacks the module $m" >&2; exit 1; }
+done
+echo "$out has every paygate module"
