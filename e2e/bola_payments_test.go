@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,6 +31,15 @@ func TestBOLAThroughThePaymentPipeline(t *testing.T) {
 		t.Fatalf("alice's cards: %s (%v)", body, err)
 	}
 	card := cards.Data[0].ID
+
+	// The policy stage and the handler both check the owner; one store read
+	// serves both.
+	before := redisGets(t, e)
+	resp, body = e.do("GET", "/v1/payment_intents/"+intent, "alice", "", nil)
+	wantPaymentStatus(t, resp, body, http.StatusOK)
+	if n := redisGets(t, e) - before; n != 1 {
+		t.Errorf("alice's GET of her intent read the store %d times, want 1", n)
+	}
 	e.stripeCalls() // what alice caused is not under test
 
 	// The answer for an object that does not exist.
@@ -83,4 +94,23 @@ func withoutRequestID(t *testing.T, body []byte) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// redisGets is how many GET commands the private Redis has served.
+func redisGets(t *testing.T, e *paymentsEnv) int {
+	t.Helper()
+	info, err := e.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
 }

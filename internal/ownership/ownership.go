@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -39,6 +41,31 @@ func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, e
 		return "", false, fmt.Errorf("ownership: owner of %s: %w", objectID, err)
 	}
 	return string(v), ok, nil
+}
+
+// answer is a remembered Owner result. Its type is unexported, so nothing
+// outside this package (a client, or a vars directive) can plant one.
+type answer struct {
+	owner string
+	found bool
+}
+
+// varKey is the Caddy request variable that remembers objectID's owner.
+func varKey(objectID string) string { return "paygate.ownership." + objectID }
+
+// OwnerForRequest is Owner, remembered for the rest of the request that ctx
+// belongs to: the policy stage and the payment handler both check the owner
+// of the object a request addresses, and the second check costs no store
+// round trip. Outside a Caddy request it is Owner.
+func OwnerForRequest(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
+	if a, ok := caddyhttp.GetVar(ctx, varKey(objectID)).(answer); ok {
+		return a.owner, a.found, nil
+	}
+	owner, found, err := Owner(ctx, s, objectID)
+	if err == nil {
+		caddyhttp.SetVar(ctx, varKey(objectID), answer{owner: owner, found: found})
+	}
+	return owner, found, err
 }
 
 // Erase removes the owner records of objectIDs.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -40,5 +42,49 @@ func TestRecordOwnerErase(t *testing.T) {
 func TestKeyIsTaggedByObject(t *testing.T) {
 	if got := store.HashTag(Key("pi_123")); got != "pi_123" {
 		t.Errorf("hash tag = %q, want the object ID", got)
+	}
+}
+
+// The second lookup of an object within one request is answered from the
+// request, not the store; another request asks the store again.
+func TestOwnerForRequest(t *testing.T) {
+	s := store.NewMemory(time.Now)
+	defer s.Close()
+	background := context.Background()
+	if err := Record(background, s, "pi_1", "user_a"); err != nil {
+		t.Fatal(err)
+	}
+	request := func() context.Context {
+		return context.WithValue(background, caddyhttp.VarsCtxKey, map[string]any{})
+	}
+
+	ctx := request()
+	if got, ok, err := OwnerForRequest(ctx, s, "pi_1"); err != nil || !ok || got != "user_a" {
+		t.Fatalf("first lookup = %q, %v, %v; want user_a", got, ok, err)
+	}
+	if _, ok, err := OwnerForRequest(ctx, s, "pi_2"); err != nil || ok {
+		t.Fatalf("unknown object: found=%v err=%v", ok, err)
+	}
+	// The store changes: this request keeps its answers, a new one sees the change.
+	if err := Erase(background, s, "pi_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Record(background, s, "pi_2", "user_b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, _ := OwnerForRequest(ctx, s, "pi_1"); !ok || got != "user_a" {
+		t.Errorf("same request, pi_1 = %q, %v; want the remembered user_a", got, ok)
+	}
+	if _, ok, _ := OwnerForRequest(ctx, s, "pi_2"); ok {
+		t.Error("same request, pi_2: want the remembered 'not found'")
+	}
+	if _, ok, _ := OwnerForRequest(request(), s, "pi_1"); ok {
+		t.Error("new request, pi_1: found the erased record")
+	}
+	// A value of another type under the key (a vars directive) is not an answer.
+	planted := request()
+	caddyhttp.SetVar(planted, varKey("pi_2"), "user_a")
+	if got, _, _ := OwnerForRequest(planted, s, "pi_2"); got != "user_b" {
+		t.Errorf("planted var: owner = %q, want the store's user_b", got)
 	}
 }

@@ -65,8 +65,9 @@ func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	var owner string
 	var exists bool
 	if in.resourceID != "" {
-		// One store round trip, only for routes that address a resource.
-		owner, exists, err = ownership.Owner(r.Context(), h.store, in.resourceID)
+		// One store round trip, only for routes that address a resource;
+		// the payment handler's own check reuses the answer.
+		owner, exists, err = ownership.OwnerForRequest(r.Context(), h.store, in.resourceID)
 		if err != nil {
 			return in, err
 		}

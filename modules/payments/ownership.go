@@ -13,10 +13,11 @@ var errNoSuchPaymentMethod = apierror.New(http.StatusNotFound, apierror.TypeInva
 	"No such payment method.")
 
 // owned requires user to own objectID. The policy stage checks this too;
-// the handler does not rely on it. An unknown ID and another user's ID are
-// the same 404, so that the answer reveals nothing about others' objects.
+// the handler does not rely on it, but reuses its lookup when it ran in the
+// same request. An unknown ID and another user's ID are the same 404, so
+// that the answer reveals nothing about others' objects.
 func (h *Handler) owned(ctx context.Context, objectID, user string) error {
-	owner, ok, err := ownership.Owner(ctx, h.store, objectID)
+	owner, ok, err := ownership.OwnerForRequest(ctx, h.store, objectID)
 	if err != nil {
 		return apierror.StoreUnavailable.WithCause(err)
 	}
