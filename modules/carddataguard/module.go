@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
@@ -129,7 +129,7 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("card_data_guard: max_body %d: must be between 1 byte and 1GiB", h.MaxBody)
 	}
 	for _, name := range h.SkipHeaders {
-		if !validFieldName(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			return fmt.Errorf("card_data_guard: skip_headers: invalid header name %q", name)
 		}
 	}
@@ -187,19 +187,6 @@ func (h *Handler) refuse(r *http.Request, loc, where string) error {
 	})
 	e := errCardData.WithCause(fmt.Errorf("card number in %s", where))
 	return caddyhttp.Error(e.Status, e)
-}
-
-// validFieldName reports whether s is an RFC 9110 field name (a token).
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Interface guards

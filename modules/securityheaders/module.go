@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/paygate/paygate/internal/reqid"
 )
@@ -85,7 +86,7 @@ func (h *Handler) Provision(caddy.Context) error {
 // Validate checks that the configured header names are well-formed.
 func (h *Handler) Validate() error {
 	for k, v := range h.Set {
-		if !validFieldName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return fmt.Errorf("security_headers: invalid header name %q", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
@@ -93,7 +94,7 @@ func (h *Handler) Validate() error {
 		}
 	}
 	for _, k := range h.Remove {
-		if !validFieldName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return fmt.Errorf("security_headers: invalid header name %q", k)
 		}
 	}
@@ -133,19 +134,6 @@ func presetNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// validFieldName reports whether s is an RFC 9110 field name (a token).
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c >= 0x80 || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // Interface guards
