@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/paygate/paygate/internal/testenv"
@@ -138,36 +137,6 @@ func opaLogEntries(pg *testenv.Paygate, msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-// opaBundleServer is an OPA bundle service on 127.0.0.1: it serves the
-// current bundle with its ETag and answers 304 to a matching If-None-Match.
-type opaBundleServer struct {
-	mu   sync.Mutex
-	etag string
-	body []byte
-}
-
-func (s *opaBundleServer) set(etag string, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.etag, s.body = `"`+etag+`"`, body
-}
-
-func (s *opaBundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.body == nil || r.URL.Path != "/bundles/paygate.tar.gz" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("ETag", s.etag)
-	if r.Header.Get("If-None-Match") == s.etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("Content-Type", "application/gzip")
-	_, _ = w.Write(s.body)
 }
 
 // opaBundle builds a bundle from one policy file with the binary's bundle
@@ -297,8 +266,8 @@ func TestOPABundleHotReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundles := new(opaBundleServer)
-	bundles.set("r1", opaBundle(t, "1", opaPolicyRev1, devKey))
+	bundles := new(testenv.BundleServer)
+	bundles.Set("r1", opaBundle(t, "1", opaPolicyRev1, devKey))
 	bundleSrv := httptest.NewServer(bundles)
 	t.Cleanup(bundleSrv.Close)
 
@@ -308,7 +277,7 @@ func TestOPABundleHotReload(t *testing.T) {
 		Site:     opaBundleSite,
 		Data: map[string]any{
 			"auth":        opaAuth(t),
-			"bundleURL":   bundleSrv.URL + "/bundles/paygate.tar.gz",
+			"bundleURL":   bundleSrv.URL + testenv.BundlePath,
 			"publicKey":   publicKey,
 			"startupWait": "10s",
 		},
@@ -340,7 +309,7 @@ func TestOPABundleHotReload(t *testing.T) {
 	// activates; it completes.
 	inFlight := opaInFlight(t, pg, "/v1/setup_intents/seti_1?hold", alice)
 	<-held
-	bundles.set("r2", opaBundle(t, "2", opaPolicyRev2, devKey))
+	bundles.Set("r2", opaBundle(t, "2", opaPolicyRev2, devKey))
 	eventually(t, "revision 2 active", revision("2"))
 	if got := status("GET", "/v1/setup_intents/seti_1"); got != 404 {
 		t.Errorf("revision 2, GET setup intent: %d, want 404", got)
@@ -358,7 +327,7 @@ func TestOPABundleHotReload(t *testing.T) {
 
 	// Revision 3, signed with a key paygate does not trust: refused.
 	failures, _ := opaMetric(t, pg, `paygate_policy_bundle_activations_total{result="failure"}`)
-	bundles.set("r3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
+	bundles.Set("r3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
 	eventually(t, "the refusal of revision 3 in the log", func() bool {
 		for _, e := range opaLogEntries(pg, "policy bundle refused; the active policy stays") {
 			if e["active_revision"] == "2" && strings.Contains(fmt.Sprint(e["error"]), "signature") {
@@ -501,8 +470,8 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listening on the bundle service's port: %v", err)
 	}
-	bundles := new(opaBundleServer)
-	bundles.set("r1", opaBundle(t, "1", opaPolicyRev1, devKey))
+	bundles := new(testenv.BundleServer)
+	bundles.Set("r1", opaBundle(t, "1", opaPolicyRev1, devKey))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: bundles}}
 	srv.Start()
 	t.Cleanup(srv.Close)

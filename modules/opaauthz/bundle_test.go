@@ -13,12 +13,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // devKey is the development signing key of testdata/opa.
@@ -74,54 +75,6 @@ func makeBundle(t testing.TB, revision, policy string, key []byte) []byte {
 	return buf.Bytes()
 }
 
-// bundleServer serves one bundle at a time with an ETag, as an OPA bundle
-// service does, and counts the downloads.
-type bundleServer struct {
-	mu        sync.Mutex
-	etag      string
-	body      []byte
-	downloads int
-	auth      string
-}
-
-func (s *bundleServer) set(etag string, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.etag, s.body = `"`+etag+`"`, body
-}
-
-func (s *bundleServer) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.downloads
-}
-
-func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.auth = r.Header.Get("Authorization")
-	if s.body == nil || r.URL.Path != "/bundles/paygate.tar.gz" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("ETag", s.etag)
-	if r.Header.Get("If-None-Match") == s.etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	s.downloads++
-	w.Header().Set("Content-Type", "application/gzip")
-	_, _ = w.Write(s.body)
-}
-
-func startBundleServer(t testing.TB) (*bundleServer, string) {
-	t.Helper()
-	s := new(bundleServer)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return s, srv.URL + "/bundles/paygate.tar.gz"
-}
-
 // reason evaluates a fixed request and returns the policy's reason, or the
 // result when the request was not decided by a policy.
 func reason(env *testEnv) string {
@@ -137,8 +90,8 @@ func reason(env *testEnv) string {
 // through all of them, and every refusal is counted and logged.
 func TestBundleUpdates(t *testing.T) {
 	priv, pub := devKey(t)
-	srv, url := startBundleServer(t)
-	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), priv))
+	srv, url := testenv.StartBundleServer(t)
+	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), priv))
 
 	env := mustProvision(t, &Handler{Bundle: &BundleConfig{
 		URL:        url,
@@ -165,7 +118,7 @@ func TestBundleUpdates(t *testing.T) {
 			}
 		}
 	}()
-	srv.set("r2", makeBundle(t, "2", revisionPolicy("2"), priv))
+	srv.Set("r2", makeBundle(t, "2", revisionPolicy("2"), priv))
 	waitFor(t, "revision 2", func() bool { return reason(env) == "rev2" })
 	close(stop)
 	for r, n := range <-seen {
@@ -190,7 +143,7 @@ func TestBundleUpdates(t *testing.T) {
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			before := counter(t, activations, "failure")
-			srv.set(bad.etag, bad.body)
+			srv.Set(bad.etag, bad.body)
 			waitFor(t, "the refusal to be logged", func() bool { return env.refused(bad.refusal) })
 			if counter(t, activations, "failure") <= before {
 				t.Error("the refusal was not counted")
@@ -201,7 +154,7 @@ func TestBundleUpdates(t *testing.T) {
 		})
 	}
 	// A good bundle again: it replaces revision 2.
-	srv.set("r7", makeBundle(t, "7", revisionPolicy("7"), priv))
+	srv.Set("r7", makeBundle(t, "7", revisionPolicy("7"), priv))
 	waitFor(t, "revision 7", func() bool { return reason(env) == "rev7" })
 }
 
@@ -268,8 +221,8 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-listening on %s: %v", addr, err)
 	}
-	s := new(bundleServer)
-	s.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	s := new(testenv.BundleServer)
+	s.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -283,8 +236,8 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 // TestPersistedBundle: a persisted bundle is active at the next start-up
 // although the service is gone.
 func TestPersistedBundle(t *testing.T) {
-	srv, url := startBundleServer(t)
-	srv.set("r1", makeBundle(t, "7", revisionPolicy("7"), nil))
+	srv, url := testenv.StartBundleServer(t)
+	srv.Set("r1", makeBundle(t, "7", revisionPolicy("7"), nil))
 	dir := t.TempDir()
 	cfg := func() *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
@@ -296,7 +249,7 @@ func TestPersistedBundle(t *testing.T) {
 	if err := first.h.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	srv.set("gone", nil)
+	srv.Set("gone", nil)
 
 	start := time.Now()
 	second := mustProvision(t, cfg())
@@ -311,8 +264,8 @@ func TestPersistedBundle(t *testing.T) {
 // TestEngineKeptAcrossReloads: a reload with the same bundle settings keeps
 // the engine and its bundle; a changed one starts another.
 func TestEngineKeptAcrossReloads(t *testing.T) {
-	srv, url := startBundleServer(t)
-	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	srv, url := testenv.StartBundleServer(t)
+	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
 	cfg := func(query string) *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url}, Query: query}
 	}
@@ -327,7 +280,7 @@ func TestEngineKeptAcrossReloads(t *testing.T) {
 	if got := reason(next); got != "rev1" {
 		t.Fatalf("after the old config's cleanup: %s", got)
 	}
-	if n := srv.count(); n != 1 {
+	if n := srv.Downloads(); n != 1 {
 		t.Errorf("%d downloads, want 1", n)
 	}
 	other := mustProvision(t, cfg("data.paygate.authz.decision.allow"))
@@ -338,12 +291,10 @@ func TestEngineKeptAcrossReloads(t *testing.T) {
 
 func TestBundleBearerToken(t *testing.T) {
 	t.Setenv("OPA_AUTHZ_TEST_TOKEN", "s3cret")
-	srv, url := startBundleServer(t)
-	srv.set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	srv, url := testenv.StartBundleServer(t)
+	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
 	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.auth != "Bearer s3cret" {
-		t.Errorf("Authorization = %q, want the resolved token", srv.auth)
+	if got := srv.Authorization(); got != "Bearer s3cret" {
+		t.Errorf("Authorization = %q, want the resolved token", got)
 	}
 }
