@@ -4,12 +4,12 @@ package all
 
 import (
 	_ "github.com/paygate/paygate/modules/carddataguard"
-	_ "github.com/paygate/paygate/modules/errorjson"
 	_ "github.com/paygate/paygate/modules/jwtauth"
 	_ "github.com/paygate/paygate/modules/opaauthz"
-	_ "github.com/paygate/paygate/modules/paygate"
+	_ "github.com/paygate/paygate/modules/paygateapp"
+	_ "github.com/paygate/paygate/modules/paygateerror"
 	_ "github.com/paygate/paygate/modules/payments"
-	_ "github.com/paygate/paygate/modules/redactlog"
+	_ "github.com/paygate/paygate/modules/redactencoder"
 	_ "github.com/paygate/paygate/modules/securityheaders"
 	_ "github.com/paygate/paygate/modules/tlsenforce"
 )

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
 	"github.com/paygate/paygate/internal/cfgargs"
+	"github.com/paygate/paygate/internal/claimname"
 )
 
 func init() {
@@ -112,7 +113,7 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			key := args[len(args)-1]
-			if !placeholderKey.MatchString(key) {
+			if !claimname.Valid(key) {
 				return d.Errf("claim %s: %q is not a snake_case placeholder name; give one as the second argument", args[0], key)
 			}
 			if p.Placeholders == nil {

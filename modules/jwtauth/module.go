@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/claimname"
 	"github.com/paygate/paygate/internal/jwtverify"
 	"github.com/paygate/paygate/internal/reqid"
 )
@@ -48,10 +48,6 @@ const (
 	// itself, so a sibling subdomain cannot plant one.
 	cookiePrefix = "__Host-"
 )
-
-// placeholderKey is what a claim's placeholder name may look like: Caddy's
-// snake_case.
-var placeholderKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Provider authenticates requests by JWT. Exactly one kind of key is
 // configured: JWKS URLs and key files (asymmetric algorithms), or an HMAC
@@ -335,7 +331,7 @@ func (p *Provider) Validate() error {
 		return fmt.Errorf("jwt_auth: realm %q cannot hold quotes, backslashes or control characters", p.Realm)
 	}
 	for key, claim := range p.Placeholders {
-		if !placeholderKey.MatchString(key) || key == "id" {
+		if !claimname.Valid(key) {
 			return fmt.Errorf("jwt_auth: placeholder name %q must be snake_case and not id", key)
 		}
 		if claim == "" {

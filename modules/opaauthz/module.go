@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/claimname"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -199,7 +200,7 @@ func (h *Handler) Validate() error {
 		return errors.New("opa_authz: startup_wait must not be negative")
 	}
 	for _, c := range h.Claims {
-		if !validClaimName(c) {
+		if !claimname.Valid(c) {
 			return fmt.Errorf("opa_authz: claims: invalid claim name %q", c)
 		}
 	}
@@ -243,20 +244,6 @@ func (h *Handler) refuse(r *http.Request, in *input, d decision) error {
 		DecisionID: d.id,
 	})
 	return caddyhttp.Error(e.Status, e)
-}
-
-// validClaimName reports whether c can be part of a placeholder name and a
-// JSON key without surprises: lower-case letters, digits and '_'.
-func validClaimName(c string) bool {
-	if c == "" || c == "id" {
-		return false
-	}
-	for _, b := range []byte(c) {
-		if (b < 'a' || b > 'z') && (b < '0' || b > '9') && b != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // Interface guards

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/paygate/paygate/internal/claimname"
 )
 
 // Route maps a path template to the type of resource it addresses.
@@ -107,7 +109,7 @@ func parseRoute(r Route) (*route, error) {
 }
 
 func validResourceType(s string) bool {
-	return s != "" && validClaimName(s)
+	return claimname.Valid(s)
 }
 
 // errPath is wrapped by every reason checkPath gives.

@@ -1,4 +1,4 @@
-// Package paygate provides the paygate Caddy app (module ID "paygate",
+// Package paygateapp provides the paygate Caddy app (module ID "paygate",
 // global option "paygate"), which owns the store every other paygate module
 // shares: rate-limit counters, idempotency records, webhook de-duplication,
 // the ownership index and the customer mapping.
@@ -6,7 +6,7 @@
 // Other modules reach the store with store.FromContext, which loads this app
 // (with its defaults when the config has no paygate block) and asserts it to
 // store.Provider; no module imports this package.
-package paygate
+package paygateapp
 
 import (
 	"context"

@@ -1,9 +1,9 @@
-// Package redactlog provides the redact log encoder
+// Package redactencoder provides the redact log encoder
 // (caddy.logging.encoders.redact): it wraps another encoder and passes every
 // log entry through paygate's one redaction function (internal/redact)
 // first, so that no log line holds a card number, a token or a secret,
 // whichever module logged it.
-package redactlog
+package redactencoder
 
 import (
 	"encoding/json"

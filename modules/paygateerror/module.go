@@ -1,9 +1,9 @@
-// Package errorjson provides the paygate_error HTTP handler, the one place
+// Package paygateerror provides the paygate_error HTTP handler, the one place
 // where paygate renders errors. Placed in a site's handle_errors route, it
 // turns the error that any earlier handler returned (a paygate stage's, or
 // Caddy's own such as a 413 body limit or a 502 from a proxy) into paygate's
 // JSON error shape, and logs the internal cause with the request ID.
-package errorjson
+package paygateerror
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package paygate
+package paygateapp
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package redactlog
+package redactencoder
 
 import (
 	"bytes"
