@@ -57,3 +57,34 @@ func TestCaddyfileAdapt(t *testing.T) {
 		})
 	}
 }
+
+// TestCaddyfileAdaptErrors adapts every testdata/adapt/errors/*.caddyfile, a
+// Caddyfile that must be refused, and checks that the error contains the text
+// after the separator: every error path of a Caddyfile parser has one.
+func TestCaddyfileAdaptErrors(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/adapt/errors/*.caddyfile")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt error tests found (%v)", err)
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".caddyfile"), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input, want, found := strings.Cut(string(raw), separator)
+			want = strings.TrimSpace(want)
+			if !found || want == "" {
+				t.Fatalf("%s has no expected error after the separator", file)
+			}
+			_, _, err = adapter.Adapt([]byte(input), map[string]any{"filename": file})
+			if err == nil {
+				t.Fatalf("adapt succeeded; want an error containing %q", want)
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("adapt error = %q, want it to contain %q", err, want)
+			}
+		})
+	}
+}
