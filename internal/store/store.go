@@ -147,9 +147,11 @@ type Lease struct {
 }
 
 // Key joins a hash tag and further parts into a store key:
-// Key("user_1", "rl", "user") is "{user_1}:rl:user". Characters that would
-// end the tag early are replaced, so a caller-chosen tag cannot move a key to
-// another slot or collide with another tag.
+// Key("user_1", "rl", "user") is "{user_1}:rl:user". The encoding is
+// injective: '%' (the escape character itself), the tag's braces and the
+// parts' ':' separators are percent-encoded, so a caller-chosen tag or part
+// can neither move a key to another slot nor make two different (tag,
+// parts) lists the same key ("a{b" and "a%7Bb" stay two users).
 func Key(tag string, parts ...string) string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -157,12 +159,15 @@ func Key(tag string, parts ...string) string {
 	b.WriteByte('}')
 	for _, p := range parts {
 		b.WriteByte(':')
-		b.WriteString(p)
+		b.WriteString(partEscaper.Replace(p))
 	}
 	return b.String()
 }
 
-var tagEscaper = strings.NewReplacer("{", "%7B", "}", "%7D")
+var (
+	tagEscaper  = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+	partEscaper = strings.NewReplacer("%", "%25", ":", "%3A")
+)
 
 // HashTag returns the part of key that decides its Redis Cluster slot,
 // following the Cluster specification: the text between the first '{' and
