@@ -81,6 +81,11 @@ func (e *Error) Error() string {
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
+// RetryAfter is the Retry-After (in seconds) of every 503 paygate answers
+// without one of its own: long enough for a store failover or a policy
+// activation, short enough that a client's (and Stripe's) retry comes soon.
+const RetryAfter = "2"
+
 // Errors every stage may return.
 var (
 	TLSRequired      = New(http.StatusForbidden, TypeInvalidRequest, "tls_required", "This API is only served over HTTPS.")
@@ -152,6 +157,9 @@ func Write(w http.ResponseWriter, e *Error, requestID string) {
 	// Headers a failed upstream may have left behind describe another body.
 	for _, k := range []string{"Content-Encoding", "Content-Range", "Etag", "Last-Modified", "Content-Disposition"} {
 		h.Del(k)
+	}
+	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", RetryAfter)
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -86,3 +86,28 @@ func TestWithDoesNotMutateShared(t *testing.T) {
 		t.Fatal("WithHeader/WithCause changed the shared error")
 	}
 }
+
+// TestWriteRetryAfterOn503: every 503 tells clients (and Stripe's retries)
+// when to come back; an error's own Retry-After wins; other statuses get none.
+func TestWriteRetryAfterOn503(t *testing.T) {
+	tests := []struct {
+		name string
+		e    *Error
+		want string
+	}{
+		{"store unavailable", StoreUnavailable, RetryAfter},
+		{"generic 503", forStatus(http.StatusServiceUnavailable), RetryAfter},
+		{"own value", StoreUnavailable.WithHeader("Retry-After", "7"), "7"},
+		{"404", ResourceMissing, ""},
+		{"502", forStatus(http.StatusBadGateway), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			Write(w, tt.e, "req_1")
+			if got := w.Header().Get("Retry-After"); got != tt.want {
+				t.Errorf("Retry-After = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
