@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/paygate/paygate/internal/scheme"
 )
 
 // Where a credential came from.
@@ -133,13 +135,11 @@ func crossSite(r *http.Request, trusted map[string]bool) bool {
 	return true
 }
 
-// ownOrigin is the origin the request was sent to.
+// ownOrigin is the origin the request was sent to: its Host with the scheme
+// the client used, which behind a trusted TLS-terminating proxy is the one
+// the proxy reports.
 func ownOrigin(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	o, _ := normalizeOrigin(scheme + "://" + r.Host)
+	o, _ := normalizeOrigin(scheme.Of(r) + "://" + r.Host)
 	return o
 }
 

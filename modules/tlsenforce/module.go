@@ -8,12 +8,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/scheme"
 )
 
 func init() {
@@ -67,29 +67,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			e := apierror.TLSVersionTooLow.WithCause(fmt.Errorf("TLS version %s is below %s", tls.VersionName(r.TLS.Version), h.MinVersion))
 			return caddyhttp.Error(e.Status, e)
 		}
-	case !forwardedHTTPS(r):
+	case !scheme.ForwardedHTTPS(r):
 		e := apierror.TLSRequired.WithCause(fmt.Errorf("%s %s over plain HTTP", r.Method, r.URL.Path))
 		return caddyhttp.Error(e.Status, e)
 	}
 	return next.ServeHTTP(w, r)
-}
-
-// forwardedHTTPS reports whether a proxy that Caddy's trusted_proxies trusts
-// says the client reached it over HTTPS.
-func forwardedHTTPS(r *http.Request) bool {
-	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	if !trusted {
-		return false
-	}
-	values := r.Header.Values("X-Forwarded-Proto")
-	if len(values) == 0 {
-		return false
-	}
-	last := values[len(values)-1]
-	if i := strings.LastIndexByte(last, ','); i >= 0 {
-		last = last[i+1:]
-	}
-	return strings.EqualFold(strings.TrimSpace(last), "https")
 }
 
 // Interface guards
