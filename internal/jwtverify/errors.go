@@ -21,8 +21,9 @@ const (
 	// ReasonAlgNotAllowed: the header's alg is not in the allow-list ("none"
 	// never is).
 	ReasonAlgNotAllowed Reason = "alg_not_allowed"
-	// ReasonCritUnsupported: the header has a crit member; no extension is
-	// understood.
+	// ReasonCritUnsupported: the header has a crit member or a b64 member
+	// (RFC 7797's unencoded payloads, which are not access tokens); no
+	// extension is understood.
 	ReasonCritUnsupported Reason = "crit_unsupported"
 	// ReasonTypeMismatch: the header's typ is not the configured one.
 	ReasonTypeMismatch Reason = "typ_mismatch"

@@ -217,6 +217,11 @@ func (v *Verifier) checkHeader(h map[string]any) (alg, kid string, _ *Error) {
 	if _, ok := h["crit"]; ok {
 		return "", "", &Error{Reason: ReasonCritUnsupported, Alg: alg, Err: errors.New("crit names extensions that are not understood")}
 	}
+	// b64 (RFC 7797) changes what the signature covers; whatever its value,
+	// and with or without crit, such a token is not an access token.
+	if _, ok := h["b64"]; ok {
+		return "", "", &Error{Reason: ReasonCritUnsupported, Alg: alg, Err: errors.New("b64 (unencoded payload) is not accepted")}
+	}
 	if raw, ok := h["kid"]; ok {
 		if kid, ok = raw.(string); !ok {
 			return "", "", &Error{Reason: ReasonMalformed, Alg: alg, Err: errors.New("kid is not a string")}

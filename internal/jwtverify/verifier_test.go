@@ -138,6 +138,8 @@ func TestVerifyClaims(t *testing.T) {
 		{name: "typ a number", claims: goodClaims(), header: map[string]any{"typ": 1}, want: ReasonMalformed},
 		{name: "crit", claims: goodClaims(), header: map[string]any{"crit": []string{"exp"}}, want: ReasonCritUnsupported},
 		{name: "empty crit", claims: goodClaims(), header: map[string]any{"crit": []string{}}, want: ReasonCritUnsupported},
+		{name: "b64 false without crit", claims: goodClaims(), header: map[string]any{"b64": false}, want: ReasonCritUnsupported},
+		{name: "b64 true", claims: goodClaims(), header: map[string]any{"b64": true}, want: ReasonCritUnsupported},
 		{name: "kid a number", claims: goodClaims(), header: map[string]any{"kid": 1}, want: ReasonMalformed},
 		{name: "alg missing", claims: goodClaims(), header: map[string]any{"alg": nil}, want: ReasonMalformed},
 		{name: "alg a number", claims: goodClaims(), header: map[string]any{"alg": 256}, want: ReasonMalformed},
