@@ -91,6 +91,10 @@ var (
 	TLSRequired      = New(http.StatusForbidden, TypeInvalidRequest, "tls_required", "This API is only served over HTTPS.")
 	TLSVersionTooLow = New(http.StatusForbidden, TypeInvalidRequest, "tls_version_too_low", "This API requires a newer TLS version.")
 	StoreUnavailable = New(http.StatusServiceUnavailable, TypeAPI, "store_unavailable", "The service is temporarily unavailable. Please retry.")
+	// AuthUnavailable is the answer when a credential cannot be checked at
+	// all (the identity provider's keys cannot be fetched): the token may be
+	// fine, so the client must retry, not re-authenticate.
+	AuthUnavailable = New(http.StatusServiceUnavailable, TypeAPI, "authentication_unavailable", "The service is temporarily unavailable. Please retry.")
 	// ResourceMissing is the one answer for an object that does not exist
 	// and for one the caller may not see: no stage may tell them apart.
 	ResourceMissing = New(http.StatusNotFound, TypeInvalidRequest, "resource_missing", "No such resource.")
@@ -129,6 +133,20 @@ func forStatus(status int) *Error {
 func Resolve(err error, status int) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		return e
+	}
+	return forStatus(status)
+}
+
+// ResolveRequest is Resolve for the error r's handlers returned: when err
+// holds no *Error, the one a stage recorded with SetPending comes before the
+// generic one.
+func ResolveRequest(r *http.Request, err error, status int) *Error {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = pendingOf(r)
+	}
+	if e != nil {
 		return e
 	}
 	return forStatus(status)

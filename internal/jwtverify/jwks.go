@@ -30,6 +30,12 @@ const (
 	DefaultFetchTimeout  = 10 * time.Second
 )
 
+// firstRetry is the wait before the first retry of a failed scheduled
+// fetch; each further failure doubles it, up to RetryInterval. An identity
+// provider that was down for a moment is back in use within seconds, one
+// that stays down is asked at most once per RetryInterval.
+const firstRetry = time.Second
+
 // RemoteOptions tunes a Remote. Zero durations take the defaults above.
 type RemoteOptions struct {
 	// Client fetches the JWKS; nil means a plain client. Whatever the
@@ -45,8 +51,9 @@ type RemoteOptions struct {
 	// while refreshing fails; after that, tokens are refused (fail closed).
 	MaxStale time.Duration
 	// RetryInterval is the least time between a fetch and the next one that
-	// is not a scheduled refresh: the retry after a failure, and the refetch
-	// when a token names an unknown kid.
+	// is not a scheduled refresh (the refetch when a token names an unknown
+	// kid), and the longest wait between retries of failed fetches, which
+	// back off from one second, doubling.
 	RetryInterval time.Duration
 	// Timeout bounds one fetch.
 	Timeout time.Duration
@@ -92,7 +99,7 @@ type Remote struct {
 	ring        *keyring
 	expires     time.Time // end of ring's lifetime
 	lastAttempt time.Time
-	failed      bool          // the last fetch failed
+	failures    int           // fetches that failed in a row
 	inflight    chan struct{} // closed when the running fetch is done
 }
 
@@ -246,8 +253,8 @@ func (r *Remote) run() {
 }
 
 // untilDue returns how long until the next scheduled fetch: at once at
-// first, RetryInterval after a failed fetch, else when the set's lifetime
-// ends.
+// first, after the retry backoff when fetches are failing, else when the
+// set's lifetime ends.
 func (r *Remote) untilDue() time.Duration {
 	now := r.opts.Clock.Now()
 	r.mu.Lock()
@@ -255,10 +262,20 @@ func (r *Remote) untilDue() time.Duration {
 	switch {
 	case r.lastAttempt.IsZero():
 		return 0
-	case r.failed:
-		return r.lastAttempt.Add(r.opts.RetryInterval).Sub(now)
+	case r.failures > 0:
+		return r.lastAttempt.Add(retryBackoff(r.failures, r.opts.RetryInterval)).Sub(now)
 	}
 	return r.expires.Sub(now)
+}
+
+// retryBackoff is the wait after the given number of failed fetches in a
+// row: firstRetry, doubling, at most ceiling.
+func retryBackoff(failures int, ceiling time.Duration) time.Duration {
+	d := firstRetry
+	for i := 1; i < failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
 }
 
 // fetch gets the set once, swaps it in on success, and closes done.
@@ -268,8 +285,10 @@ func (r *Remote) fetch(done chan struct{}) {
 	ring, skipped, lifetime, err := r.get(ctx)
 	now := r.opts.Clock.Now()
 	r.mu.Lock()
-	r.failed = err != nil
-	if err == nil {
+	if err != nil {
+		r.failures++
+	} else {
+		r.failures = 0
 		r.ring, r.expires = ring, now.Add(lifetime)
 	}
 	r.inflight = nil

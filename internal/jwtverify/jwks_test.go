@@ -259,7 +259,17 @@ func TestJWKSNeverLoaded(t *testing.T) {
 	}
 	tok := token(t, k["EdDSA"], goodClaims(), nil)
 	checkReason(t, v, tok, ReasonKeysUnavailable)
-	// Retries follow the retry interval; once one succeeds, tokens pass.
+	// Retries back off from one second, doubling, up to the retry interval
+	// (30 s here); once one succeeds, tokens pass.
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+		clock.waitForWaiter(t, wait)
+		clock.Advance(wait - time.Millisecond)
+		w.none(t)
+		clock.Advance(time.Millisecond)
+		if r := w.next(t); r.Err == nil {
+			t.Fatalf("retry after %v succeeded against a 503", wait)
+		}
+	}
 	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
 	clock.waitForWaiter(t, 30*time.Second)
 	clock.Advance(30 * time.Second)
@@ -267,6 +277,14 @@ func TestJWKSNeverLoaded(t *testing.T) {
 		t.Fatalf("retry: %v", r.Err)
 	}
 	checkReason(t, v, tok, "")
+}
+
+func TestRetryBackoff(t *testing.T) {
+	for failures, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 6: 30 * time.Second, 1000: 30 * time.Second} {
+		if got := retryBackoff(failures, 30*time.Second); got != want {
+			t.Errorf("retryBackoff(%d) = %v, want %v", failures, got, want)
+		}
+	}
 }
 
 func TestJWKSStaleness(t *testing.T) {
@@ -286,21 +304,22 @@ func TestJWKSStaleness(t *testing.T) {
 		t.Fatal("refresh against a 500 succeeded")
 	}
 	checkReason(t, v, tok, "")
-	// A failed refresh is retried after the retry interval, not before.
-	clock.waitForWaiter(t, 30*time.Second)
-	clock.Advance(29 * time.Second)
-	w.none(t)
-	clock.Advance(time.Second)
-	if r := w.next(t); r.Err == nil {
-		t.Fatal("retry against a 500 succeeded")
+	// Failed refreshes are retried with backoff (1 s, 2 s, 4 s, ... up to
+	// the 30 s retry interval); up to MaxStale (1h) past the lifetime the
+	// set is still used...
+	var elapsed time.Duration
+	for failures := 1; elapsed+retryBackoff(failures, 30*time.Second) <= time.Hour; failures++ {
+		d := retryBackoff(failures, 30*time.Second)
+		clock.waitForWaiter(t, d)
+		clock.Advance(d)
+		elapsed += d
+		if r := w.next(t); r.Err == nil {
+			t.Fatal("retry against a 500 succeeded")
+		}
 	}
-	// Up to MaxStale (1h) past the lifetime the set is still used...
-	clock.waitForWaiter(t, 30*time.Second)
-	clock.Advance(time.Hour - 30*time.Second)
-	w.next(t)
 	checkReason(t, v, tok, "")
 	// ...and after it every token is refused, cached ones too.
-	clock.Advance(time.Second)
+	clock.Advance(time.Hour - elapsed + time.Second)
 	checkReason(t, v, tok, ReasonKeysUnavailable)
 
 	// When the JWKS answers again, tokens pass again.

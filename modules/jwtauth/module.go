@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
 	"github.com/paygate/paygate/internal/jwtverify"
@@ -406,16 +407,25 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 // metric) and returns the unauthenticated result. The challenge carries
 // error="invalid_token" once a credential was presented; RFC 6750 §3.1 says
 // a request without one gets no error code.
+//
+// Keys that cannot be trusted (a JWKS never loaded, or stale past
+// jwks_max_stale) say nothing about the token: such a request gets no
+// challenge but a pending 503 authentication_unavailable with Retry-After,
+// so that clients retry instead of dropping a token that may be good.
 func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, reason, source string, cause error) (caddyauth.User, bool, error) {
-	challenge := p.challenge
-	if reason != reasonMissing {
-		challenge += `, error="invalid_token"`
+	technical := reason == string(jwtverify.ReasonKeysUnavailable)
+	if technical {
+		apierror.SetPending(r, apierror.AuthUnavailable)
+	} else {
+		challenge := p.challenge
+		if reason != reasonMissing {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
-	w.Header().Set("WWW-Authenticate", challenge)
 	authFailures.WithLabelValues(reason).Inc()
 	audit.Log(p.audit, r, audit.Event{Action: "token_rejected", Outcome: audit.Denied, Reason: reason})
 
-	technical := reason == string(jwtverify.ReasonKeysUnavailable)
 	level := zapcore.InfoLevel
 	if technical {
 		level = zapcore.ErrorLevel

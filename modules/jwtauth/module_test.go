@@ -324,8 +324,9 @@ func TestStripCredential(t *testing.T) {
 }
 
 // TestKeysUnavailable shows the fail-closed path: a JWKS that never loaded
-// refuses every token and reports a technical error. Its URL comes from the
-// environment.
+// refuses every token and reports a technical error, answered as a 503 with
+// Retry-After and without an invalid_token challenge (the token may be
+// good). Its URL comes from the environment.
 func TestKeysUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -339,8 +340,11 @@ func TestKeysUnavailable(t *testing.T) {
 	if ok || jwtverify.ReasonOf(err) != jwtverify.ReasonKeysUnavailable {
 		t.Fatalf("authenticated = %v, err = %v; want refused with %s", ok, err, jwtverify.ReasonKeysUnavailable)
 	}
-	if w.Header().Get("WWW-Authenticate") == "" {
-		t.Error("no challenge")
+	if got := w.Header().Get("WWW-Authenticate"); got != "" {
+		t.Errorf("WWW-Authenticate = %q, want none: the token was not found invalid", got)
+	}
+	if e := apierror.ResolveRequest(r, errors.New("not authenticated"), http.StatusUnauthorized); e != apierror.AuthUnavailable {
+		t.Errorf("answer = %d %s, want 503 %s", e.Status, e.Code, apierror.AuthUnavailable.Code)
 	}
 	if n := l.log.FilterMessage("token rejected").FilterField(zap.String("reason", "keys_unavailable")).Len(); n != 1 {
 		t.Errorf("%d log lines for keys_unavailable, want 1", n)

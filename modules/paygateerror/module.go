@@ -55,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if errors.As(err, &he) && he.StatusCode != 0 {
 		status = he.StatusCode
 	}
-	e := apierror.Resolve(err, status)
+	e := apierror.ResolveRequest(r, err, status)
 	id := reqid.From(r)
 	w.Header().Set(reqid.Header, id)
 
