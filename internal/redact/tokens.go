@@ -1,6 +1,9 @@
 package redact
 
-import "strings"
+import (
+	"encoding/base64"
+	"strings"
+)
 
 // Character sets, as tables indexed by byte.
 var (
@@ -91,14 +94,44 @@ func tokenStart(s string, i int) bool {
 // and base64url characters with at least two dots (three segments, or five
 // for an encrypted token).
 func jwtEnd(s string, i int) int {
-	if !strings.HasPrefix(s[i:], "eyJ") || !tokenStart(s, i) {
+	if s[i] != 'e' || !tokenStart(s, i) {
 		return 0
 	}
 	end := scanWhile(s, i, &jwtChars)
-	if strings.Count(s[i:end], ".") < 2 {
+	header, _, _ := strings.Cut(s[i:end], ".")
+	if strings.Count(s[i:end], ".") < 2 || !jsonObjectStart(header) {
 		return 0
 	}
 	return end
+}
+
+// maxJWTHeader bounds the header segment decoded to recognise a JWT; a
+// longer one is a token all the same (no header is that long honestly).
+const maxJWTHeader = 4 << 10
+
+// jsonObjectStart reports whether seg, a base64url segment, decodes to the
+// start of a JSON object with a member: '{', optional JSON white space, '"'.
+// Every JWT header does, however it is spaced ("eyJ…" is only the compact
+// spelling; "eyAi…" is '{ "'), which a prefix check would miss.
+func jsonObjectStart(seg string) bool {
+	if len(seg) > maxJWTHeader {
+		return true
+	}
+	seg = seg[:len(seg)&^3] // whole quanta decode without padding questions
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil || len(b) == 0 || b[0] != '{' {
+		return false
+	}
+	for _, c := range b[1:] {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '"':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // credential returns the span of the credential after an authorization

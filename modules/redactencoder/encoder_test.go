@@ -278,3 +278,31 @@ func TestProvisionFailsForUnknownEncoder(t *testing.T) {
 		t.Fatal("got no error")
 	}
 }
+
+// TestNamesAreRedacted: a card number or a token used as a name (a header
+// name, a field key, a map key, a namespace) is masked like a value.
+func TestNamesAreRedacted(t *testing.T) {
+	log, buf := logger(t, provisioned(t, ""))
+	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/x", nil)
+	r.Header[card] = []string{"1"}
+	log.Info("names",
+		zap.Object("request", caddyhttp.LoggableHTTPRequest{Request: r}),
+		zap.String("k."+jwt, "v"),
+		zap.Int32("n/"+card, 1),
+		zap.Any("map", map[string]string{"4242 4242 4242 4242": "x", "plain": "y"}),
+		zap.Namespace(key),
+		zap.String("inner", "z"),
+	)
+	m := entry(t, buf)
+	if got := fmt.Sprint(get(m, "request", "headers")); got != "map[[card_ending_4242]:[1]]" {
+		t.Errorf("headers = %s", got)
+	}
+	if got := fmt.Sprint(m["map"]); got != "map[[card_ending_4242]:x plain:y]" {
+		t.Errorf("map = %s", got)
+	}
+	for _, k := range []string{"k.[redacted]", "n/[card_ending_4242]", "sk_test_[redacted]"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("no field %q in %v", k, m)
+		}
+	}
+}

@@ -27,96 +27,96 @@ func (f fields) hidden(key string) bool { return f.masked || redact.SensitiveNam
 // AddString adds the redacted value.
 func (f fields) AddString(key, value string) {
 	if f.masked {
-		f.enc.AddString(key, redact.Mask)
+		f.enc.AddString(redact.String(key), redact.Mask)
 		return
 	}
-	f.enc.AddString(key, redact.Value(key, value))
+	f.enc.AddString(redact.String(key), redact.Value(key, value))
 }
 
 // AddByteString adds the redacted value.
 func (f fields) AddByteString(key string, value []byte) {
 	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
+		f.enc.AddString(redact.String(key), redact.Mask)
 		return
 	}
 	if s := string(value); redact.String(s) != s {
-		f.enc.AddString(key, redact.String(s))
+		f.enc.AddString(redact.String(key), redact.String(s))
 		return
 	}
-	f.enc.AddByteString(key, value)
+	f.enc.AddByteString(redact.String(key), value)
 }
 
 // AddBinary adds the value, or its redacted text when it holds a secret.
 func (f fields) AddBinary(key string, value []byte) {
 	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
+		f.enc.AddString(redact.String(key), redact.Mask)
 		return
 	}
 	if s := string(value); redact.String(s) != s {
-		f.enc.AddString(key, redact.String(s))
+		f.enc.AddString(redact.String(key), redact.String(s))
 		return
 	}
-	f.enc.AddBinary(key, value)
+	f.enc.AddBinary(redact.String(key), value)
 }
 
 // AddObject adds the object with each of its fields redacted.
 func (f fields) AddObject(key string, m zapcore.ObjectMarshaler) error {
-	return f.enc.AddObject(key, object{m: m, masked: f.hidden(key)})
+	return f.enc.AddObject(redact.String(key), object{m: m, masked: f.hidden(key)})
 }
 
 // AddArray adds the array with each of its elements redacted.
 func (f fields) AddArray(key string, m zapcore.ArrayMarshaler) error {
-	return f.enc.AddArray(key, array{m: m, masked: f.hidden(key)})
+	return f.enc.AddArray(redact.String(key), array{m: m, masked: f.hidden(key)})
 }
 
 // AddReflected adds the value with its strings redacted.
 func (f fields) AddReflected(key string, value any) error {
 	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
+		f.enc.AddString(redact.String(key), redact.Mask)
 		return nil
 	}
 	clean, err := reflected(value)
 	if err != nil {
 		return err
 	}
-	return f.enc.AddReflected(key, clean)
+	return f.enc.AddReflected(redact.String(key), clean)
 }
 
 // AddInt64 adds the value, masked when it is a card number or its name is
 // sensitive; the other integer and float methods do the same.
 func (f fields) AddInt64(key string, value int64) {
 	if s, ok := f.number(key, value < 0, uint64(abs(value)), true); ok {
-		f.enc.AddString(key, s)
+		f.enc.AddString(redact.String(key), s)
 		return
 	}
-	f.enc.AddInt64(key, value)
+	f.enc.AddInt64(redact.String(key), value)
 }
 
 // AddInt adds the value, like AddInt64.
 func (f fields) AddInt(key string, value int) {
 	if s, ok := f.number(key, value < 0, uint64(abs(int64(value))), true); ok {
-		f.enc.AddString(key, s)
+		f.enc.AddString(redact.String(key), s)
 		return
 	}
-	f.enc.AddInt(key, value)
+	f.enc.AddInt(redact.String(key), value)
 }
 
 // AddUint64 adds the value, like AddInt64.
 func (f fields) AddUint64(key string, value uint64) {
 	if s, ok := f.number(key, false, value, true); ok {
-		f.enc.AddString(key, s)
+		f.enc.AddString(redact.String(key), s)
 		return
 	}
-	f.enc.AddUint64(key, value)
+	f.enc.AddUint64(redact.String(key), value)
 }
 
 // AddUint adds the value, like AddInt64.
 func (f fields) AddUint(key string, value uint) {
 	if s, ok := f.number(key, false, uint64(value), true); ok {
-		f.enc.AddString(key, s)
+		f.enc.AddString(redact.String(key), s)
 		return
 	}
-	f.enc.AddUint(key, value)
+	f.enc.AddUint(redact.String(key), value)
 }
 
 // AddFloat64 adds the value, like AddInt64: only a whole number can be a
@@ -124,10 +124,10 @@ func (f fields) AddUint(key string, value uint) {
 func (f fields) AddFloat64(key string, value float64) {
 	magnitude, whole := floatDigits(value)
 	if s, ok := f.number(key, value < 0, magnitude, whole); ok {
-		f.enc.AddString(key, s)
+		f.enc.AddString(redact.String(key), s)
 		return
 	}
-	f.enc.AddFloat64(key, value)
+	f.enc.AddFloat64(redact.String(key), value)
 }
 
 // AddInt32 adds the value, masked under a sensitive name (too short for a
@@ -156,32 +156,38 @@ func (f fields) AddFloat32(key string, value float32) { addSmall(f, key, value, 
 // under a sensitive name.
 func addSmall[T any](f fields, key string, value T, add func(string, T)) {
 	if f.hidden(key) {
-		f.enc.AddString(key, redact.Mask)
+		f.enc.AddString(redact.String(key), redact.Mask)
 		return
 	}
-	add(key, value)
+	add(redact.String(key), value)
 }
 
 // AddBool adds the value: a yes or no gives no secret away.
-func (f fields) AddBool(key string, value bool) { f.enc.AddBool(key, value) }
+func (f fields) AddBool(key string, value bool) { f.enc.AddBool(redact.String(key), value) }
 
 // AddComplex128 adds the value as it is.
-func (f fields) AddComplex128(key string, value complex128) { f.enc.AddComplex128(key, value) }
+func (f fields) AddComplex128(key string, value complex128) {
+	f.enc.AddComplex128(redact.String(key), value)
+}
 
 // AddComplex64 adds the value as it is.
-func (f fields) AddComplex64(key string, value complex64) { f.enc.AddComplex64(key, value) }
+func (f fields) AddComplex64(key string, value complex64) {
+	f.enc.AddComplex64(redact.String(key), value)
+}
 
 // AddDuration adds the value as it is.
-func (f fields) AddDuration(key string, value time.Duration) { f.enc.AddDuration(key, value) }
+func (f fields) AddDuration(key string, value time.Duration) {
+	f.enc.AddDuration(redact.String(key), value)
+}
 
 // AddTime adds the value as it is.
-func (f fields) AddTime(key string, value time.Time) { f.enc.AddTime(key, value) }
+func (f fields) AddTime(key string, value time.Time) { f.enc.AddTime(redact.String(key), value) }
 
 // AddUintptr adds the value as it is.
-func (f fields) AddUintptr(key string, value uintptr) { f.enc.AddUintptr(key, value) }
+func (f fields) AddUintptr(key string, value uintptr) { f.enc.AddUintptr(redact.String(key), value) }
 
 // OpenNamespace opens the namespace in the wrapped encoder.
-func (f fields) OpenNamespace(key string) { f.enc.OpenNamespace(key) }
+func (f fields) OpenNamespace(key string) { f.enc.OpenNamespace(redact.String(key)) }
 
 // number decides how a number (its sign and magnitude) is logged under
 // key: masked (true) when the name is sensitive or the digits are a card
@@ -289,14 +295,26 @@ func redactJSON(v any) (any, bool) {
 		return v, changed
 	case map[string]any:
 		changed := false
+		renamed := map[string]any{}
 		for k, e := range v {
 			if redact.SensitiveName(k) {
-				v[k], changed = redact.Mask, true
+				e, changed = redact.Mask, true
+			} else {
+				var c bool
+				e, c = redactJSON(e)
+				changed = changed || c
+			}
+			// Names are data too: a map keyed by card numbers or tokens
+			// must not print them.
+			if rk := redact.String(k); rk != k {
+				delete(v, k)
+				renamed[rk], changed = e, true
 				continue
 			}
-			var c bool
-			v[k], c = redactJSON(e)
-			changed = changed || c
+			v[k] = e
+		}
+		for k, e := range renamed {
+			v[k] = e
 		}
 		return v, changed
 	}
