@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -41,7 +42,7 @@ const maxMaxBody = 1 << 30
 // browsers send on API calls when RUM is set up, carry random 64-bit IDs in
 // decimal: 19 digits that would pass for a card number one time in thirty.
 var unscannedHeaders = []string{
-	"Authorization", "Proxy-Authorization", "Cookie", "Stripe-Signature",
+	"Authorization", "Proxy-Authorization", "Stripe-Signature",
 	"X-Datadog-Trace-Id", "X-Datadog-Parent-Id",
 }
 
@@ -66,9 +67,10 @@ const (
 // Handler refuses requests that carry a card number: 13 to 19 digits,
 // optionally grouped by single spaces or dashes, in a known issuer range,
 // with a valid Luhn check digit (see internal/cardscan). It scans the path
-// and the query (also URL-decoded), every header but the credential ones
-// (Authorization, Proxy-Authorization, Cookie, Stripe-Signature), Datadog's
-// trace IDs and SkipHeaders, and the body as it is read, as written and
+// and the query (also URL-decoded), every header name, every header value
+// but the credential ones (Authorization, Proxy-Authorization,
+// Stripe-Signature), Datadog's trace IDs and SkipHeaders, every cookie but
+// the values of SkipCookies, and the body as it is read, as written and
 // decoded, whatever its content type (JSON, form, multipart, text). A body
 // is read up to MaxBody bytes and handed on unchanged to the next handler;
 // a larger one is refused with 413 rather than passed on unscanned, and a
@@ -86,13 +88,21 @@ type Handler struct {
 
 	// SkipHeaders names request headers that carry opaque credentials or
 	// numeric IDs and are not scanned, in addition to Authorization,
-	// Proxy-Authorization, Cookie, Stripe-Signature, X-Datadog-Trace-Id and
-	// X-Datadog-Parent-Id, which never are. Default: none.
+	// Proxy-Authorization, Stripe-Signature, X-Datadog-Trace-Id and
+	// X-Datadog-Parent-Id, which never are. Their names are scanned all the
+	// same. Default: none.
 	SkipHeaders []string `json:"skip_headers,omitempty"`
 
-	skip    map[string]bool
-	audit   *zap.Logger
-	refused *prometheus.CounterVec
+	// SkipCookies names cookies whose values are not scanned: the session
+	// or token cookie (jwt_auth's cookie), whose opaque value is checked by
+	// its own stage. Every other cookie of the Cookie header is scanned,
+	// name and value, like any header. Default: none.
+	SkipCookies []string `json:"skip_cookies,omitempty"`
+
+	skip        map[string]bool
+	skipCookies map[string]bool
+	audit       *zap.Logger
+	refused     *prometheus.CounterVec
 }
 
 // CaddyModule returns the Caddy module information.
@@ -111,6 +121,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.skip = make(map[string]bool, len(unscannedHeaders)+len(h.SkipHeaders))
 	for _, name := range append(append([]string{}, unscannedHeaders...), h.SkipHeaders...) {
 		h.skip[textproto.CanonicalMIMEHeaderKey(name)] = true
+	}
+	h.skipCookies = make(map[string]bool, len(h.SkipCookies))
+	for _, name := range h.SkipCookies {
+		h.skipCookies[name] = true
 	}
 	h.audit = audit.Logger()
 	if err := metrics.Register(ctx.GetMetricsRegistry(), refusedTotal); err != nil {
@@ -161,20 +175,33 @@ func (h *Handler) scanHead(r *http.Request) (string, string) {
 		return locHeader, "header Host"
 	}
 	for name, values := range r.Header {
+		if cardscan.Contains(name) {
+			return locHeader, "a header name"
+		}
 		if h.skip[name] {
 			continue
 		}
 		for _, v := range values {
-			if !cardscan.Contains(v) {
+			if name == "Cookie" && !h.cookieHasCard(v) || name != "Cookie" && !cardscan.Contains(v) {
 				continue
-			}
-			if cardscan.Contains(name) {
-				return locHeader, "a header" // whose name is a card number too
 			}
 			return locHeader, "header " + name
 		}
 	}
 	return "", ""
+}
+
+// cookieHasCard scans one Cookie header line cookie by cookie, leaving out
+// the values of SkipCookies; the line is split as it is sent, not as Go's
+// cookie parser reads it, so that a cookie Go would drop is scanned too.
+func (h *Handler) cookieHasCard(line string) bool {
+	for _, part := range strings.Split(line, ";") {
+		name, value, _ := strings.Cut(part, "=")
+		if cardscan.Contains(name) || !h.skipCookies[textproto.TrimString(name)] && cardscan.Contains(value) {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse records the refusal and returns the error that renders it.
