@@ -47,10 +47,25 @@ type Event struct {
 	DecisionID string
 }
 
-// Logger returns the audit logger of the running Caddy instance.
-func Logger() *zap.Logger {
-	return caddy.Log().Named(LoggerName)
+// Logger returns the audit logger for a module provisioned with ctx. It is
+// built through Caddy's log routing (the configured logs' include and
+// exclude filters), so `log audit { include paygate.audit ... }` receives
+// every audit event and the default log no longer does; caddy.Log(), the
+// default logger alone, would bypass that routing and lose the events.
+func Logger(ctx caddy.Context) *zap.Logger {
+	return ctx.Logger(loggerOwner{}).Named(loggerLeaf)
 }
+
+// loggerOwner stands for the paygate app in Caddy's log routing: a log
+// includes or excludes loggers by module ID, and the audit logger is the
+// app's "audit" sub-logger, paygate.audit.
+type loggerOwner struct{}
+
+// CaddyModule names the module whose logger the audit logger derives from.
+func (loggerOwner) CaddyModule() caddy.ModuleInfo { return caddy.ModuleInfo{ID: "paygate"} }
+
+// loggerLeaf is LoggerName below the app's module ID.
+const loggerLeaf = "audit"
 
 // Log writes ev for request r.
 func Log(logger *zap.Logger, r *http.Request, ev Event) {

@@ -126,7 +126,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for _, name := range h.SkipCookies {
 		h.skipCookies[name] = true
 	}
-	h.audit = audit.Logger()
+	h.audit = audit.Logger(ctx)
 	if err := metrics.Register(ctx.GetMetricsRegistry(), refusedTotal); err != nil {
 		return fmt.Errorf("card_data_guard: registering metrics: %w", err)
 	}

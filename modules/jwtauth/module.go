@@ -195,7 +195,7 @@ func (Provider) CaddyModule() caddy.ModuleInfo {
 // verifier.
 func (p *Provider) Provision(ctx caddy.Context) error {
 	p.logger = ctx.Logger()
-	p.audit = audit.Logger()
+	p.audit = audit.Logger(ctx)
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("jwt_auth: metrics: %w", err)
 	}

@@ -25,7 +25,7 @@ func benchHandler(b *testing.B, dl *DecisionLogConfig) *Handler {
 	s := store.NewMemory(time.Now)
 	b.Cleanup(func() { _ = s.Close() })
 	h := &Handler{PolicyDir: repoPolicies, Claims: []string{"role"}, DecisionLog: dl}
-	if err := h.provision(context.Background(), logger, prometheus.NewRegistry(), s); err != nil {
+	if err := h.provision(context.Background(), logger, logger, prometheus.NewRegistry(), s); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = h.Cleanup() })

@@ -39,7 +39,7 @@ func provisionHandler(t testing.TB, h *Handler) (*testEnv, error) {
 	core, logs := observer.New(zap.DebugLevel)
 	s := store.NewMemory(time.Now)
 	t.Cleanup(func() { _ = s.Close() })
-	err := h.provision(context.Background(), zap.New(core), prometheus.NewRegistry(), s)
+	err := h.provision(context.Background(), zap.New(core), zap.New(core), prometheus.NewRegistry(), s)
 	t.Cleanup(func() { _ = h.Cleanup() })
 	return &testEnv{h: h, store: s, logs: logs}, err
 }

@@ -97,6 +97,7 @@ type Handler struct {
 	poolKey string
 	store   store.Store
 	logger  *zap.Logger
+	audit   *zap.Logger
 	headers headerSelection
 	now     func() time.Time
 }
@@ -122,12 +123,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("opa_authz: %w", err)
 	}
-	return h.provision(ctx, ctx.Logger(), ctx.GetMetricsRegistry(), s)
+	return h.provision(ctx, ctx.Logger(), audit.Logger(ctx), ctx.GetMetricsRegistry(), s)
 }
 
 // provision is Provision with its dependencies passed in.
-func (h *Handler) provision(ctx context.Context, logger *zap.Logger, reg prometheus.Registerer, s store.Store) error {
-	h.logger = logger
+func (h *Handler) provision(ctx context.Context, logger, auditLogger *zap.Logger, reg prometheus.Registerer, s store.Store) error {
+	h.logger, h.audit = logger, auditLogger
 	h.store = s
 	h.now = time.Now
 	if h.Query == "" {
@@ -235,7 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) refuse(r *http.Request, in *input, d decision) error {
 	decisions.WithLabelValues(d.result).Inc()
 	e := d.apiError(in.resourceRoute())
-	audit.Log(audit.Logger(), r, audit.Event{
+	audit.Log(h.audit, r, audit.Event{
 		Action:     "policy_denied",
 		Outcome:    audit.Denied,
 		Actor:      in.sub,

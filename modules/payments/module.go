@@ -116,7 +116,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
 		h.plainServer = len(srv.TLSConnPolicies) == 0
 	}
-	return h.setUp(s, ctx.Logger(), audit.Logger(), caddy.NewReplacer())
+	return h.setUp(s, ctx.Logger(), audit.Logger(ctx), caddy.NewReplacer())
 }
 
 // setUp is Provision without Caddy's context: tests call it with their own
