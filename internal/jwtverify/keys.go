@@ -51,10 +51,9 @@ func (k *Key) verify(signingInput, signature []byte) error {
 var errSkipped = errors.New("key not usable")
 
 // newKey binds the public part of k to one algorithm: pin when it is set,
-// else the key's own alg member, else the one its type implies (keyalg.Implied:
-// EC: by curve; Ed25519: EdDSA). The algorithm must be allowed and fit the
-// key's type; encryption keys, symmetric keys and short RSA keys are
-// refused.
+// else the key's own alg member, else the one its type implies (see
+// keyalg.Implied). The algorithm must be allowed and fit the key's type;
+// encryption keys, symmetric keys and short RSA keys are refused.
 func newKey(k jwk.Key, pin string, algs Algorithms) (*Key, error) {
 	if use := k.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
 		return nil, fmt.Errorf("%w: use is %q", errSkipped, use)
