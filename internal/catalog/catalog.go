@@ -42,6 +42,14 @@ const (
 // anywhere.
 var skuPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
+// ValidSKU reports whether sku looks like a SKU: 1 to 64 lowercase letters,
+// digits, '_', '.' and '-', starting with a letter or a digit. The catalog
+// holds only such SKUs, and a request naming anything else is refused
+// before the catalog is asked.
+func ValidSKU(sku string) bool {
+	return skuPattern.MatchString(sku)
+}
+
 // Product is one thing a customer can pay for.
 type Product struct {
 	// SKU identifies the product in requests.
@@ -125,7 +133,7 @@ func parseProduct(d *strictjson.Decoder, path string) (Product, error) {
 		switch name {
 		case "sku":
 			p.SKU, err = d.String(field)
-			if err == nil && !skuPattern.MatchString(p.SKU) {
+			if err == nil && !ValidSKU(p.SKU) {
 				err = fmt.Errorf("%s: %q is not a valid sku (lowercase letters, digits, '_', '.', '-'; at most 64)", field, p.SKU)
 			}
 		case "unit_amount":

@@ -185,3 +185,14 @@ func TestPriceDescriptionBounded(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func TestValidSKU(t *testing.T) {
+	for sku, want := range map[string]bool{
+		"standard_clean": true, "a": true, "9.x-y_z": true, strings.Repeat("a", 64): true,
+		"": false, "_a": false, "Standard": false, "a b": false, "a<x>": false, strings.Repeat("a", 65): false, "a\n": false,
+	} {
+		if got := ValidSKU(sku); got != want {
+			t.Errorf("ValidSKU(%q) = %v, want %v", sku, got, want)
+		}
+	}
+}

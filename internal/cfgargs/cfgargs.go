@@ -1,8 +1,13 @@
-// Package cfgargs reads the arguments of a Caddyfile subdirective, with the
-// same checks and error messages in every paygate module.
+// Package cfgargs reads the arguments of a Caddyfile directive or
+// subdirective, with the same checks and error messages in every paygate
+// module. Each reader starts on the token whose arguments it reads (the
+// directive's or the subdirective's name) and reads to the end of its line;
+// an argument count out of range is an error naming that token and the
+// count it wants ("key_file: want 1 to 2 arguments, got 3").
 package cfgargs
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -10,37 +15,104 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
-// String reads exactly one argument into dst.
-func String(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
+// Args returns the remaining arguments, at least min and at most max of
+// them; a negative max means no upper bound.
+func Args(d *caddyfile.Dispenser, min, max int) ([]string, error) {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) < min || max >= 0 && len(args) > max {
+		return nil, d.Errf("%s: want %s, got %d", name, count(min, max), len(args))
 	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
+	return args, nil
+}
+
+// count says how many arguments Args wants.
+func count(min, max int) string {
+	plural := func(n int) string {
+		if n == 1 {
+			return "1 argument"
+		}
+		return strconv.Itoa(n) + " arguments"
+	}
+	switch {
+	case max == 0:
+		return "no arguments"
+	case max < 0:
+		return "at least " + plural(min)
+	case min == max:
+		return plural(min)
+	case min == 0:
+		return "at most " + plural(max)
+	}
+	return fmt.Sprintf("%d to %s", min, plural(max))
+}
+
+// None requires that no argument follows (a block may).
+func None(d *caddyfile.Dispenser) error {
+	_, err := Args(d, 0, 0)
+	return err
+}
+
+// Bare requires that neither an argument nor a block follows: for a
+// directive that takes no options at all.
+func Bare(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if d.NextArg() || d.NextBlock(d.Nesting()) {
+		return d.Errf("%s takes no arguments and no block", name)
 	}
 	return nil
+}
+
+// First reads the next argument into dst and leaves the rest of the line,
+// and any block, to the caller: for a subdirective whose first argument
+// names a module that reads the rest itself.
+func First(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s: want at least 1 argument, got 0", name)
+	}
+	*dst = d.Val()
+	return nil
+}
+
+// Optional reads at most one argument into dst, which keeps its value when
+// there is none.
+func Optional(d *caddyfile.Dispenser, dst *string) error {
+	args, err := Args(d, 0, 1)
+	if err == nil && len(args) == 1 {
+		*dst = args[0]
+	}
+	return err
+}
+
+// String reads exactly one argument into dst.
+func String(d *caddyfile.Dispenser, dst *string) error {
+	args, err := Args(d, 1, 1)
+	if err == nil {
+		*dst = args[0]
+	}
+	return err
 }
 
 // Strings appends the remaining arguments, at least one, to dst.
 func Strings(d *caddyfile.Dispenser, dst *[]string) error {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.ArgErr()
+	args, err := Args(d, 1, -1)
+	if err == nil {
+		*dst = append(*dst, args...)
 	}
-	*dst = append(*dst, args...)
-	return nil
+	return err
 }
 
 // Int reads exactly one integer of at least min into dst.
 func Int(d *caddyfile.Dispenser, dst *int, min int) error {
+	name := d.Val()
 	var s string
 	if err := String(d, &s); err != nil {
 		return err
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min {
-		return d.Errf("%q is not an integer of at least %d", s, min)
+		return d.Errf("%s: %q is not an integer of at least %d", name, s, min)
 	}
 	*dst = n
 	return nil
@@ -48,13 +120,14 @@ func Int(d *caddyfile.Dispenser, dst *int, min int) error {
 
 // Duration reads exactly one duration of at least min into dst.
 func Duration(d *caddyfile.Dispenser, dst *caddy.Duration, min time.Duration) error {
+	name := d.Val()
 	var s string
 	if err := String(d, &s); err != nil {
 		return err
 	}
 	v, err := caddy.ParseDuration(s)
 	if err != nil || v < min {
-		return d.Errf("%q is not a duration of at least %v", s, min)
+		return d.Errf("%s: %q is not a duration of at least %v", name, s, min)
 	}
 	*dst = caddy.Duration(v)
 	return nil

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/paygate/paygate/internal/strictjson"
 )
 
 // maxJWKSSize bounds a JWKS response body; real ones are a few kilobytes.
@@ -336,7 +338,7 @@ func (r *Remote) get(ctx context.Context) (*keyring, int, time.Duration, error) 
 // others. A set without a usable key is an error: the last good set is kept
 // rather than replaced by nothing.
 func parseKeySet(body []byte, algs Algorithms) (*keyring, int, error) {
-	obj, err := decodeObject(body)
+	obj, err := strictjson.ReadObject(body, maxDepth)
 	if err != nil {
 		return nil, 0, err
 	}

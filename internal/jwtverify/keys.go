@@ -3,8 +3,6 @@ package jwtverify
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +14,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/paygate/paygate/internal/keyalg"
 )
 
 // minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
@@ -51,10 +51,9 @@ func (k *Key) verify(signingInput, signature []byte) error {
 var errSkipped = errors.New("key not usable")
 
 // newKey binds the public part of k to one algorithm: pin when it is set,
-// else the key's own alg member, else the one its type implies (RSA: RS256;
-// EC: by curve; Ed25519: EdDSA). The algorithm must be allowed and fit the
-// key's type; encryption keys, symmetric keys and short RSA keys are
-// refused.
+// else the key's own alg member, else the one its type implies (see
+// keyalg.Implied). The algorithm must be allowed and fit the key's type;
+// encryption keys, symmetric keys and short RSA keys are refused.
 func newKey(k jwk.Key, pin string, algs Algorithms) (*Key, error) {
 	if use := k.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
 		return nil, fmt.Errorf("%w: use is %q", errSkipped, use)
@@ -69,9 +68,12 @@ func newKey(k jwk.Key, pin string, algs Algorithms) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	implied, err := impliedAlg(public)
+	if pk, ok := public.(*rsa.PublicKey); ok && pk.N.BitLen() < minRSABits {
+		return nil, fmt.Errorf("%w: RSA key of %d bits (at least %d)", errSkipped, pk.N.BitLen(), minRSABits)
+	}
+	implied, err := keyalg.Implied(public)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errSkipped, err)
 	}
 	alg := implied
 	declared := k.Algorithm().String()
@@ -104,31 +106,6 @@ func newKey(k jwk.Key, pin string, algs Algorithms) (*Key, error) {
 		public:      public,
 		verifier:    v,
 	}, nil
-}
-
-// impliedAlg returns the algorithm a public key's type implies, refusing
-// keys too weak or of a kind no JWS algorithm here uses.
-func impliedAlg(public any) (string, error) {
-	switch pk := public.(type) {
-	case *rsa.PublicKey:
-		if pk.N.BitLen() < minRSABits {
-			return "", fmt.Errorf("%w: RSA key of %d bits (at least %d)", errSkipped, pk.N.BitLen(), minRSABits)
-		}
-		return "RS256", nil
-	case *ecdsa.PublicKey:
-		switch pk.Curve.Params().Name {
-		case "P-256":
-			return "ES256", nil
-		case "P-384":
-			return "ES384", nil
-		case "P-521":
-			return "ES512", nil
-		}
-		return "", fmt.Errorf("%w: curve %s", errSkipped, pk.Curve.Params().Name)
-	case ed25519.PublicKey:
-		return "EdDSA", nil
-	}
-	return "", fmt.Errorf("%w: key type %T", errSkipped, public)
 }
 
 // compatible reports whether a key whose type implies implied may verify

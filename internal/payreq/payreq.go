@@ -23,7 +23,6 @@ const (
 )
 
 var (
-	skuPattern           = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 	currencyPattern      = regexp.MustCompile(`^[a-z]{3}$`)
 	referencePattern     = regexp.MustCompile(`^[A-Za-z0-9_.:/#-]{1,64}$`)
 	paymentMethodPattern = regexp.MustCompile(`^pm_[A-Za-z0-9_]{1,250}$`)
@@ -63,9 +62,9 @@ func ParseCreatePaymentIntent(body []byte) (CreatePaymentIntent, error) {
 				return err
 			})
 		case "currency":
-			req.Currency, err = match(d, "currency", currencyPattern, "must be a lowercase ISO 4217 currency code")
+			req.Currency, err = match(d, "currency", currencyPattern.MatchString, "must be a lowercase ISO 4217 currency code")
 		case "reference":
-			req.Reference, err = match(d, "reference", referencePattern, "must be 1 to 64 letters, digits or _ . : / # -")
+			req.Reference, err = match(d, "reference", referencePattern.MatchString, "must be 1 to 64 letters, digits or _ . : / # -")
 		case "payment_method":
 			req.PaymentMethod, err = paymentMethod(d)
 		default:
@@ -96,7 +95,7 @@ func parseLine(d *strictjson.Decoder, path string) (catalog.Line, error) {
 		var err error
 		switch name {
 		case "sku":
-			line.SKU, err = match(d, strictjson.Join(path, "sku"), skuPattern, "must be a product SKU")
+			line.SKU, err = match(d, strictjson.Join(path, "sku"), catalog.ValidSKU, "must be a product SKU")
 		case "quantity":
 			line.Quantity, err = d.PositiveInt(strictjson.Join(path, "quantity"), MaxQuantity)
 		default:
@@ -157,16 +156,16 @@ func ParseEmpty(body []byte) error {
 }
 
 func paymentMethod(d *strictjson.Decoder) (string, error) {
-	return match(d, "payment_method", paymentMethodPattern, "must be a payment method ID (pm_...)")
+	return match(d, "payment_method", paymentMethodPattern.MatchString, "must be a payment method ID (pm_...)")
 }
 
-// match reads a string at path that must match pattern.
-func match(d *strictjson.Decoder, path string, pattern *regexp.Regexp, reason string) (string, error) {
+// match reads a string at path that valid must accept.
+func match(d *strictjson.Decoder, path string, valid func(string) bool, reason string) (string, error) {
 	s, err := d.String(path)
 	if err != nil {
 		return "", err
 	}
-	if !pattern.MatchString(s) {
+	if !valid(s) {
 		return "", &strictjson.Error{Kind: strictjson.Invalid, Path: path, Reason: reason}
 	}
 	return s, nil

@@ -26,6 +26,37 @@ var sensitiveParts = []string{"password", "passwd", "secret", "cvc", "cvv", "aut
 // "x_hub_signature", "x_api_key").
 var sensitiveSuffixes = []string{"_token", "signature", "api_key", "apikey"}
 
+// credentialWords make a header sensitive wherever they appear in its
+// name ("X-Auth-Request-User", "X-Session-Id", "X-Xsrf-Token",
+// "Idempotency-Key"). They are too broad for log fields and parameters
+// ("keys" counts the keys of a JWK set, and an idempotency key is what an
+// operator looks a request up by), but a header is a credential more often
+// than not when it is named like one, and the logs that record headers by
+// choice (decision logs) mask them.
+var credentialWords = []string{"auth", "token", "key", "signature", "session", "csrf", "xsrf"}
+
+// SensitiveHeader reports whether the value of the request header called
+// name must be masked where headers are recorded by choice: when
+// SensitiveName says so, or when the name holds a credential word or one of
+// SensitiveName's parts anywhere, whatever its length (the names come from
+// configuration, not from clients). Case does not matter, and '-' counts
+// as '_'.
+func SensitiveHeader(name string) bool {
+	if SensitiveName(name) {
+		return true
+	}
+	var buf [maxName]byte
+	n := normalize(buf[:0], name)
+	for _, words := range [][]string{credentialWords, sensitiveParts} {
+		for _, w := range words {
+			if bytes.Contains(n, []byte(w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // SensitiveName reports whether a field, parameter or header called name
 // holds a secret as a whole, so that its value is masked whatever it is.
 // Case does not matter, '-' counts as '_', and in a nested name

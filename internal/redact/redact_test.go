@@ -130,3 +130,23 @@ func BenchmarkString(b *testing.B) {
 		})
 	}
 }
+
+// TestSensitiveHeader: a header is masked in decision logs when its name is
+// sensitive or holds a credential word anywhere, at any length.
+func TestSensitiveHeader(t *testing.T) {
+	for _, name := range []string{
+		"Authorization", "Cookie", "Stripe-Signature", "X-Card-Cvc", "X-Api-Key", "card.number",
+		"X-Auth-Request-User", "X-Session-Id", "X-Csrf", "X-XSRF-TOKEN", "Idempotency-Key", "X-Hub-Signature-256",
+		"X_Cookie_Jar", "X-Secret-Thing", "X-Password-Hint", "X-Apikey", "X-Refresh-Token-Hint",
+		strings.Repeat("a", 200) + "password", strings.Repeat("a", 200) + "-Auth",
+	} {
+		if !SensitiveHeader(name) {
+			t.Errorf("SensitiveHeader(%q) = false, want true", name)
+		}
+	}
+	for _, name := range []string{"", "User-Agent", "Content-Type", "X-Request-Id", "Accept", "Origin", "Referer", "X-Forwarded-For"} {
+		if SensitiveHeader(name) {
+			t.Errorf("SensitiveHeader(%q) = true, want false", name)
+		}
+	}
+}

@@ -4,7 +4,9 @@
 // document is an error naming where it happened. encoding/json alone
 // accepts duplicate members (the last wins) and, without
 // DisallowUnknownFields, ignores unknown ones; both let a client smuggle a
-// field past a validator.
+// field past a validator. ReadObject reads a document of an open shape (a
+// JWT's header and claims) with the same refusal of duplicate members, at
+// any depth.
 //
 // Errors carry a path ("items[2].quantity") built only from member names the
 // reader knows, plus array indices, so that a message built from an Error
@@ -117,6 +119,12 @@ func (d *Decoder) Object(path string, member func(name string) error) error {
 	if tok != json.Delim('{') {
 		return wrongType(path, "an object")
 	}
+	return d.members(path, member)
+}
+
+// members reads the members of an object whose opening brace has been
+// read; see Object.
+func (d *Decoder) members(path string, member func(name string) error) error {
 	seen := make(map[string]bool)
 	for d.dec.More() {
 		tok, err := d.token(path)
@@ -138,7 +146,7 @@ func (d *Decoder) Object(path string, member func(name string) error) error {
 			return err
 		}
 	}
-	_, err = d.token(path) // the closing brace; More reported the end
+	_, err := d.token(path) // the closing brace; More reported the end
 	return err
 }
 
@@ -161,6 +169,12 @@ func (d *Decoder) Array(path string, max int, elem func(i int) error) error {
 	if tok != json.Delim('[') {
 		return wrongType(path, "an array")
 	}
+	return d.elements(path, max, elem)
+}
+
+// elements reads the elements of an array whose opening bracket has been
+// read; see Array.
+func (d *Decoder) elements(path string, max int, elem func(i int) error) error {
 	n := 0
 	for d.dec.More() {
 		if n == max {
@@ -171,7 +185,7 @@ func (d *Decoder) Array(path string, max int, elem func(i int) error) error {
 		}
 		n++
 	}
-	_, err = d.token(path)
+	_, err := d.token(path)
 	return err
 }
 

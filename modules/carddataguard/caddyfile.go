@@ -5,6 +5,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -32,15 +34,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.None(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "max_body":
 			var size string
-			if !d.AllArgs(&size) {
-				return d.ArgErr()
+			if err := cfgargs.String(d, &size); err != nil {
+				return err
 			}
 			n, err := humanize.ParseBytes(size)
 			if err != nil {
@@ -51,11 +53,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = int64(n)
 		case "skip_header":
-			names := d.RemainingArgs()
-			if len(names) == 0 {
-				return d.ArgErr()
+			if err := cfgargs.Strings(d, &h.SkipHeaders); err != nil {
+				return err
 			}
-			h.SkipHeaders = append(h.SkipHeaders, names...)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}

@@ -64,8 +64,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.None(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		var err error
@@ -89,9 +89,9 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "trusted_origins":
 			err = cfgargs.Strings(d, &p.TrustedOrigins)
 		case "key_file":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.ArgErr()
+			args, err := cfgargs.Args(d, 1, 2)
+			if err != nil {
+				return err
 			}
 			kf := KeyFile{Path: args[0]}
 			if len(args) == 2 {
@@ -99,18 +99,18 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			p.KeyFiles = append(p.KeyFiles, kf)
 		case "secret":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.ArgErr()
+			args, err := cfgargs.Args(d, 1, 2)
+			if err != nil {
+				return err
 			}
 			p.Secret = args[0]
 			if len(args) == 2 {
 				p.SecretAlgorithm = args[1]
 			}
 		case "claim":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.ArgErr()
+			args, err := cfgargs.Args(d, 1, 2)
+			if err != nil {
+				return err
 			}
 			key := args[len(args)-1]
 			if !claimname.Valid(key) {
@@ -121,18 +121,16 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			p.Placeholders[key] = args[0]
 		case "identity_header":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
+			args, err := cfgargs.Args(d, 2, 2)
+			if err != nil {
+				return err
 			}
 			if p.IdentityHeaders == nil {
 				p.IdentityHeaders = make(map[string]string)
 			}
 			p.IdentityHeaders[args[0]] = args[1]
 		case "strip_credential":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			err = cfgargs.None(d)
 			p.StripCredential = true
 		case "max_token_size":
 			err = cfgargs.Int(d, &p.MaxTokenSize, 1)

@@ -6,23 +6,6 @@ import (
 	"strings"
 )
 
-// foldFieldName is the spelling-free form of a header name: lower case, "_"
-// as "-". Upstream frameworks that read headers through CGI-style names
-// (HTTP_X_USER_ID) see X-User-Id, x-user-id and X_User_Id as one header, so
-// every one of those spellings must go before paygate sets its own.
-func foldFieldName(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
-// stripFields removes from h every field whose folded name is in folded.
-func stripFields(h http.Header, folded map[string]bool) {
-	for name := range h {
-		if folded[foldFieldName(name)] {
-			delete(h, name)
-		}
-	}
-}
-
 // stripCookie removes the cookie named name from every Cookie header of h,
 // keeping the others as they were sent; a header left empty goes.
 func stripCookie(h http.Header, name string) {

@@ -15,7 +15,9 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
+	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/jwtverify"
 	"github.com/paygate/paygate/internal/reqid"
 )
@@ -132,8 +135,10 @@ type Provider struct {
 
 	// IdentityHeaders maps request header names to claims: {"X-User-Id":
 	// "sub"} sends sub to the upstream as X-User-Id. Every spelling of these
-	// headers a client sent (any case, "_" for "-") is removed first; a
-	// header whose claim is absent is only removed.
+	// headers a client sent (any case, "_" for "-") is removed first, and
+	// so is every token naming one of them in the Connection header, so that
+	// no proxy drops them as hop-by-hop; a header whose claim is absent is
+	// only removed.
 	IdentityHeaders map[string]string `json:"identity_headers,omitempty"`
 
 	// StripCredential removes the Authorization header and the cookie from
@@ -167,7 +172,7 @@ type Provider struct {
 
 	verifier  *jwtverify.Verifier
 	trusted   map[string]bool
-	strip     map[string]bool
+	strip     headerstrip.Names
 	challenge string
 	logger    *zap.Logger
 	audit     *zap.Logger
@@ -285,10 +290,7 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 		}
 		p.trusted[n] = true
 	}
-	p.strip = make(map[string]bool, len(p.IdentityHeaders))
-	for name := range p.IdentityHeaders {
-		p.strip[foldFieldName(name)] = true
-	}
+	p.strip = headerstrip.NewNames(slices.Collect(maps.Keys(p.IdentityHeaders))...)
 	p.challenge = `Bearer realm="` + p.Realm + `"`
 	return nil
 }
@@ -347,10 +349,10 @@ func (p *Provider) Validate() error {
 		if claim == "" {
 			return fmt.Errorf("jwt_auth: identity header %q names no claim", name)
 		}
-		if other, dup := folded[foldFieldName(name)]; dup {
+		if other, dup := folded[headerstrip.Fold(name)]; dup {
 			return fmt.Errorf("jwt_auth: identity headers %q and %q are spellings of one header", other, name)
 		}
-		folded[foldFieldName(name)] = name
+		folded[headerstrip.Fold(name)] = name
 	}
 	return nil
 }
@@ -382,7 +384,8 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 			}
 		}
 	}
-	stripFields(r.Header, p.strip)
+	p.strip.Strip(r.Header)
+	p.strip.UnlistFromConnection(r.Header)
 	for name, claim := range p.IdentityHeaders {
 		v, ok := claims.Value(claim)
 		if !ok {

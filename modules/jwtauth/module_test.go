@@ -215,6 +215,7 @@ func TestAuthenticate(t *testing.T) {
 			r.Header["X-User-Id"] = []string{"admin"}
 			r.Header["X_User_Id"] = []string{"admin"}
 			r.Header["X-USER-EMAIL"] = []string{"admin@example.com"}
+			r.Header["Connection"] = []string{"x_user_id, keep-alive"}
 
 			reason := tt.wantReason
 			if reason == "" {
@@ -237,6 +238,9 @@ func TestAuthenticate(t *testing.T) {
 				}
 				if _, forged := r.Header["X-USER-EMAIL"]; forged {
 					t.Error("X-USER-EMAIL from the client reached the upstream")
+				}
+				if got := r.Header["Connection"]; len(got) != 1 || got[0] != "keep-alive" {
+					t.Errorf("Connection = %q, want the identity header unlisted", got)
 				}
 				if got := r.Header.Get("X-User-Email"); got != "u1@example.com" {
 					t.Errorf("X-User-Email = %q", got)

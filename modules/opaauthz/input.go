@@ -9,7 +9,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/redact"
 )
 
 // input is one request's input document and what the handler needs to
@@ -141,27 +143,13 @@ func (in *input) auditResource() string {
 }
 
 // methodOverrideHeaders are the headers some frameworks read to replace the
-// request method, normalised by normalizeHeaderName.
-var methodOverrideHeaders = map[string]bool{
-	"x-http-method-override": true,
-	"x-http-method":          true,
-	"x-method-override":      true,
-}
+// request method.
+var methodOverrideHeaders = headerstrip.NewNames("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
 
 // stripMethodOverrides removes every method-override header, whatever its
 // case or '_' spelling.
 func stripMethodOverrides(h http.Header) {
-	for name := range h {
-		if methodOverrideHeaders[normalizeHeaderName(name)] {
-			delete(h, name)
-		}
-	}
-}
-
-// normalizeHeaderName lower-cases name and reads '_' as '-', the way
-// servers that map headers to CGI-style variables do.
-func normalizeHeaderName(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	methodOverrideHeaders.Strip(h)
 }
 
 // headerSelection is the list of request headers recorded in decision logs
@@ -179,22 +167,6 @@ func newHeaderSelection(names []string) headerSelection {
 // masked replaces the value of a sensitive header in decision logs.
 const masked = "[masked]"
 
-// sensitiveWords mark a header whose value is never logged: credentials,
-// session state and signatures.
-var sensitiveWords = []string{"auth", "cookie", "token", "secret", "key", "signature", "session", "password", "csrf", "xsrf"}
-
-// sensitiveHeader reports whether the value of the header name must be
-// masked.
-func sensitiveHeader(name string) bool {
-	n := normalizeHeaderName(name)
-	for _, w := range sensitiveWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // record returns the selected headers of h for the decision log, with the
 // values of sensitive ones masked, or nil when none are selected.
 func (s headerSelection) record(h http.Header) http.Header {
@@ -207,7 +179,7 @@ func (s headerSelection) record(h http.Header) http.Header {
 		if len(values) == 0 {
 			continue
 		}
-		if sensitiveHeader(name) {
+		if redact.SensitiveHeader(name) {
 			out[name] = []string{masked}
 			continue
 		}

@@ -50,8 +50,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // option name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.None(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
@@ -71,13 +71,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 func (a *App) unmarshalStore(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
-		return d.ArgErr()
+	args, err := cfgargs.Args(d, 1, 2)
+	if err != nil {
+		return err
 	}
-	a.StoreConfig = &StoreConfig{Backend: d.Val()}
+	a.StoreConfig = &StoreConfig{Backend: args[0]}
 	switch a.StoreConfig.Backend {
 	case "memory":
-		if d.NextArg() || d.NextBlock(d.Nesting()) {
+		if len(args) > 1 || d.NextBlock(d.Nesting()) {
 			return d.Err("store memory takes no options")
 		}
 		return nil
@@ -87,11 +88,8 @@ func (a *App) unmarshalStore(d *caddyfile.Dispenser) error {
 	}
 	r := new(RedisConfig)
 	a.StoreConfig.Redis = r
-	if d.NextArg() {
-		r.URL = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	if len(args) == 2 {
+		r.URL = args[1]
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		if err := r.unmarshalOption(d); err != nil {
@@ -106,23 +104,18 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 	switch d.Val() {
 	case "url":
 		err = cfgargs.String(d, &r.URL)
-	case "sentinel":
-		args := d.RemainingArgs()
-		if len(args) < 2 {
-			return d.Err("sentinel needs a master name and at least one address")
+	case "sentinel": // <master> <addr...>
+		var args []string
+		if args, err = cfgargs.Args(d, 2, -1); err == nil {
+			r.SentinelMaster, r.SentinelAddrs = args[0], args[1:]
 		}
-		r.SentinelMaster, r.SentinelAddrs = args[0], args[1:]
-	case "sentinel_auth":
-		args := d.RemainingArgs()
-		if len(args) != 2 {
-			return d.Err("sentinel_auth needs a username and a password")
+	case "sentinel_auth": // <username> <password>
+		var args []string
+		if args, err = cfgargs.Args(d, 2, 2); err == nil {
+			r.SentinelUsername, r.SentinelPassword = args[0], args[1]
 		}
-		r.SentinelUsername, r.SentinelPassword = args[0], args[1]
 	case "cluster":
-		r.ClusterAddrs = d.RemainingArgs()
-		if len(r.ClusterAddrs) == 0 {
-			return d.ArgErr()
-		}
+		err = cfgargs.Strings(d, &r.ClusterAddrs)
 	case "username":
 		err = cfgargs.String(d, &r.Username)
 	case "password":
@@ -139,8 +132,8 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 		err = cfgargs.String(d, &r.KeyPrefix)
 	case "tls":
 		r.TLS = new(RedisTLS)
-		if d.NextArg() {
-			return d.ArgErr()
+		if err := cfgargs.None(d); err != nil {
+			return err
 		}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			switch d.Val() {

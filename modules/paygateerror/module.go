@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/cfgargs"
 	"github.com/paygate/paygate/internal/redact"
 	"github.com/paygate/paygate/internal/reqid"
 )
@@ -93,10 +94,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	paygate_error
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() || d.NextBlock(0) {
-		return d.Err("paygate_error takes no arguments")
-	}
-	return nil
+	return cfgargs.Bare(d)
 }
 
 // Interface guards

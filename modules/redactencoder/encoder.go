@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/paygate/paygate/internal/cfgargs"
 	"github.com/paygate/paygate/internal/redact"
 )
 
@@ -95,16 +96,16 @@ func (e Encoder) EncodeEntry(ent zapcore.Entry, fs []zapcore.Field) (*buffer.Buf
 //	}
 func (e *Encoder) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // encoder name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.None(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "wrap":
-			if !d.NextArg() {
-				return d.ArgErr()
+			var name string
+			if err := cfgargs.First(d, &name); err != nil {
+				return err
 			}
-			name := d.Val()
 			unm, err := caddyfile.UnmarshalModule(d, "caddy.logging.encoders."+name)
 			if err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -31,50 +33,42 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		h.Preset = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.Optional(d, &h.Preset); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
+		var err error
 		switch d.Val() {
 		case "preset":
-			if !d.NextArg() {
-				return d.ArgErr()
+			err = cfgargs.String(d, &h.Preset)
+		case "set":
+			var args []string
+			if args, err = cfgargs.Args(d, 2, 2); err == nil {
+				h.setHeader(args[0], args[1])
 			}
-			h.Preset = d.Val()
-		case "set", "omit":
-			sub := d.Val()
-			if !d.NextArg() {
-				return d.ArgErr()
+		case "omit":
+			var field string
+			if err = cfgargs.String(d, &field); err == nil {
+				h.setHeader(field, "")
 			}
-			field, value := d.Val(), ""
-			if sub == "set" {
-				if !d.NextArg() {
-					return d.ArgErr()
-				}
-				value = d.Val()
-			}
-			if h.Set == nil {
-				h.Set = make(map[string]string)
-			}
-			h.Set[field] = value
 		case "strip":
-			fields := d.RemainingArgs()
-			if len(fields) == 0 {
-				return d.ArgErr()
-			}
-			h.Remove = append(h.Remove, fields...)
-			continue
+			err = cfgargs.Strings(d, &h.Remove)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
-		if d.NextArg() {
-			return d.ArgErr()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// setHeader records a set (value) or an omit ("") of field.
+func (h *Handler) setHeader(field, value string) {
+	if h.Set == nil {
+		h.Set = make(map[string]string)
+	}
+	h.Set[field] = value
 }
 
 // Interface guards

@@ -4,6 +4,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -28,21 +30,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		h.MinVersion = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.Optional(d, &h.MinVersion); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "min_version":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.MinVersion = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := cfgargs.String(d, &h.MinVersion); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
