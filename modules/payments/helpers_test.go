@@ -47,8 +47,8 @@ type testHandler struct {
 	h       *Handler
 	serving caddyhttp.MiddlewareHandler
 	store   store.Store
-	logs  *observer.ObservedLogs
-	audit *observer.ObservedLogs
+	logs    *observer.ObservedLogs
+	audit   *observer.ObservedLogs
 }
 
 // newTestHandler sets up an api-mode handler on Stripe backend base (no
