@@ -11,7 +11,7 @@ func init() {
 	httpcaddyfile.RegisterHandlerDirective("card_data_guard", parseCaddyfile)
 	// After request_body, so that a site's own body size limit applies
 	// before the guard buffers a body; that also puts it after
-	// security_headers and tls_enforce (ordered before header), so that its
+	// security_headers and tls_enforce (ordered before "header"), so that its
 	// refusals carry the security headers and plain HTTP is refused first.
 	httpcaddyfile.RegisterDirectiveOrder("card_data_guard", httpcaddyfile.After, "request_body")
 }
