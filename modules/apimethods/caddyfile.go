@@ -31,13 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // It takes no arguments and no block: the methods are the payment API's.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if _, err := cfgargs.Between(d, 0, 0); err != nil {
-		return err
-	}
-	if d.NextBlock(0) {
-		return d.Errf("api_methods takes no options (the methods are the payment API's), got %q", d.Val())
-	}
-	return nil
+	return cfgargs.None(d)
 }
 
 // Interface guards

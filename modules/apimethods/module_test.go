@@ -81,7 +81,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}{
 		{"api_methods", ""},
 		{"api_methods GET", "wrong argument count"},
-		{"api_methods {\nallow PUT\n}", `takes no options (the methods are the payment API's), got "allow"`},
+		{"api_methods {\nallow PUT\n}", `api_methods takes no options, got "allow"`},
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))

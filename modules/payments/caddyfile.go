@@ -81,13 +81,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // It takes no arguments and no block.
 func (p *EventProcessor) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if _, err := cfgargs.Between(d, 0, 0); err != nil {
-		return err
-	}
-	if d.NextBlock(0) {
-		return d.Errf("payment_events takes no options (it processes verified events with the store alone), got %q", d.Val())
-	}
-	return nil
+	return cfgargs.None(d)
 }
 
 // Interface guards

@@ -67,7 +67,7 @@ func TestUnmarshalEventsCaddyfile(t *testing.T) {
 	}{
 		{name: "bare", input: "payment_events"},
 		{name: "an argument", input: "payment_events api", wantErr: "wrong argument count"},
-		{name: "a block", input: "payment_events {\nstripe_key {env.K}\n}", wantErr: `takes no options (it processes verified events with the store alone), got "stripe_key"`},
+		{name: "a block", input: "payment_events {\nstripe_key {env.K}\n}", wantErr: `payment_events takes no options, got "stripe_key"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var p EventProcessor

@@ -51,7 +51,7 @@ type testHandler struct {
 	audit   *observer.ObservedLogs
 }
 
-// newTestHandler sets up an api-mode handler on Stripe backend base (no
+// newTestHandler sets up a payment API handler on Stripe backend base (no
 // network retries unless configure sets them); configure may change the
 // handler before set-up.
 func newTestHandler(t *testing.T, base string, configure func(h *Handler)) *testHandler {

@@ -3,6 +3,8 @@ package cfgargs
 import (
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 func TestBetween(t *testing.T) {
@@ -29,6 +31,21 @@ func TestBetween(t *testing.T) {
 		}
 		if s != tt.want {
 			t.Errorf("Between(%q, %d, %d) = %q, %v; want %q", tt.args, tt.min, tt.max, s, err, tt.want)
+		}
+	}
+}
+
+func TestNone(t *testing.T) {
+	for _, tt := range []struct{ input, wantErr string }{
+		{"dir", ""},
+		{"dir a", "wrong argument count"},
+		{"dir {\nopt 1\n}", `dir takes no options, got "opt"`},
+	} {
+		d := caddyfile.NewTestDispenser(tt.input)
+		d.Next()
+		err := None(d)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("None(%q) = %v, want %q", tt.input, err, tt.wantErr)
 		}
 	}
 }

@@ -12,3 +12,16 @@ func Between(d *caddyfile.Dispenser, min, max int) ([]string, error) {
 	}
 	return args, nil
 }
+
+// None checks that a directive takes neither arguments nor a block; d is on
+// the directive's name.
+func None(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("%s takes no options, got %q", name, d.Val())
+	}
+	return nil
+}
