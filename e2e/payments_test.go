@@ -62,6 +62,7 @@ https://localhost:{{.HTTPSPort}} {
 		security_headers api
 		tls_enforce
 		card_data_guard
+		api_methods
 		{{.Data.auth}}
 		opa_authz {
 			policy_dir {{.Data.policies}}
@@ -78,7 +79,7 @@ https://localhost:{{.HTTPSPort}} {
 	route /webhooks/stripe {
 		security_headers api
 		tls_enforce
-		payments events
+		payment_events
 	}
 	handle_errors {
 		paygate_error

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
 )
 
 // Args returns the remaining arguments, at least min and at most max of
@@ -130,5 +131,21 @@ func Duration(d *caddyfile.Dispenser, dst *caddy.Duration, min time.Duration) er
 		return d.Errf("%s: %q is not a duration of at least %v", name, s, min)
 	}
 	*dst = caddy.Duration(v)
+	return nil
+}
+
+// Size reads exactly one byte size ("64KB", "1MiB", "512") from min to max
+// bytes into dst, parsed as Caddy's own size options are (go-humanize).
+func Size(d *caddyfile.Dispenser, dst *int64, min, max int64) error {
+	name := d.Val()
+	var s string
+	if err := String(d, &s); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n < uint64(min) || n > uint64(max) {
+		return d.Errf("%s: %q is not a size from %s to %s", name, s, humanize.IBytes(uint64(min)), humanize.IBytes(uint64(max)))
+	}
+	*dst = int64(n)
 	return nil
 }

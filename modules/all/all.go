@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/paygate/paygate/modules/apimethods"
 	_ "github.com/paygate/paygate/modules/carddataguard"
 	_ "github.com/paygate/paygate/modules/jwtauth"
 	_ "github.com/paygate/paygate/modules/opaauthz"

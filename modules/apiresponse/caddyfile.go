@@ -4,7 +4,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
@@ -27,30 +28,21 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.None(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
-		var dst *int64
-		name := d.Val()
-		switch name {
+		var err error
+		switch d.Val() {
 		case "max_body":
-			dst = &h.MaxBody
+			err = cfgargs.Size(d, &h.MaxBody, 1, 1<<30)
 		case "max_header_bytes":
-			dst = &h.MaxHeaderBytes
+			err = cfgargs.Size(d, &h.MaxHeaderBytes, 1, 1<<20)
 		default:
-			return d.Errf("unknown subdirective %q", name)
+			err = d.Errf("unknown subdirective %q", d.Val())
 		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		n, err := humanize.ParseBytes(d.Val())
-		if err != nil || n == 0 || n > 1<<30 {
-			return d.Errf("%s %q: want a size from 1 byte to 1GiB", name, d.Val())
-		}
-		*dst = int64(n)
-		if d.NextArg() {
-			return d.ArgErr()
+		if err != nil {
+			return err
 		}
 	}
 	return nil

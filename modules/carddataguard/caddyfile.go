@@ -4,7 +4,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 
 	"github.com/paygate/paygate/internal/cfgargs"
 )
@@ -13,7 +12,7 @@ func init() {
 	httpcaddyfile.RegisterHandlerDirective("card_data_guard", parseCaddyfile)
 	// After request_body, so that a site's own body size limit applies
 	// before the guard buffers a body; that also puts it after
-	// security_headers and tls_enforce (ordered before header), so that its
+	// security_headers and tls_enforce (ordered before "header"), so that its
 	// refusals carry the security headers and plain HTTP is refused first.
 	httpcaddyfile.RegisterDirectiveOrder("card_data_guard", httpcaddyfile.After, "request_body")
 }
@@ -40,18 +39,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "max_body":
-			var size string
-			if err := cfgargs.String(d, &size); err != nil {
+			if err := cfgargs.Size(d, &h.MaxBody, 1, maxMaxBody); err != nil {
 				return err
 			}
-			n, err := humanize.ParseBytes(size)
-			if err != nil {
-				return d.Errf("max_body %q: %w", size, err)
-			}
-			if n == 0 || n > maxMaxBody {
-				return d.Errf("max_body %q: must be between 1 byte and 1GiB", size)
-			}
-			h.MaxBody = int64(n)
 		case "skip_header":
 			if err := cfgargs.Strings(d, &h.SkipHeaders); err != nil {
 				return err

@@ -17,8 +17,8 @@ import (
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("jwt_auth", parseCaddyfile)
 	// Where Caddy puts its own authentication: after paygate's
-	// security_headers and tls_enforce (ordered before "header"), before
-	// anything that needs to know the user.
+	// security_headers, tls_enforce, card_data_guard and api_methods
+	// (ordered before "redir"), before anything that needs to know the user.
 	httpcaddyfile.RegisterDirectiveOrder("jwt_auth", httpcaddyfile.Before, "basic_auth")
 }
 

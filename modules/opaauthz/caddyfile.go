@@ -49,8 +49,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if _, err := cfgargs.Args(d, 0, 0); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		var err error
@@ -68,17 +68,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "startup_wait":
 			err = cfgargs.Duration(d, &h.StartupWait, 0)
 		case "claims":
-			claims := d.RemainingArgs()
-			if len(claims) == 0 {
-				return d.ArgErr()
-			}
-			h.Claims = append(h.Claims, claims...)
+			err = cfgargs.Strings(d, &h.Claims)
 		case "route":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
+			var args []string
+			if args, err = cfgargs.Args(d, 2, 2); err == nil {
+				h.Routes = append(h.Routes, Route{Template: args[0], ResourceType: args[1]})
 			}
-			h.Routes = append(h.Routes, Route{Template: args[0], ResourceType: args[1]})
 		case "decision_log":
 			if h.DecisionLog != nil {
 				return d.Err("decision_log given twice")
@@ -97,12 +92,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // unmarshalCaddyfile reads "bundle <url> { ... }".
 func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	b.URL = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfgargs.String(d, &b.URL); err != nil {
+		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
@@ -110,22 +101,20 @@ func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "polling":
 			err = intervalArgs(d, &b.PollingMin, &b.PollingMax)
 		case "public_key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.ArgErr()
-			}
-			b.PublicKey = args[0]
-			if len(args) == 2 {
-				b.KeyAlgorithm = args[1]
+			var args []string
+			if args, err = cfgargs.Args(d, 1, 2); err == nil {
+				b.PublicKey = args[0]
+				if len(args) == 2 {
+					b.KeyAlgorithm = args[1]
+				}
 			}
 		case "persist":
-			args := d.RemainingArgs()
-			if len(args) > 1 {
-				return d.ArgErr()
-			}
-			b.Persist = true
-			if len(args) == 1 {
-				b.PersistDir = args[0]
+			var args []string
+			if args, err = cfgargs.Args(d, 0, 1); err == nil {
+				b.Persist = true
+				if len(args) == 1 {
+					b.PersistDir = args[0]
+				}
 			}
 		case "bearer_token":
 			err = cfgargs.String(d, &b.BearerToken)
@@ -141,8 +130,12 @@ func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // unmarshalCaddyfile reads "decision_log console|off|<url> { ... }".
 func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		switch v := d.Val(); v {
+	args, err := cfgargs.Args(d, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		switch v := args[0]; v {
 		case "console":
 			on := true
 			c.Console = &on
@@ -152,31 +145,22 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			c.Service = v
 		}
 	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		if c.Disabled {
 			return d.Err("decision_log off takes no block")
 		}
-		var err error
 		switch d.Val() {
 		case "console":
-			if d.NextArg() {
-				return d.ArgErr()
+			if _, err = cfgargs.Args(d, 0, 0); err == nil {
+				on := true
+				c.Console = &on
 			}
-			on := true
-			c.Console = &on
 		case "bearer_token":
 			err = cfgargs.String(d, &c.BearerToken)
 		case "upload_interval":
 			err = intervalArgs(d, &c.UploadMin, &c.UploadMax)
 		case "headers":
-			headers := d.RemainingArgs()
-			if len(headers) == 0 {
-				return d.ArgErr()
-			}
-			c.Headers = append(c.Headers, headers...)
+			err = cfgargs.Strings(d, &c.Headers)
 		case "mask_decision":
 			err = cfgargs.String(d, &c.MaskDecision)
 		default:
@@ -189,16 +173,17 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// intervalArgs reads "<min> [<max>]" durations.
+// intervalArgs reads "<min> [<max>]" durations; validateInterval checks
+// their bounds.
 func intervalArgs(d *caddyfile.Dispenser, lo, hi *caddy.Duration) error {
-	args := d.RemainingArgs()
-	if len(args) < 1 || len(args) > 2 {
-		return d.ArgErr()
+	args, err := cfgargs.Args(d, 1, 2)
+	if err != nil {
+		return err
 	}
 	for i, dst := range []*caddy.Duration{lo, hi}[:len(args)] {
 		v, err := caddy.ParseDuration(args[i])
 		if err != nil {
-			return d.Errf("%s: %w", args[i], err)
+			return d.Errf("%q is not a duration", args[i])
 		}
 		*dst = caddy.Duration(v)
 	}

@@ -116,7 +116,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 // TestValidate covers the configuration errors found after parsing.
 func TestValidate(t *testing.T) {
 	off := false
-	valid := func() Handler { return Handler{PolicyDir: "d", Query: defaultQuery, Routes: DefaultRoutes()} }
+	valid := func() Handler { return Handler{PolicyDir: "d", Query: defaultQuery} }
 	tests := map[string]func(h *Handler){
 		"neither source":              func(h *Handler) { h.PolicyDir = "" },
 		"both sources":                func(h *Handler) { h.Bundle = &BundleConfig{URL: "https://b/p"} },

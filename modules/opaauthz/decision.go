@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -85,7 +86,7 @@ func interpret(rs rego.ResultSet, err error) decision {
 
 // refusalFor is the decision for a request refused before evaluation.
 func refusalFor(err error) decision {
-	if errors.Is(err, errPath) {
+	if errors.Is(err, payapi.ErrAmbiguousPath) {
 		return decision{result: resultInvalidPath, err: err}
 	}
 	// Every other failure of the owner lookup fails closed like an

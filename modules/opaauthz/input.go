@@ -11,6 +11,7 @@ import (
 
 	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/redact"
 )
 
@@ -35,7 +36,7 @@ import (
 // Every key is always present; what is unknown is "" (or false for exists):
 // a path no route matches has an empty route and resource, a route without
 // "{id}" an empty resource id and owner, an unauthenticated request an empty
-// sub. The path is the one sent on, which checkPath has proven to need no
+// sub. The path is the one sent on, which payapi's Match has proven to need no
 // decoding or cleaning.
 type input struct {
 	doc      map[string]any
@@ -43,13 +44,13 @@ type input struct {
 	sub      string
 	clientIP string
 	// route is the matched route, or nil.
-	route *route
+	route *payapi.Route
 	// resourceID is the ID in the path, or "".
 	resourceID string
 }
 
 // buildInput turns r into the input document. It returns an error wrapping
-// errPath for an ambiguous path, or the store's error when the owner could
+// payapi.ErrAmbiguousPath for an ambiguous path, or the store's error when the owner could
 // not be looked up; in both cases in holds what is known for the audit log.
 func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -58,11 +59,12 @@ func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	// Caddy's trusted_proxies resolution; never a client-sent header.
 	in.clientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 
-	segments, err := h.routes.checkPath(r.URL.EscapedPath())
+	m, err := h.routes.Match(r.Method, r.URL.EscapedPath())
 	if err != nil {
 		return in, err
 	}
-	in.route, in.resourceID = h.routes.match(segments)
+	segments := m.Segments
+	in.route, in.resourceID = m.Route, m.ID
 
 	var owner string
 	var exists bool
@@ -77,7 +79,7 @@ func (h *Handler) buildInput(r *http.Request) (*input, error) {
 
 	var template, resourceType string
 	if in.route != nil {
-		template, resourceType = in.route.template, in.route.resourceType
+		template, resourceType = in.route.Template, in.route.ResourceType
 	}
 	segs := make([]any, len(segments))
 	for i, s := range segments {
@@ -137,7 +139,7 @@ func (in *input) auditResource() string {
 	case in.resourceID != "":
 		return in.resourceID
 	case in.route != nil:
-		return in.route.template
+		return in.route.Template
 	}
 	return ""
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
+	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -80,10 +81,10 @@ type Handler struct {
 	// that the authentication provider set. Default: none.
 	Claims []string `json:"claims,omitempty"`
 
-	// Routes maps path templates to resource types; a template's "{id}"
-	// segment is the resource ID whose owner is looked up. Configured routes
-	// replace the default ones, which cover paygate's payment API (see
-	// DefaultRoutes).
+	// Routes maps path templates to resource types, for an API other than
+	// paygate's; a template's "{id}" segment is the resource ID whose owner
+	// is looked up. Configured routes replace the default ones, which are
+	// paygate's payment API (internal/payapi).
 	Routes []Route `json:"routes,omitempty"`
 
 	// DecisionLog configures OPA's decision log. Default: every decision is
@@ -91,7 +92,7 @@ type Handler struct {
 	// masked by the policy's data.paygate.log.mask rule.
 	DecisionLog *DecisionLogConfig `json:"decision_log,omitempty"`
 
-	routes  *routeTable
+	routes  *payapi.Table
 	query   *parsedQuery
 	engine  *engine
 	poolKey string
@@ -137,14 +138,11 @@ func (h *Handler) provision(ctx context.Context, logger, auditLogger *zap.Logger
 	if h.StartupWait == 0 {
 		h.StartupWait = caddy.Duration(defaultStartupWait)
 	}
-	if len(h.Routes) == 0 {
-		h.Routes = DefaultRoutes()
-	}
 	if err := h.Validate(); err != nil {
 		return err
 	}
 	// Validate has parsed both; Provision keeps the results.
-	h.routes, _ = newRouteTable(h.Routes)
+	h.routes, _ = routeTable(h.Routes)
 	h.query, _ = parseQuery(h.Query)
 	if err := pgmetrics.Register(reg, collectors()...); err != nil {
 		return fmt.Errorf("opa_authz: registering metrics: %w", err)
@@ -205,7 +203,7 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("opa_authz: claims: invalid claim name %q", c)
 		}
 	}
-	if _, err := newRouteTable(h.Routes); err != nil {
+	if _, err := routeTable(h.Routes); err != nil {
 		return fmt.Errorf("opa_authz: %w", err)
 	}
 	return nil

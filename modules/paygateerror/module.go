@@ -25,7 +25,9 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("paygate_error", parseCaddyfile)
-	httpcaddyfile.RegisterDirectiveOrder("paygate_error", httpcaddyfile.Before, "respond")
+	// With the handlers that answer with an error (after "error"), where
+	// handle_errors routes run it.
+	httpcaddyfile.RegisterDirectiveOrder("paygate_error", httpcaddyfile.After, "error")
 }
 
 // Handler renders the request's error as paygate's JSON error body. It has

@@ -1,19 +1,21 @@
 package payments
 
 import (
-	"strconv"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/paygate/paygate/internal/cfgargs"
 )
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("payments", parseCaddyfile)
-	// A terminal handler, like respond: last, after every stage that
-	// guards it.
+	// Terminal handlers, like respond: last, after every stage that guards
+	// them; payment_events (after copy_response) comes right before
+	// payments (before respond).
 	httpcaddyfile.RegisterDirectiveOrder("payments", httpcaddyfile.Before, "respond")
+	httpcaddyfile.RegisterHandlerDirective("payment_events", parseEventsCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("payment_events", httpcaddyfile.After, "copy_response")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -22,61 +24,68 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return m, err
 }
 
+func parseEventsCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(EventProcessor)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
 //
 // Syntax:
 //
-//	payments [api|events] {
+//	payments {
 //	    stripe_key          <{env.NAME}|{file.PATH}>
 //	    api_base            <url>        # default https://api.stripe.com
 //	    catalog             <path>
 //	    timeout             <duration>   # per Stripe call, default 10s
 //	    max_network_retries <n>          # default 2
 //	}
-//
-// The block is for the api mode (the default); events mode takes none.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		h.Mode = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if _, err := cfgargs.Args(d, 0, 0); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
-		sub := d.Val()
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		switch sub {
+		var err error
+		switch d.Val() {
 		case "stripe_key":
-			h.StripeKey = val
+			err = cfgargs.String(d, &h.StripeKey)
 		case "api_base":
-			h.APIBase = val
+			err = cfgargs.String(d, &h.APIBase)
 		case "catalog":
-			h.Catalog = val
+			err = cfgargs.String(d, &h.Catalog)
 		case "timeout":
-			t, err := caddy.ParseDuration(val)
-			if err != nil {
-				return d.Errf("timeout %q: %w", val, err)
-			}
-			h.Timeout = caddy.Duration(t)
+			err = cfgargs.Duration(d, &h.Timeout, 0)
 		case "max_network_retries":
-			n, err := strconv.Atoi(val)
-			if err != nil {
-				return d.Errf("max_network_retries %q: %w", val, err)
+			var n int
+			if err = cfgargs.Int(d, &n, 0); err == nil {
+				h.MaxNetworkRetries = &n
 			}
-			h.MaxNetworkRetries = &n
 		default:
-			return d.Errf("unknown subdirective %q", sub)
+			return d.Errf("unknown subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// UnmarshalCaddyfile sets up the event processor from Caddyfile tokens.
+//
+// Syntax:
+//
+//	payment_events
+//
+// It takes no arguments and no block.
+func (p *EventProcessor) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	return cfgargs.Bare(d)
+}
+
 // Interface guards
-var _ caddyfile.Unmarshaler = (*Handler)(nil)
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*EventProcessor)(nil)
+)

@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,11 +31,6 @@ func customerKey(user string) string { return store.Key(user, "customer") }
 // changes when the customer is deleted (see customerIdempotencyKey).
 func customerGenKey(user string) string { return store.Key(user, "customer_gen") }
 
-// statusKey is the store key of the status events recorded for a payment
-// or setup intent; disputeKey of a payment intent's dispute.
-func statusKey(objectID string) string  { return store.Key(objectID, "status") }
-func disputeKey(objectID string) string { return store.Key(objectID, "dispute") }
-
 // customer returns user's Stripe customer ID, if the user has one.
 func (h *Handler) customer(ctx context.Context, user string) (string, bool, error) {
 	v, ok, err := h.store.Get(ctx, customerKey(user))
@@ -57,26 +54,31 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	if err != nil {
 		return "", apierror.StoreUnavailable.WithCause(err)
 	}
-	callCtx, cancel := h.withTimeout(ctx)
-	defer cancel()
-	params := &stripe.CustomerParams{}
-	params.Context = callCtx
-	params.AddMetadata("paygate_user", user)
-	params.SetIdempotencyKey(customerIdempotencyKey(user, string(gen)))
-	cus, err := h.stripe.Customers.New(params)
-	if err != nil {
-		var se *stripe.Error
-		if errors.As(err, &se) && se.HTTPStatusCode >= 500 {
-			// Stripe keeps a failed result under its idempotency key for a
-			// day and would replay it to every later first payment: the
-			// next attempt takes a new generation, so a new key.
-			if genErr := h.store.Set(ctx, customerGenKey(user), []byte(rand.Text()), customerGenTTL); genErr != nil {
-				h.logger.Warn("could not renew the customer generation after a Stripe failure", zap.Error(genErr))
+	var cus *stripe.Customer
+	err = h.stripeCall(r, "customer.create", func(callCtx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.CustomerParams{}
+		params.Context = callCtx
+		params.AddMetadata("paygate_user", user)
+		params.SetIdempotencyKey(customerIdempotencyKey(user, string(gen)))
+		var err error
+		if cus, err = h.stripe.Customers.New(params); err != nil {
+			var se *stripe.Error
+			if errors.As(err, &se) && se.HTTPStatusCode >= 500 {
+				// Stripe keeps a failed result under its idempotency key
+				// for a day and would replay it to every later first
+				// payment: the next attempt takes a new generation, so a
+				// new key.
+				if genErr := h.store.Set(ctx, customerGenKey(user), []byte(rand.Text()), customerGenTTL); genErr != nil {
+					h.logger.Warn("could not renew the customer generation after a Stripe failure", zap.Error(genErr))
+				}
 			}
+			return nil, err
 		}
-		return "", h.stripeFailure("customer.create", err)
+		return cus.LastResponse, nil
+	})
+	if err != nil {
+		return "", err
 	}
-	h.stripeOK(r, "customer.create", cus.LastResponse)
 	stored, err := h.store.PutIfAbsent(ctx, customerKey(user), []byte(cus.ID), 0)
 	if err != nil {
 		return "", apierror.StoreUnavailable.WithCause(err)
@@ -97,6 +99,16 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 			zap.String("request_id", reqid.From(r)), zap.String("customer", cus.ID), zap.String("mapped_customer", id))
 	}
 	return id, nil
+}
+
+// customerIdempotencyKey is the key of the customer creation for user: the
+// same for every concurrent first payment of the user, so that Stripe
+// creates one customer. gen changes when the user's customer is deleted,
+// so that a later first payment creates a new one instead of replaying the
+// deleted customer.
+func customerIdempotencyKey(user, gen string) string {
+	sum := sha256.Sum256([]byte("customer\x00" + user + "\x00" + gen))
+	return "paygate-customer-" + hex.EncodeToString(sum[:])
 }
 
 var errConflict = apierror.New(http.StatusConflict, apierror.TypeAPI, "conflict",
@@ -136,18 +148,18 @@ func (h *Handler) eraseCustomer(c *call) error {
 	}
 	objects = append(objects, intents...)
 
-	callCtx, cancel := h.withTimeout(ctx)
-	defer cancel()
-	params := &stripe.CustomerParams{}
-	params.Context = callCtx
-	deleted, err := h.stripe.Customers.Del(cus, params)
-	if err != nil {
-		if e := h.stripeFailure("customer.delete", err); e.Code != errNotFound.Code {
-			return e
+	err = h.stripeCall(c.r, "customer.delete", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.CustomerParams{}
+		params.Context = ctx
+		deleted, err := h.stripe.Customers.Del(cus, params)
+		if err != nil {
+			return nil, err
 		}
-		// Deleted by an earlier call that failed later.
-	} else {
-		h.stripeOK(c.r, "customer.delete", deleted.LastResponse)
+		return deleted.LastResponse, nil
+	})
+	// resource_missing: deleted by an earlier call that failed later.
+	if err != nil && apierror.Resolve(err, http.StatusInternalServerError).Code != errNotFound.Code {
+		return err
 	}
 
 	if err := h.eraseOwned(ctx, c.user, objects); err != nil {
@@ -176,33 +188,40 @@ func (h *Handler) customerIntents(r *http.Request, cus string) ([]string, error)
 			ids = append(ids, pm.ID)
 		}
 	}
-	ctx, cancel := h.withTimeout(r.Context())
-	defer cancel()
-	pis := &stripe.PaymentIntentListParams{Customer: stripe.String(cus)}
-	pis.Context = ctx
-	pis.Limit = stripe.Int64(100)
-	it := h.stripe.PaymentIntents.List(pis)
-	for it.Next() {
-		pi := it.PaymentIntent()
-		add(pi.ID, pi.PaymentMethod)
+	err := h.stripeCall(r, "payment_intent.list", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.PaymentIntentListParams{Customer: stripe.String(cus)}
+		params.Context = ctx
+		params.Limit = stripe.Int64(100)
+		it := h.stripe.PaymentIntents.List(params)
+		for it.Next() {
+			pi := it.PaymentIntent()
+			add(pi.ID, pi.PaymentMethod)
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+		return it.PaymentIntentList().LastResponse, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := it.Err(); err != nil {
-		return nil, h.stripeFailure("payment_intent.list", err)
+	err = h.stripeCall(r, "setup_intent.list", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.SetupIntentListParams{Customer: stripe.String(cus)}
+		params.Context = ctx
+		params.Limit = stripe.Int64(100)
+		it := h.stripe.SetupIntents.List(params)
+		for it.Next() {
+			si := it.SetupIntent()
+			add(si.ID, si.PaymentMethod)
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+		return it.SetupIntentList().LastResponse, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	h.stripeOK(r, "payment_intent.list", it.PaymentIntentList().LastResponse)
-
-	sis := &stripe.SetupIntentListParams{Customer: stripe.String(cus)}
-	sis.Context = ctx
-	sis.Limit = stripe.Int64(100)
-	sit := h.stripe.SetupIntents.List(sis)
-	for sit.Next() {
-		si := sit.SetupIntent()
-		add(si.ID, si.PaymentMethod)
-	}
-	if err := sit.Err(); err != nil {
-		return nil, h.stripeFailure("setup_intent.list", err)
-	}
-	h.stripeOK(r, "setup_intent.list", sit.SetupIntentList().LastResponse)
 	return ids, nil
 }
 
@@ -226,18 +245,4 @@ func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string)
 		return apierror.StoreUnavailable.WithCause(err)
 	}
 	return nil
-}
-
-// stripeOK logs a successful Stripe call with Stripe's request ID, which
-// Stripe's support asks for.
-func (h *Handler) stripeOK(r *http.Request, op string, res *stripe.APIResponse) {
-	c := h.logger.Check(zap.InfoLevel, "stripe call")
-	if c == nil {
-		return
-	}
-	stripeID := ""
-	if res != nil {
-		stripeID = res.RequestID
-	}
-	c.Write(zap.String("request_id", reqid.From(r)), zap.String("op", op), zap.String("stripe_request_id", stripeID))
 }

@@ -8,13 +8,53 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stripe/stripe-go/v76"
+	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/store"
 )
+
+// EventProcessor processes Stripe events. It is placed behind the webhook
+// stage, which has verified each event's signature and de-duplicated it,
+// and trusts what it gets: it never stands on its own. It talks to no one
+// but the store and has no configuration.
+type EventProcessor struct {
+	store store.Store
+	audit *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (EventProcessor) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.payment_events",
+		New: func() caddy.Module { return new(EventProcessor) },
+	}
+}
+
+// Provision finds the store and the audit logger.
+func (p *EventProcessor) Provision(ctx caddy.Context) error {
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("payment_events: %w", err)
+	}
+	s, err := store.FromContext(ctx)
+	if err != nil {
+		return fmt.Errorf("payment_events: %w", err)
+	}
+	p.setUp(s, audit.Logger(ctx))
+	return nil
+}
+
+// setUp is Provision without Caddy's context: tests call it with their own
+// store and audit logger.
+func (p *EventProcessor) setUp(s store.Store, auditLogger *zap.Logger) {
+	p.store, p.audit = s, auditLogger
+}
 
 // maxEventBody bounds an event's body (the webhook stage bounds it first).
 const maxEventBody = 1 << 20
@@ -75,15 +115,16 @@ type eventResult struct {
 	ignored string
 }
 
-// serveEvent processes one Stripe event (events mode). The webhook stage in
-// front has verified its signature and de-duplicated it; this records what
-// it says in the store and answers 200 {"received":true}, also for events
-// that are ignored (an object that is not ours, a type not processed), so
-// that Stripe does not retry them. A store failure is a 503, which Stripe
-// retries.
-func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) error {
+// ServeHTTP processes one Stripe event; it never calls the next handler.
+// It records what the event says in the store and answers 200
+// {"received":true}, also for events that are ignored (an object that is
+// not ours, a type not processed), so that Stripe does not retry them. A
+// store failure is a 503, which Stripe retries. Responses are never
+// cacheable.
+func (p *EventProcessor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
-		e := errMethod.WithHeader("Allow", http.MethodPost)
+		e := payapi.MethodNotAllowed(http.MethodPost)
 		return caddyhttp.Error(e.Status, e)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBody))
@@ -104,7 +145,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) error {
 	if handledEvent(ev.Type) {
 		action = "webhook." + string(ev.Type)
 	}
-	res, err := h.processEvent(r, &ev)
+	res, err := p.processEvent(r, &ev)
 	outcome, auditOutcome, code := outcomeSucceeded, audit.Succeeded, ""
 	switch {
 	case err != nil:
@@ -118,7 +159,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) error {
 	if code != "" {
 		reason = code
 	}
-	audit.Log(h.audit, r, audit.Event{Action: action, Outcome: auditOutcome, Actor: res.owner, Resource: res.resource, Reason: reason})
+	audit.Log(p.audit, r, audit.Event{Action: action, Outcome: auditOutcome, Actor: res.owner, Resource: res.resource, Reason: reason})
 	if err != nil {
 		e := apierror.Resolve(err, http.StatusInternalServerError)
 		return caddyhttp.Error(e.Status, err)
@@ -133,7 +174,7 @@ func handledEvent(t stripe.EventType) bool {
 }
 
 // processEvent records what ev says about an object of ours.
-func (h *Handler) processEvent(r *http.Request, ev *stripe.Event) (eventResult, error) {
+func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventResult, error) {
 	ctx := r.Context()
 	var obj struct {
 		ID            string          `json:"id"`
@@ -157,7 +198,7 @@ func (h *Handler) processEvent(r *http.Request, ev *stripe.Event) (eventResult, 
 	if subject == "" {
 		return res, nil
 	}
-	owner, ok, err := ownership.Owner(ctx, h.store, subject)
+	owner, ok, err := ownership.Owner(ctx, p.store, subject)
 	if err != nil || !ok {
 		if err != nil {
 			err = apierror.StoreUnavailable.WithCause(err)
@@ -168,7 +209,7 @@ func (h *Handler) processEvent(r *http.Request, ev *stripe.Event) (eventResult, 
 
 	switch ev.Type {
 	case evSetupSucceeded:
-		stored, err := h.recordStatus(r, subject, statusSucceeded, ev)
+		stored, err := p.recordStatus(r, subject, statusSucceeded, ev)
 		if err != nil {
 			return res, err
 		}
@@ -176,20 +217,20 @@ func (h *Handler) processEvent(r *http.Request, ev *stripe.Event) (eventResult, 
 			res.ignored = reasonStale
 		}
 		// The card saved for later is the user's from now on.
-		return res, h.recordOwned(ctx, owner, expandableID(obj.PaymentMethod))
+		return res, recordOwned(ctx, p.store, owner, expandableID(obj.PaymentMethod))
 	case evPaymentMethodDetached:
-		if err := ownership.Erase(ctx, h.store, subject); err != nil {
+		if err := ownership.Erase(ctx, p.store, subject); err != nil {
 			return res, apierror.StoreUnavailable.WithCause(err)
 		}
 		return res, nil
 	case evDisputeCreated:
 		rec, _ := json.Marshal(disputeRecord{Dispute: obj.ID, Reason: obj.Reason, Status: obj.Status, Event: ev.ID, Created: ev.Created})
-		if err := h.store.Set(ctx, disputeKey(subject), rec, 0); err != nil {
+		if err := p.store.Set(ctx, disputeKey(subject), rec, 0); err != nil {
 			return res, apierror.StoreUnavailable.WithCause(err)
 		}
 		return res, nil
 	}
-	stored, err := h.recordStatus(r, subject, paymentEventStatus[ev.Type], ev)
+	stored, err := p.recordStatus(r, subject, paymentEventStatus[ev.Type], ev)
 	if err == nil && !stored {
 		res.ignored = reasonStale
 	}
@@ -198,9 +239,9 @@ func (h *Handler) processEvent(r *http.Request, ev *stripe.Event) (eventResult, 
 
 // recordStatus stores status for an intent unless a status of a higher
 // rank is already there; it reports whether it stored it.
-func (h *Handler) recordStatus(r *http.Request, objectID, status string, ev *stripe.Event) (bool, error) {
+func (p *EventProcessor) recordStatus(r *http.Request, objectID, status string, ev *stripe.Event) (bool, error) {
 	rec, _ := json.Marshal(statusRecord{Status: status, Event: ev.ID, Created: ev.Created})
-	stored, err := h.store.SetIfHigher(r.Context(), statusKey(objectID), statusRank(status, ev.Created), rec, 0)
+	stored, err := p.store.SetIfHigher(r.Context(), statusKey(objectID), statusRank(status, ev.Created), rec, 0)
 	if err != nil {
 		return false, apierror.StoreUnavailable.WithCause(err)
 	}
@@ -222,3 +263,9 @@ func expandableID(raw json.RawMessage) string {
 	}
 	return ""
 }
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*EventProcessor)(nil)
+	_ caddyhttp.MiddlewareHandler = (*EventProcessor)(nil)
+)

@@ -27,7 +27,7 @@ func intentObject(id string) map[string]any {
 }
 
 func newEventsHandler(t *testing.T) *testHandler {
-	th := setUpTestHandler(t, &Handler{Mode: "events"})
+	th := newTestEventProcessor(t)
 	for id, user := range map[string]string{"pi_1": "alice", "pi_2": "alice", "pi_3": "bob", "seti_1": "alice", "pm_1": "alice"} {
 		if err := ownership.Record(context.Background(), th.store, id, user); err != nil {
 			t.Fatal(err)

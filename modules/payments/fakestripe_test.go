@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/ownership"
@@ -167,8 +168,13 @@ func TestStripeErrorMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.queue(confirm, tt.res)
+			failed := paymentMetrics.stripeCalls.WithLabelValues("payment_intent.confirm", stripeResultError)
+			before := testutil.ToFloat64(failed)
 			_, e := th.do("POST", confirm, "alice", `{"payment_method":"pm_card_visa"}`, nil)
 			wantError(t, e, tt.status, tt.code)
+			if got := testutil.ToFloat64(failed) - before; got != 1 {
+				t.Errorf("paygate_stripe_calls_total{op=payment_intent.confirm,result=error} grew by %v, want 1", got)
+			}
 			if e.DeclineCode != tt.declineCode {
 				t.Errorf("decline_code = %q, want %q", e.DeclineCode, tt.declineCode)
 			}
@@ -209,8 +215,16 @@ func TestThreeDSecure(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.queue("/v1/payment_intents/pi_1/confirm", fakeResponse{status: 200, body: intentBody("requires_action", "use_stripe_sdk")})
+	ok := paymentMetrics.stripeCalls.WithLabelValues("payment_intent.confirm", stripeResultOK)
+	before := testutil.ToFloat64(ok)
 	w, e := th.do("POST", "/v1/payment_intents/pi_1/confirm", "alice", `{"payment_method":"pm_card_threeDSecure2Required"}`, nil)
 	wantOK(t, w, e, http.StatusOK)
+	if got := testutil.ToFloat64(ok) - before; got != 1 {
+		t.Errorf("paygate_stripe_calls_total{op=payment_intent.confirm,result=ok} grew by %v, want 1", got)
+	}
+	if n := th.logs.FilterMessage("stripe call").FilterField(zap.String("op", "payment_intent.confirm")).FilterField(zap.String("stripe_request_id", "req_fake123")).Len(); n != 1 {
+		t.Errorf("%d stripe call log lines with Stripe's request ID, want 1:\n%s", n, th.allLogs())
+	}
 	want := `{"id":"pi_1","status":"requires_action","amount":8900,"currency":"usd","client_secret":"pi_1_secret_abc","next_action":{"type":"use_stripe_sdk"}}`
 	if got := strings.TrimSpace(w.Body.String()); got != want {
 		t.Errorf("body = %s\nwant %s", got, want)

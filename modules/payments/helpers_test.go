@@ -38,17 +38,20 @@ func keyFile(t *testing.T, key string) string {
 	return "{file." + path + "}"
 }
 
-// testHandler is a Handler set up without Caddy, with its own memory store
-// and observed loggers.
+// testHandler is a Handler (or an EventProcessor) set up without Caddy,
+// with its own memory store and observed loggers.
 type testHandler struct {
-	t     *testing.T
-	h     *Handler
-	store store.Store
-	logs  *observer.ObservedLogs
-	audit *observer.ObservedLogs
+	t *testing.T
+	// h is the payment API's handler; nil when serving is an
+	// EventProcessor.
+	h       *Handler
+	serving caddyhttp.MiddlewareHandler
+	store   store.Store
+	logs    *observer.ObservedLogs
+	audit   *observer.ObservedLogs
 }
 
-// newTestHandler sets up an api-mode handler on Stripe backend base (no
+// newTestHandler sets up a payment API handler on Stripe backend base (no
 // network retries unless configure sets them); configure may change the
 // handler before set-up.
 func newTestHandler(t *testing.T, base string, configure func(h *Handler)) *testHandler {
@@ -63,18 +66,42 @@ func newTestHandler(t *testing.T, base string, configure func(h *Handler)) *test
 
 func setUpTestHandler(t *testing.T, h *Handler) *testHandler {
 	t.Helper()
-	s := store.NewMemory(time.Now)
-	t.Cleanup(func() { _ = s.Close() })
-	core, logs := observer.New(zapcore.DebugLevel)
-	auditCore, auditLogs := observer.New(zapcore.DebugLevel)
-	if err := h.setUp(s, zap.New(core), zap.New(auditCore), caddy.NewReplacer()); err != nil {
+	th := newTestStore(t)
+	if err := h.setUp(th.store, zap.New(th.logCore), zap.New(th.auditCore), caddy.NewReplacer()); err != nil {
 		t.Fatalf("set-up: %v", err)
 	}
 	if err := h.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	t.Cleanup(func() { _ = h.Cleanup() })
-	return &testHandler{t: t, h: h, store: s, logs: logs, audit: auditLogs}
+	th.h, th.serving = h, h
+	return th.testHandler
+}
+
+// newTestEventProcessor sets up an EventProcessor.
+func newTestEventProcessor(t *testing.T) *testHandler {
+	t.Helper()
+	th := newTestStore(t)
+	p := new(EventProcessor)
+	p.setUp(th.store, zap.New(th.auditCore))
+	th.serving = p
+	return th.testHandler
+}
+
+// testSetUp is a testHandler before its handler is set up, with the
+// cores of its observed loggers.
+type testSetUp struct {
+	*testHandler
+	logCore, auditCore zapcore.Core
+}
+
+// newTestStore makes the store and the observed loggers of a testHandler.
+func newTestStore(t *testing.T) testSetUp {
+	s := store.NewMemory(time.Now)
+	t.Cleanup(func() { _ = s.Close() })
+	core, logs := observer.New(zapcore.DebugLevel)
+	auditCore, auditLogs := observer.New(zapcore.DebugLevel)
+	return testSetUp{testHandler: &testHandler{t: t, store: s, logs: logs, audit: auditLogs}, logCore: core, auditCore: auditCore}
 }
 
 // do sends one request as user ("" for none) over TLS, and returns the
@@ -100,7 +127,7 @@ func (th *testHandler) serve(r *http.Request, user string) (*httptest.ResponseRe
 	if user != "" {
 		repl.Set(userPlaceholder, user)
 	}
-	err := th.h.ServeHTTP(w, r, nil)
+	err := th.serving.ServeHTTP(w, r, nil)
 	if err == nil {
 		if got := w.Header().Get("Cache-Control"); got != "no-store" {
 			th.t.Errorf("%s %s: Cache-Control = %q, want no-store", r.Method, r.URL.Path, got)

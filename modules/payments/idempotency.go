@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/stripe/stripe-go/v76"
+
 	"github.com/paygate/paygate/internal/apierror"
 )
 
@@ -85,12 +87,14 @@ func stripeIdempotencyKey(user, action, key string) string {
 	return "paygate-" + hex.EncodeToString(sum[:])
 }
 
-// customerIdempotencyKey is the key of the customer creation for user: the
-// same for every concurrent first payment of the user, so that Stripe
-// creates one customer. gen changes when the user's customer is deleted,
-// so that a later first payment creates a new one instead of replaying the
-// deleted customer.
-func customerIdempotencyKey(user, gen string) string {
-	sum := sha256.Sum256([]byte("customer\x00" + user + "\x00" + gen))
-	return "paygate-customer-" + hex.EncodeToString(sum[:])
+// forwardIdempotencyKey passes the request's Idempotency-Key, if it has one,
+// to Stripe, scoped to the user, the action and the object. Without one,
+// stripe-go makes a key of its own, which its retries reuse.
+func forwardIdempotencyKey(c *call, params *stripe.Params, action string) error {
+	key, ok, err := idempotencyKey(c.r)
+	if err != nil || !ok {
+		return err
+	}
+	params.SetIdempotencyKey(stripeIdempotencyKey(c.user, action+" "+c.id, key))
+	return nil
 }

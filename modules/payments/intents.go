@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/stripe/stripe-go/v76"
@@ -41,29 +42,33 @@ func (h *Handler) createPaymentIntent(c *call) error {
 		return err
 	}
 
-	callCtx, cancel := h.withTimeout(ctx)
-	defer cancel()
-	params := &stripe.PaymentIntentParams{
-		Amount:             stripe.Int64(quote.Amount),
-		Currency:           stripe.String(quote.Currency),
-		Customer:           stripe.String(cus),
-		Description:        stripe.String(quote.Description),
-		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
-	}
-	if req.PaymentMethod != "" {
-		params.PaymentMethod = stripe.String(req.PaymentMethod)
-	}
-	params.Context = callCtx
-	params.AddMetadata("paygate_user", c.user)
-	params.AddMetadata("paygate_reference", req.Reference)
-	params.SetIdempotencyKey(stripeIdempotencyKey(c.user, "payment_intent.create", key))
-	pi, err := h.stripe.PaymentIntents.New(params)
+	var pi *stripe.PaymentIntent
+	err = h.stripeCall(c.r, "payment_intent.create", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.PaymentIntentParams{
+			Amount:             stripe.Int64(quote.Amount),
+			Currency:           stripe.String(quote.Currency),
+			Customer:           stripe.String(cus),
+			Description:        stripe.String(quote.Description),
+			PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
+		}
+		if req.PaymentMethod != "" {
+			params.PaymentMethod = stripe.String(req.PaymentMethod)
+		}
+		params.Context = ctx
+		params.AddMetadata("paygate_user", c.user)
+		params.AddMetadata("paygate_reference", req.Reference)
+		params.SetIdempotencyKey(stripeIdempotencyKey(c.user, "payment_intent.create", key))
+		var err error
+		if pi, err = h.stripe.PaymentIntents.New(params); err != nil {
+			return nil, err
+		}
+		return pi.LastResponse, nil
+	})
 	if err != nil {
-		return h.stripeFailure("payment_intent.create", err)
+		return err
 	}
-	h.stripeOK(c.r, "payment_intent.create", pi.LastResponse)
 	c.resource = pi.ID
-	if err := h.recordOwned(ctx, c.user, pi.ID, req.PaymentMethod); err != nil {
+	if err := recordOwned(ctx, h.store, c.user, pi.ID, req.PaymentMethod); err != nil {
 		return err
 	}
 	writeJSON(c.w, http.StatusCreated, viewIntent(pi, true))
@@ -76,15 +81,19 @@ func (h *Handler) getPaymentIntent(c *call) error {
 	if err := h.owned(c.r.Context(), c.id, c.user); err != nil {
 		return err
 	}
-	ctx, cancel := h.withTimeout(c.r.Context())
-	defer cancel()
-	params := &stripe.PaymentIntentParams{}
-	params.Context = ctx
-	pi, err := h.stripe.PaymentIntents.Get(c.id, params)
+	var pi *stripe.PaymentIntent
+	err := h.stripeCall(c.r, "payment_intent.get", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.PaymentIntentParams{}
+		params.Context = ctx
+		var err error
+		if pi, err = h.stripe.PaymentIntents.Get(c.id, params); err != nil {
+			return nil, err
+		}
+		return pi.LastResponse, nil
+	})
 	if err != nil {
-		return h.stripeFailure("payment_intent.get", err)
+		return err
 	}
-	h.stripeOK(c.r, "payment_intent.get", pi.LastResponse)
 	writeJSON(c.w, http.StatusOK, viewIntent(pi, false))
 	return nil
 }
@@ -107,22 +116,26 @@ func (h *Handler) confirmPaymentIntent(c *call) error {
 			return err
 		}
 	}
-	callCtx, cancel := h.withTimeout(ctx)
-	defer cancel()
 	params := &stripe.PaymentIntentConfirmParams{UseStripeSDK: stripe.Bool(true)}
 	if req.PaymentMethod != "" {
 		params.PaymentMethod = stripe.String(req.PaymentMethod)
 	}
-	params.Context = callCtx
-	if err := h.forwardIdempotencyKey(c, &params.Params, "payment_intent.confirm"); err != nil {
+	if err := forwardIdempotencyKey(c, &params.Params, "payment_intent.confirm"); err != nil {
 		return err
 	}
-	pi, err := h.stripe.PaymentIntents.Confirm(c.id, params)
+	var pi *stripe.PaymentIntent
+	err = h.stripeCall(c.r, "payment_intent.confirm", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params.Context = ctx
+		var err error
+		if pi, err = h.stripe.PaymentIntents.Confirm(c.id, params); err != nil {
+			return nil, err
+		}
+		return pi.LastResponse, nil
+	})
 	if err != nil {
-		return h.stripeFailure("payment_intent.confirm", err)
+		return err
 	}
-	h.stripeOK(c.r, "payment_intent.confirm", pi.LastResponse)
-	if err := h.recordOwned(ctx, c.user, req.PaymentMethod); err != nil {
+	if err := recordOwned(ctx, h.store, c.user, req.PaymentMethod); err != nil {
 		return err
 	}
 	writeJSON(c.w, http.StatusOK, viewIntent(pi, true))
@@ -137,30 +150,22 @@ func (h *Handler) cancelPaymentIntent(c *call) error {
 	if err := payreq.ParseEmpty(c.body); err != nil {
 		return requestError(err)
 	}
-	ctx, cancel := h.withTimeout(c.r.Context())
-	defer cancel()
 	params := &stripe.PaymentIntentCancelParams{}
-	params.Context = ctx
-	if err := h.forwardIdempotencyKey(c, &params.Params, "payment_intent.cancel"); err != nil {
+	if err := forwardIdempotencyKey(c, &params.Params, "payment_intent.cancel"); err != nil {
 		return err
 	}
-	pi, err := h.stripe.PaymentIntents.Cancel(c.id, params)
+	var pi *stripe.PaymentIntent
+	err := h.stripeCall(c.r, "payment_intent.cancel", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params.Context = ctx
+		var err error
+		if pi, err = h.stripe.PaymentIntents.Cancel(c.id, params); err != nil {
+			return nil, err
+		}
+		return pi.LastResponse, nil
+	})
 	if err != nil {
-		return h.stripeFailure("payment_intent.cancel", err)
-	}
-	h.stripeOK(c.r, "payment_intent.cancel", pi.LastResponse)
-	writeJSON(c.w, http.StatusOK, viewIntent(pi, false))
-	return nil
-}
-
-// forwardIdempotencyKey passes the request's Idempotency-Key, if it has one,
-// to Stripe, scoped to the user, the action and the object. Without one,
-// stripe-go makes a key of its own, which its retries reuse.
-func (h *Handler) forwardIdempotencyKey(c *call, params *stripe.Params, action string) error {
-	key, ok, err := idempotencyKey(c.r)
-	if err != nil || !ok {
 		return err
 	}
-	params.SetIdempotencyKey(stripeIdempotencyKey(c.user, action+" "+c.id, key))
+	writeJSON(c.w, http.StatusOK, viewIntent(pi, false))
 	return nil
 }

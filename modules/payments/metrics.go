@@ -21,13 +21,22 @@ const (
 	outcomeIgnored = "ignored"
 )
 
+// Results of a Stripe call, the values of paygate_stripe_calls_total's
+// result label.
+const (
+	stripeResultOK    = "ok"
+	stripeResultError = "error"
+)
+
 // paymentMetrics are created once per process (see internal/metrics). Their
 // labels are action names, outcomes and error codes, all from fixed sets:
 // actions are the route table's and the processed event types', codes are
-// paygate's (Stripe's card error codes are reduced to a known list).
+// paygate's (Stripe's card error codes are reduced to a known list), ops are
+// the literal names of the handler's Stripe calls.
 var paymentMetrics = struct {
-	total    *prometheus.CounterVec
-	failures *prometheus.CounterVec
+	total       *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	stripeCalls *prometheus.CounterVec
 }{
 	total: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paygate_payments_total",
@@ -37,10 +46,14 @@ var paymentMetrics = struct {
 		Name: "paygate_payment_failures_total",
 		Help: "Payment API calls and Stripe events that did not succeed, by error code.",
 	}, []string{"code"}),
+	stripeCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paygate_stripe_calls_total",
+		Help: "Calls to Stripe's API, by operation and result (ok or error).",
+	}, []string{"op", "result"}),
 }
 
 func registerMetrics(reg prometheus.Registerer) error {
-	return pgmetrics.Register(reg, paymentMetrics.total, paymentMetrics.failures)
+	return pgmetrics.Register(reg, paymentMetrics.total, paymentMetrics.failures, paymentMetrics.stripeCalls)
 }
 
 // observe counts one action; code is the error's code, or "" on success.

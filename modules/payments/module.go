@@ -1,9 +1,11 @@
-// Package payments provides the payments HTTP handler (module
-// http.handlers.payments, directive payments): the small upstream that the
-// whole pipeline protects. In its default mode it serves paygate's payment
-// API on Stripe (payment intents, setup intents, saved cards, the right to
-// deletion), computing every amount from the server's catalog; in events
-// mode it processes Stripe events that the webhook stage has verified.
+// Package payments provides paygate's two payment handlers: payments
+// (module http.handlers.payments, directive payments), the small upstream
+// that the whole pipeline protects, which serves paygate's payment API
+// (internal/payapi) on Stripe (payment intents, setup intents, saved cards,
+// the right to deletion), computing every amount from the server's catalog;
+// and payment_events (module http.handlers.payment_events, directive
+// payment_events), which processes the Stripe events that the webhook stage
+// has verified.
 //
 // The caller is the user of Caddy's {http.auth.user.id} placeholder, set by
 // the authentication stage before this handler runs. The handler keeps the
@@ -29,13 +31,8 @@ import (
 
 func init() {
 	caddy.RegisterModule(Handler{})
+	caddy.RegisterModule(EventProcessor{})
 }
-
-// Modes of the handler.
-const (
-	modeAPI    = "api"
-	modeEvents = "events"
-)
 
 // Defaults and bounds of the configuration.
 const (
@@ -44,17 +41,11 @@ const (
 	maxNetworkRetries = 10
 )
 
-// Handler serves the payment API, or processes Stripe events.
+// Handler serves the payment API.
 type Handler struct {
-	// Mode is "api" (the default), the payment API; or "events", the
-	// processor of Stripe events placed behind the webhook stage, which
-	// has verified the event's signature. Events mode talks to no one but
-	// the store and takes none of the options below.
-	Mode string `json:"mode,omitempty"`
-
 	// StripeKey is the Stripe secret (sk_) or restricted (rk_) key, given
 	// only as one {env.NAME} or {file.PATH} placeholder, never literally.
-	// Required in api mode. A live key (sk_live_, rk_live_) is refused
+	// Required. A live key (sk_live_, rk_live_) is refused
 	// unless api_base is https and the server this handler runs in serves
 	// TLS.
 	StripeKey string `json:"stripe_key,omitempty"`
@@ -65,7 +56,7 @@ type Handler struct {
 	APIBase string `json:"api_base,omitempty"`
 
 	// Catalog is the path of the price catalog (see internal/catalog), the
-	// only source of amounts. Required in api mode; placeholders are
+	// only source of amounts. Required; placeholders are
 	// replaced at start-up.
 	Catalog string `json:"catalog,omitempty"`
 
@@ -123,12 +114,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // store and loggers.
 func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger, repl *caddy.Replacer) error {
 	h.store, h.logger, h.audit = s, logger, auditLogger
-	if h.Mode == "" {
-		h.Mode = modeAPI
-	}
 	// The checks that need nothing resolved come first, so that a
 	// missing option is reported as such rather than as what it breaks.
-	if err := h.checkConfig(); err != nil || h.Mode != modeAPI {
+	if err := h.checkConfig(); err != nil {
 		return err
 	}
 	if h.APIBase == "" {
@@ -192,16 +180,6 @@ func (h *Handler) Validate() error {
 // checkConfig checks the options as configured, before anything is
 // resolved.
 func (h *Handler) checkConfig() error {
-	switch h.Mode {
-	case modeEvents:
-		if h.StripeKey != "" || h.APIBase != "" || h.Catalog != "" || h.Timeout != 0 || h.MaxNetworkRetries != nil {
-			return errors.New("payments events: takes no options (it processes verified events with the store alone)")
-		}
-		return nil
-	case modeAPI:
-	default:
-		return fmt.Errorf("payments: unknown mode %q (want api or events)", h.Mode)
-	}
 	switch {
 	case h.StripeKey == "":
 		return errors.New("payments: stripe_key is required")
@@ -225,13 +203,10 @@ func (h *Handler) Cleanup() error {
 	return nil
 }
 
-// ServeHTTP serves the payment API or processes an event; it never calls
-// the next handler. Responses are never cacheable.
+// ServeHTTP serves the payment API; it never calls the next handler.
+// Responses are never cacheable.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	w.Header().Set("Cache-Control", "no-store")
-	if h.Mode == modeEvents {
-		return h.serveEvent(w, r)
-	}
 	return h.serveAPI(w, r)
 }
 

@@ -21,10 +21,6 @@ func TestConfiguration(t *testing.T) {
 		h       Handler
 		wantErr string // "" = accepted
 	}{
-		{name: "events", h: Handler{Mode: "events"}},
-		{name: "events with a key", h: Handler{Mode: "events", StripeKey: test}, wantErr: "takes no options"},
-		{name: "events with a catalog", h: Handler{Mode: "events", Catalog: shippedCatalog}, wantErr: "takes no options"},
-		{name: "unknown mode", h: Handler{Mode: "webhook"}, wantErr: `unknown mode "webhook"`},
 		{name: "test key", h: Handler{StripeKey: test, Catalog: shippedCatalog, APIBase: "http://127.0.0.1:12111"}},
 		{name: "no key", h: Handler{Catalog: shippedCatalog}, wantErr: "stripe_key is required"},
 		{name: "literal key", h: Handler{StripeKey: testKey, Catalog: shippedCatalog}, wantErr: "placeholder, never the key itself"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/store"
 )
 
 var errNoSuchPaymentMethod = apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "resource_missing",
@@ -44,12 +45,12 @@ func (h *Handler) usablePaymentMethod(ctx context.Context, pm, user string) erro
 
 // recordOwned writes the ownership index for the objects created or
 // attached for user; empty IDs are skipped.
-func (h *Handler) recordOwned(ctx context.Context, user string, objectIDs ...string) error {
+func recordOwned(ctx context.Context, s store.Store, user string, objectIDs ...string) error {
 	for _, id := range objectIDs {
 		if id == "" {
 			continue
 		}
-		if err := ownership.Record(ctx, h.store, id, user); err != nil {
+		if err := ownership.Record(ctx, s, id, user); err != nil {
 			return apierror.StoreUnavailable.WithCause(err)
 		}
 	}

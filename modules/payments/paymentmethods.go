@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/stripe/stripe-go/v76"
@@ -30,7 +31,7 @@ func (h *Handler) listPaymentMethods(c *call) error {
 			return err
 		}
 		for _, pm := range pms {
-			if err := h.recordOwned(c.r.Context(), c.user, pm.ID); err != nil {
+			if err := recordOwned(c.r.Context(), h.store, c.user, pm.ID); err != nil {
 				return err
 			}
 			views = append(views, viewPaymentMethod(pm))
@@ -60,34 +61,36 @@ func (h *Handler) detachPaymentMethod(c *call) error {
 // listCards lists the card payment methods of customer cus: the first page
 // (up to maxCards) when firstPage is set, else all of them.
 func (h *Handler) listCards(r *http.Request, cus string, firstPage bool) ([]*stripe.PaymentMethod, error) {
-	ctx, cancel := h.withTimeout(r.Context())
-	defer cancel()
-	params := &stripe.CustomerListPaymentMethodsParams{Customer: stripe.String(cus), Type: stripe.String("card")}
-	params.Context = ctx
-	params.Limit = stripe.Int64(maxCards)
-	params.Single = firstPage
-	it := h.stripe.Customers.ListPaymentMethods(params)
 	var pms []*stripe.PaymentMethod
-	for it.Next() {
-		pms = append(pms, it.PaymentMethod())
+	err := h.stripeCall(r, "payment_method.list", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.CustomerListPaymentMethodsParams{Customer: stripe.String(cus), Type: stripe.String("card")}
+		params.Context = ctx
+		params.Limit = stripe.Int64(maxCards)
+		params.Single = firstPage
+		it := h.stripe.Customers.ListPaymentMethods(params)
+		for it.Next() {
+			pms = append(pms, it.PaymentMethod())
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+		return it.PaymentMethodList().LastResponse, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := it.Err(); err != nil {
-		return nil, h.stripeFailure("payment_method.list", err)
-	}
-	h.stripeOK(r, "payment_method.list", it.PaymentMethodList().LastResponse)
 	return pms, nil
 }
 
 // detach detaches payment method id from its customer.
 func (h *Handler) detach(r *http.Request, id string) error {
-	ctx, cancel := h.withTimeout(r.Context())
-	defer cancel()
-	params := &stripe.PaymentMethodDetachParams{}
-	params.Context = ctx
-	pm, err := h.stripe.PaymentMethods.Detach(id, params)
-	if err != nil {
-		return h.stripeFailure("payment_method.detach", err)
-	}
-	h.stripeOK(r, "payment_method.detach", pm.LastResponse)
-	return nil
+	return h.stripeCall(r, "payment_method.detach", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params := &stripe.PaymentMethodDetachParams{}
+		params.Context = ctx
+		pm, err := h.stripe.PaymentMethods.Detach(id, params)
+		if err != nil {
+			return nil, err
+		}
+		return pm.LastResponse, nil
+	})
 }

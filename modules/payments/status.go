@@ -1,5 +1,12 @@
 package payments
 
+import "github.com/paygate/paygate/internal/store"
+
+// statusKey is the store key of the status events recorded for a payment
+// or setup intent; disputeKey of a payment intent's dispute.
+func statusKey(objectID string) string  { return store.Key(objectID, "status") }
+func disputeKey(objectID string) string { return store.Key(objectID, "dispute") }
+
 // Statuses recorded from events, the values of a status record.
 const (
 	statusRequiresAction = "requires_action"

@@ -1,14 +1,12 @@
 package payments
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
@@ -81,9 +79,4 @@ func newStripeAPI(key, base string, retries int64) *stripeAPI {
 	api := new(client.API)
 	api.Init(key, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
 	return &stripeAPI{API: api, transport: transport}
-}
-
-// withTimeout bounds one Stripe call, retries included.
-func (h *Handler) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, time.Duration(h.Timeout))
 }

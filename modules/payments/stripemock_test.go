@@ -370,6 +370,23 @@ func TestSetupIntentsAndCards(t *testing.T) {
 	wantError(t, e, http.StatusBadRequest, "parameter_unknown")
 	rc.want()
 
+	// The owner reads the setup intent, without its client secret; anyone
+	// else, or a payment intent's ID on this route, gets the same 404, and
+	// Stripe is never asked.
+	w, e = th.do("GET", "/v1/setup_intents/"+si["id"].(string), "alice", "", nil)
+	wantOK(t, w, e, http.StatusOK)
+	wantKeys(t, decode(t, w.Body.Bytes()), "id", "status")
+	rc.want("GET /v1/setup_intents/" + si["id"].(string))
+	for _, tt := range []struct{ path, user string }{
+		{"/v1/setup_intents/" + si["id"].(string), "bob"},
+		{"/v1/setup_intents/seti_unknown", "alice"},
+		{"/v1/setup_intents/pi_123", "alice"},
+	} {
+		_, e = th.do("GET", tt.path, tt.user, "", nil)
+		wantError(t, e, http.StatusNotFound, "resource_missing")
+		rc.want()
+	}
+
 	// Listing shows id, brand, last4 and expiry only, and records the
 	// cards as alice's.
 	w, e = th.do("GET", "/v1/payment_methods", "alice", "", nil)

@@ -45,11 +45,13 @@ func viewIntent(pi *stripe.PaymentIntent, withSecret bool) intentView {
 	return v
 }
 
-// setupIntentView is a setup intent, for Stripe Elements to save a card.
+// setupIntentView is a setup intent. ClientSecret, which Stripe Elements
+// needs to save the card, is set only in the create response; a later GET
+// never shows it.
 type setupIntentView struct {
 	ID           string `json:"id"`
 	Status       string `json:"status"`
-	ClientSecret string `json:"client_secret"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // paymentMethodView is a saved card: what a "your cards" page shows and

@@ -11,8 +11,10 @@ import (
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("security_headers", parseCaddyfile)
 	// First of paygate's stages: headers set before anything else runs are
-	// on every response, including the errors of every later stage.
-	httpcaddyfile.RegisterDirectiveOrder("security_headers", httpcaddyfile.Before, "header")
+	// on every response, including the errors of every later stage. Each
+	// paygate directive has an anchor of its own (a side of a standard
+	// directive), so that their order never depends on init order.
+	httpcaddyfile.RegisterDirectiveOrder("security_headers", httpcaddyfile.After, "log_name")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

@@ -10,8 +10,8 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("tls_enforce", parseCaddyfile)
-	// Right after security_headers (which is ordered before "header"), so
-	// its refusal already carries the security headers.
+	// Right after security_headers (ordered after "log_name"), so its
+	// refusal already carries the security headers.
 	httpcaddyfile.RegisterDirectiveOrder("tls_enforce", httpcaddyfile.Before, "header")
 }
 

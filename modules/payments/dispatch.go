@@ -5,8 +5,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
-	"strings"
 	"unicode"
 
 	"github.com/caddyserver/caddy/v2"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/payapi"
 )
 
 // maxBody bounds a request body of the payment API.
@@ -28,10 +27,6 @@ const userPlaceholder = "http.auth.user.id"
 // (whose values hold at most 500 characters).
 const maxUserID = 255
 
-// idPattern is what a Stripe object ID in a path must look like; anything
-// else names no object of ours.
-var idPattern = regexp.MustCompile(`^(pi|pm)_[A-Za-z0-9_]{1,250}$`)
-
 // call is one request to the payment API, as the endpoint handlers see it.
 type call struct {
 	w    http.ResponseWriter
@@ -44,60 +39,28 @@ type call struct {
 	resource string
 }
 
-// route is one endpoint of the payment API.
-type route struct {
-	method string
-	// pattern is the path; "{pi}" and "{pm}" stand for the ID of a payment
-	// intent or payment method.
-	pattern string
-	// action names the endpoint in metrics and audit events.
-	action string
-	serve  func(h *Handler, c *call) error
-}
-
-// routes is the payment API of the design's section 3.
-var routes = []route{
-	{http.MethodPost, "/v1/payment_intents", "payment_intent.create", (*Handler).createPaymentIntent},
-	{http.MethodGet, "/v1/payment_intents/{pi}", "payment_intent.get", (*Handler).getPaymentIntent},
-	{http.MethodPost, "/v1/payment_intents/{pi}/confirm", "payment_intent.confirm", (*Handler).confirmPaymentIntent},
-	{http.MethodPost, "/v1/payment_intents/{pi}/cancel", "payment_intent.cancel", (*Handler).cancelPaymentIntent},
-	{http.MethodPost, "/v1/setup_intents", "setup_intent.create", (*Handler).createSetupIntent},
-	{http.MethodGet, "/v1/payment_methods", "payment_method.list", (*Handler).listPaymentMethods},
-	{http.MethodDelete, "/v1/payment_methods/{pm}", "payment_method.detach", (*Handler).detachPaymentMethod},
-	{http.MethodDelete, "/v1/customers/me", "customer.erase", (*Handler).eraseCustomer},
+// endpoints serve the payment API's endpoints (internal/payapi), by
+// action.
+var endpoints = map[string]func(h *Handler, c *call) error{
+	"payment_intent.create":  (*Handler).createPaymentIntent,
+	"payment_intent.get":     (*Handler).getPaymentIntent,
+	"payment_intent.confirm": (*Handler).confirmPaymentIntent,
+	"payment_intent.cancel":  (*Handler).cancelPaymentIntent,
+	"setup_intent.create":    (*Handler).createSetupIntent,
+	"setup_intent.get":       (*Handler).getSetupIntent,
+	"payment_method.list":    (*Handler).listPaymentMethods,
+	"payment_method.detach":  (*Handler).detachPaymentMethod,
+	"customer.erase":         (*Handler).eraseCustomer,
 }
 
 // Errors of the dispatch.
 var (
 	errNotFound         = apierror.ResourceMissing
-	errMethod           = apierror.New(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest, "method_not_allowed", "This method is not allowed here.")
 	errUnauthenticated  = apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, "unauthorized", "Authentication is required.")
 	errBodyTooLarge     = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "body_too_large", "The request body is too large.")
 	errUnsupportedMedia = apierror.New(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).")
 	errLiveKeyPlain     = apierror.New(http.StatusInternalServerError, apierror.TypeAPI, "internal_error", "An internal error occurred.")
 )
-
-// match reports whether path has pattern's shape, and the ID in its place.
-// The ID is not checked here: a malformed ID is "no such resource", not
-// "no such endpoint".
-func match(pattern, path string) (id string, ok bool) {
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return "", false
-	}
-	for i, p := range ps {
-		switch {
-		case p == "{pi}" || p == "{pm}":
-			if xs[i] == "" {
-				return "", false
-			}
-			id = xs[i]
-		case p != xs[i]:
-			return "", false
-		}
-	}
-	return id, true
-}
 
 // serveAPI dispatches a request to its endpoint, then counts and audits it.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
@@ -108,39 +71,26 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
 			zap.Bool("alert", true), zap.String("path", r.URL.Path))
 		return caddyhttp.Error(errLiveKeyPlain.Status, errLiveKeyPlain.WithCause(errors.New("live Stripe key on a plain-HTTP request")))
 	}
-	// IDs never need escaping: an escaped path is someone's trick.
-	if r.URL.RawPath != "" {
-		return caddyhttp.Error(errNotFound.Status, errNotFound.WithCause(errors.New("escaped path")))
-	}
-	var (
-		rt    *route
-		id    string
-		allow []string
-	)
-	for i := range routes {
-		if got, ok := match(routes[i].pattern, r.URL.Path); ok {
-			if routes[i].method != r.Method {
-				allow = append(allow, routes[i].method)
-				continue
-			}
-			rt, id = &routes[i], got
-			break
-		}
-	}
-	if rt == nil {
-		if len(allow) > 0 {
-			e := errMethod.WithHeader("Allow", strings.Join(allow, ", "))
-			return caddyhttp.Error(e.Status, e)
-		}
+	// An ambiguous path (escaped, dot segments, case variants) names no
+	// endpoint; IDs never need escaping.
+	m, err := payapi.Default().Match(r.Method, r.URL.EscapedPath())
+	switch {
+	case err != nil:
+		return caddyhttp.Error(errNotFound.Status, errNotFound.WithCause(err))
+	case m.Route == nil:
 		return caddyhttp.Error(errNotFound.Status, errNotFound.WithCause(errors.New("no such endpoint")))
+	case m.Endpoint == nil:
+		e := payapi.MethodNotAllowed(m.Route.Allow())
+		return caddyhttp.Error(e.Status, e)
 	}
 
-	c := &call{w: w, r: r, id: id, resource: id}
-	err := h.prepare(c, rt.pattern)
+	action := m.Endpoint.Action
+	c := &call{w: w, r: r, id: m.ID, resource: m.ID}
+	err = h.prepare(c, m.Route)
 	if err == nil {
-		err = rt.serve(h, c)
+		err = endpoints[action](h, c)
 	}
-	h.record(r, rt.action, c.user, c.resource, err)
+	h.record(r, action, c.user, c.resource, err)
 	if err != nil {
 		e := apierror.Resolve(err, http.StatusInternalServerError)
 		return caddyhttp.Error(e.Status, err)
@@ -148,8 +98,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// prepare finds the user, checks the path's ID and reads the body.
-func (h *Handler) prepare(c *call, pattern string) error {
+// prepare finds the user, checks the path's ID against the route and reads
+// the body.
+func (h *Handler) prepare(c *call, rt *payapi.Route) error {
 	repl, _ := c.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl != nil {
 		c.user, _ = repl.GetString(userPlaceholder)
@@ -158,7 +109,7 @@ func (h *Handler) prepare(c *call, pattern string) error {
 		c.user = ""
 		return errUnauthenticated.WithCause(errors.New("no valid {http.auth.user.id}: is an authentication stage before payments?"))
 	}
-	if c.id != "" && !validID(c.id, pattern) {
+	if c.id != "" && !rt.ValidID(c.id) {
 		// Not an ID: client text that the audit event must not carry.
 		c.resource = ""
 		return errNotFound.WithCause(errors.New("malformed object ID"))
@@ -179,16 +130,6 @@ func (h *Handler) prepare(c *call, pattern string) error {
 	}
 	c.body = body
 	return nil
-}
-
-// validID reports whether id is an ID of the kind the pattern's placeholder
-// stands for.
-func validID(id, pattern string) bool {
-	prefix := "pi_"
-	if strings.Contains(pattern, "{pm}") {
-		prefix = "pm_"
-	}
-	return strings.HasPrefix(id, prefix) && idPattern.MatchString(id)
 }
 
 // validUserID accepts what an authentication stage may reasonably set: 1 to

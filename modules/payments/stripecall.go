@@ -1,0 +1,37 @@
+package payments
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/reqid"
+)
+
+// stripeCall runs one call to Stripe for request r: do gets a context
+// bounded by the handler's timeout (stripe-go's retries included), to set
+// on its params, and returns the response its object or list came in. The
+// call is counted by op and result; a success is logged with Stripe's
+// request ID, which Stripe's support asks for; a failure comes back mapped
+// to what the client sees (stripeFailure, which logs it).
+func (h *Handler) stripeCall(r *http.Request, op string, do func(ctx context.Context) (*stripe.APIResponse, error)) error {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
+	defer cancel()
+	res, err := do(ctx)
+	if err != nil {
+		paymentMetrics.stripeCalls.WithLabelValues(op, stripeResultError).Inc()
+		return h.stripeFailure(op, err)
+	}
+	paymentMetrics.stripeCalls.WithLabelValues(op, stripeResultOK).Inc()
+	if c := h.logger.Check(zap.InfoLevel, "stripe call"); c != nil {
+		stripeID := ""
+		if res != nil {
+			stripeID = res.RequestID
+		}
+		c.Write(zap.String("request_id", reqid.From(r)), zap.String("op", op), zap.String("stripe_request_id", stripeID))
+	}
+	return nil
+}
