@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/paygate/paygate/modules/apimethods"
+	_ "github.com/paygate/paygate/modules/apiresponse"
 	_ "github.com/paygate/paygate/modules/carddataguard"
 	_ "github.com/paygate/paygate/modules/jwtauth"
 	_ "github.com/paygate/paygate/modules/opaauthz"
@@ -11,6 +12,7 @@ import (
 	_ "github.com/paygate/paygate/modules/paygateerror"
 	_ "github.com/paygate/paygate/modules/payments"
 	_ "github.com/paygate/paygate/modules/redactencoder"
+	_ "github.com/paygate/paygate/modules/requestguard"
 	_ "github.com/paygate/paygate/modules/securityheaders"
 	_ "github.com/paygate/paygate/modules/tlsenforce"
 )

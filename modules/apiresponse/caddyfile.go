@@ -10,6 +10,9 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("api_response", parseCaddyfile)
+	// After every request stage and ahead of handle/route blocks, payments
+	// and reverse_proxy, whose responses it holds.
+	httpcaddyfile.RegisterDirectiveOrder("api_response", httpcaddyfile.Before, "invoke")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
