@@ -95,6 +95,8 @@ var (
 	// all (the identity provider's keys cannot be fetched): the token may be
 	// fine, so the client must retry, not re-authenticate.
 	AuthUnavailable = New(http.StatusServiceUnavailable, TypeAPI, "authentication_unavailable", "The service is temporarily unavailable. Please retry.")
+	// UnsupportedMediaType answers a request body that is not UTF-8 JSON.
+	UnsupportedMediaType = New(http.StatusUnsupportedMediaType, TypeInvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).")
 	// ResourceMissing is the one answer for an object that does not exist
 	// and for one the caller may not see: no stage may tell them apart.
 	ResourceMissing = New(http.StatusNotFound, TypeInvalidRequest, "resource_missing", "No such resource.")

@@ -3,7 +3,6 @@ package payments
 import (
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"unicode"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/mediatype"
 	"github.com/paygate/paygate/internal/payapi"
 )
 
@@ -55,11 +55,10 @@ var endpoints = map[string]func(h *Handler, c *call) error{
 
 // Errors of the dispatch.
 var (
-	errNotFound         = apierror.ResourceMissing
-	errUnauthenticated  = apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, "unauthorized", "Authentication is required.")
-	errBodyTooLarge     = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "body_too_large", "The request body is too large.")
-	errUnsupportedMedia = apierror.New(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).")
-	errLiveKeyPlain     = apierror.New(http.StatusInternalServerError, apierror.TypeAPI, "internal_error", "An internal error occurred.")
+	errNotFound        = apierror.ResourceMissing
+	errUnauthenticated = apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, "unauthorized", "Authentication is required.")
+	errBodyTooLarge    = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "body_too_large", "The request body is too large.")
+	errLiveKeyPlain    = apierror.New(http.StatusInternalServerError, apierror.TypeAPI, "internal_error", "An internal error occurred.")
 )
 
 // serveAPI dispatches a request to its endpoint, then counts and audits it.
@@ -123,9 +122,8 @@ func (h *Handler) prepare(c *call, rt *payapi.Route) error {
 		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "bad_request", "The request could not be read.").WithCause(err)
 	}
 	if len(body) > 0 {
-		mt, _, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
-			return errUnsupportedMedia.WithCause(errors.New("body without a JSON Content-Type"))
+		if err := mediatype.CheckJSON(c.r.Header.Values("Content-Type")); err != nil {
+			return apierror.UnsupportedMediaType.WithCause(err)
 		}
 	}
 	c.body = body

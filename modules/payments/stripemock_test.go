@@ -335,8 +335,10 @@ func TestPaymentIntentLifecycle(t *testing.T) {
 	wantError(t, e, http.StatusUnauthorized, "unauthorized")
 	_, e = th.do("POST", "/v1/payment_intents", "alice", strings.Repeat(" ", maxBody+1), idem("k"))
 	wantError(t, e, http.StatusRequestEntityTooLarge, "body_too_large")
-	_, e = th.do("POST", "/v1/payment_intents", "alice", aliceOrder, http.Header{"Idempotency-Key": {"k"}, "Content-Type": {"application/x-www-form-urlencoded"}})
-	wantError(t, e, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	for _, ct := range []string{"application/x-www-form-urlencoded", "application/json; charset=utf-16"} {
+		_, e = th.do("POST", "/v1/payment_intents", "alice", aliceOrder, http.Header{"Idempotency-Key": {"k"}, "Content-Type": {ct}})
+		wantError(t, e, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	}
 	rc.want()
 }
 

@@ -11,7 +11,6 @@ package requestguard
 import (
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/headerstrip"
+	"github.com/paygate/paygate/internal/mediatype"
 	"github.com/paygate/paygate/internal/reqid"
 )
 
@@ -77,8 +77,6 @@ var (
 	errLengthRequired = apierror.New(http.StatusLengthRequired, apierror.TypeInvalidRequest,
 		"content_length_required", "Request bodies must be sent with a Content-Length.").
 		WithHeader("Connection", "close")
-	errMediaType = apierror.New(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest,
-		"unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).")
 )
 
 // Handler is the request hygiene stage. Place it first in a pipeline, after
@@ -210,29 +208,8 @@ func checkBody(r *http.Request) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
-	if err := checkJSON(r.Header.Values("Content-Type")); err != nil {
-		return refuse(errMediaType, err)
-	}
-	return nil
-}
-
-// checkJSON accepts exactly one Content-Type, application/json, with no
-// parameter or charset=utf-8 (case-insensitive).
-func checkJSON(values []string) error {
-	if len(values) != 1 {
-		return fmt.Errorf("%d Content-Type headers", len(values))
-	}
-	mediaType, params, err := mime.ParseMediaType(values[0])
-	if err != nil {
-		return fmt.Errorf("Content-Type: %w", err)
-	}
-	if mediaType != "application/json" {
-		return fmt.Errorf("media type %q", mediaType)
-	}
-	for name, value := range params {
-		if name != "charset" || !strings.EqualFold(value, "utf-8") {
-			return fmt.Errorf("media type parameter %s=%q", name, value)
-		}
+	if err := mediatype.CheckJSON(r.Header.Values("Content-Type")); err != nil {
+		return refuse(apierror.UnsupportedMediaType, err)
 	}
 	return nil
 }
