@@ -12,15 +12,17 @@ var sensitiveNames = map[string]bool{
 	"authorization": true, "proxy_authorization": true, "cookie": true, "set_cookie": true,
 	"stripe_signature": true,
 	"number":           true, "card_number": true, "cardnumber": true, "pan": true,
-	"cvc": true, "cvv": true, "cvc2": true, "cvv2": true, "cvn": true, "csc": true, "pin": true,
+	"cvc": true, "cvv": true, "cvc2": true, "cvv2": true, "cvn": true, "csc": true, "cid": true, "pin": true,
 	"password": true, "passwd": true, "pwd": true, "secret": true, "client_secret": true,
 	"stripe_key": true, "api_key": true, "apikey": true, "secret_key": true, "private_key": true,
 	"token": true, "access_token": true, "refresh_token": true, "id_token": true,
 }
 
 // sensitiveParts make a name sensitive wherever they appear in it
-// ("x_card_cvc", "db_password", "webhook_secret", "x_forwarded_authorization").
-var sensitiveParts = []string{"password", "passwd", "secret", "cvc", "cvv", "authorization", "cookie"}
+// ("x_card_cvc", "db_password", "webhook_secret", "x_forwarded_authorization",
+// "card_security_code", "card_verification_value").
+var sensitiveParts = []string{"password", "passwd", "secret", "cvc", "cvv", "authorization", "cookie",
+	"security_code", "securitycode", "card_code", "cardcode", "card_verification", "cardverification"}
 
 // sensitiveSuffixes make a name sensitive at its end ("csrf_token",
 // "x_hub_signature", "x_api_key").

@@ -49,6 +49,8 @@ func TestString(t *testing.T) {
 		{"URL password", "dial https://paygate:hunter2@db.internal:5432/x", "dial https://paygate:[redacted]@db.internal:5432/x"},
 		{"URL without password", "https://pay.example.com/v1?x=1", "https://pay.example.com/v1?x=1"},
 		{"query params", "/v1/t?cvc=123&exp=12&number=4111&password=p%40ss", "/v1/t?cvc=[redacted]&exp=12&number=[redacted]&password=[redacted]"},
+		{"CVC under other names", "/v1/t?security_code=7491&Card-Code=123&cid=9", "/v1/t?security_code=[redacted]&Card-Code=[redacted]&cid=[redacted]"},
+		{"CVC as a JSON member", `{"card":{"security_code":"7491"}}`, `{"card":{"security_code":"[redacted]"}}`},
 		{"nested form names", "card[cvc]=123&card%5Bnumber%5D=4111&card[exp_month]=12", "card[cvc]=[redacted]&card%5Bnumber%5D=[redacted]&card[exp_month]=12"},
 		{"JSON members", `{"cvc": "123", "exp_month": 12, "card": {"cvv": 456}, "password":"a\"b"}`, `{"cvc": "[redacted]", "exp_month": 12, "card": {"cvv": [redacted]}, "password":"[redacted]"}`},
 		{"JSON array value", `{"cookie":["a=1","b=2"],"x":1}`, `{"cookie":[redacted],"x":1}`},
@@ -79,6 +81,9 @@ func TestSensitiveName(t *testing.T) {
 		"payment_method_data[card][number]", "payment_method_data.card.cvc",
 		"password", "db_password", "secret", "client_secret", "webhook-secret", "stripe_key", "api_key", "X-Api-Key",
 		"token", "access_token", "csrf_token", "X-Auth-Token", "X-Card-Cvc", "x_forwarded_authorization", "x-hub-signature",
+		// The card verification code under every name a form or an API gives it.
+		"csc", "CID", "pin", "security_code", "Security-Code", "card[security_code]", "card_security_code", "securityCode",
+		"card_code", "Card-Code", "card_verification", "card_verification_value", "X-Card-Verification",
 	} {
 		if !SensitiveName(name) {
 			t.Errorf("SensitiveName(%q) = false, want true", name)
