@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/paygate/paygate/internal/urlpolicy"
 
 	"github.com/paygate/paygate/internal/strictjson"
 )
@@ -159,20 +160,10 @@ func checkJWKSURL(rawURL string) error {
 	switch {
 	case u.Host == "":
 		return fmt.Errorf("JWKS URL %q has no host", rawURL)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case urlpolicy.Secure(u):
 		return nil
 	}
 	return fmt.Errorf("JWKS URL %q must be https (http only to loopback)", rawURL)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkRedirect follows a JWKS redirect only to https on the same host: a

@@ -192,7 +192,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 
 	start := time.Now()
 	env := mustProvision(t, &Handler{
-		Bundle:      &BundleConfig{URL: "http://" + addr + "/bundles/paygate.tar.gz", PollingMin: caddy.Duration(time.Second)},
+		Bundle:      &BundleConfig{AllowUnsigned: true, URL: "http://" + addr + "/bundles/paygate.tar.gz", PollingMin: caddy.Duration(time.Second)},
 		StartupWait: caddy.Duration(300 * time.Millisecond),
 	})
 	if waited := time.Since(start); waited < 300*time.Millisecond {
@@ -240,7 +240,7 @@ func TestPersistedBundle(t *testing.T) {
 	srv.Set("r1", makeBundle(t, "7", revisionPolicy("7"), nil))
 	dir := t.TempDir()
 	cfg := func() *Handler {
-		return &Handler{Bundle: &BundleConfig{URL: url, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
+		return &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
 	}
 	first := mustProvision(t, cfg())
 	if got := reason(first); got != "rev7" {
@@ -267,7 +267,7 @@ func TestEngineKeptAcrossReloads(t *testing.T) {
 	srv, url := testenv.StartBundleServer(t)
 	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
 	cfg := func(query string) *Handler {
-		return &Handler{Bundle: &BundleConfig{URL: url}, Query: query}
+		return &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true}, Query: query}
 	}
 	old := mustProvision(t, cfg(""))
 	next := mustProvision(t, cfg(""))
@@ -293,7 +293,7 @@ func TestBundleBearerToken(t *testing.T) {
 	t.Setenv("OPA_AUTHZ_TEST_TOKEN", "s3cret")
 	srv, url := testenv.StartBundleServer(t)
 	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
-	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
+	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
 	if got := srv.Authorization(); got != "Bearer s3cret" {
 		t.Errorf("Authorization = %q, want the resolved token", got)
 	}

@@ -118,6 +118,12 @@ func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "bearer_token":
 			err = cfgargs.String(d, &b.BearerToken)
+		case "allow_unsigned":
+			b.AllowUnsigned = true
+			err = cfgargs.None(d)
+		case "allow_http":
+			b.AllowHTTP = true
+			err = cfgargs.None(d)
 		default:
 			return d.Errf("unknown bundle subdirective %q", d.Val())
 		}

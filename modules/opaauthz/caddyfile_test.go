@@ -118,24 +118,37 @@ func TestValidate(t *testing.T) {
 	off := false
 	valid := func() Handler { return Handler{PolicyDir: "d", Query: defaultQuery} }
 	tests := map[string]func(h *Handler){
-		"neither source":              func(h *Handler) { h.PolicyDir = "" },
-		"both sources":                func(h *Handler) { h.Bundle = &BundleConfig{URL: "https://b/p"} },
-		"bundle without url":          func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{} },
-		"bundle url not http":         func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "ftp://b/p"} },
-		"bundle url without path":     func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/"} },
-		"bundle url with credentials": func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://u:p@b/p"} },
-		"bundle url unparsable":       func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/%zz"} },
+		"neither source":          func(h *Handler) { h.PolicyDir = "" },
+		"both sources":            func(h *Handler) { h.Bundle = &BundleConfig{AllowUnsigned: true, URL: "https://b/p"} },
+		"bundle without url":      func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{} },
+		"bundle url not http":     func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "ftp://b/p"} },
+		"bundle url without path": func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/"} },
+		"bundle url with credentials": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://u:p@b/p"}
+		},
+		"bundle url unparsable": func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/%zz"} },
 		"polling below 1s": func(h *Handler) {
-			h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", PollingMin: caddy.Duration(time.Millisecond)}
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PollingMin: caddy.Duration(time.Millisecond)}
 		},
 		"polling max below min": func(h *Handler) {
-			h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", PollingMin: caddy.Duration(time.Minute), PollingMax: caddy.Duration(time.Second)}
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PollingMin: caddy.Duration(time.Minute), PollingMax: caddy.Duration(time.Second)}
 		},
 		"polling max without min": func(h *Handler) {
-			h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", PollingMax: caddy.Duration(time.Minute)}
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PollingMax: caddy.Duration(time.Minute)}
 		},
-		"key_algorithm without key":    func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", KeyAlgorithm: "RS256"} },
-		"persist_dir without persist":  func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", PersistDir: "/x"} },
+		"key_algorithm without key": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", KeyAlgorithm: "RS256"}
+		},
+		"bundle without public_key": func(h *Handler) { h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p"} },
+		"allow_unsigned and a key": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "https://b/p", PublicKey: "/k.pub", AllowUnsigned: true}
+		},
+		"bundle over plain http": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{URL: "http://bundles.example.com/p", PublicKey: "/k.pub"}
+		},
+		"persist_dir without persist": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PersistDir: "/x"}
+		},
 		"query syntax":                 func(h *Handler) { h.Query = "data.x[" },
 		"query two expressions":        func(h *Handler) { h.Query = "data.x; data.y" },
 		"negative startup_wait":        func(h *Handler) { h.StartupWait = -1 },
@@ -181,8 +194,8 @@ func TestValidate(t *testing.T) {
 func TestProvisionErrors(t *testing.T) {
 	t.Setenv("OPA_AUTHZ_TEST_BAD_URL", "ftp://b/p")
 	for name, h := range map[string]*Handler{
-		"bundle url placeholder resolves badly": {Bundle: &BundleConfig{URL: "{env.OPA_AUTHZ_TEST_BAD_URL}"}},
-		"bundle url placeholder unset":          {Bundle: &BundleConfig{URL: "{env.OPA_AUTHZ_TEST_UNSET}"}},
+		"bundle url placeholder resolves badly": {Bundle: &BundleConfig{AllowUnsigned: true, URL: "{env.OPA_AUTHZ_TEST_BAD_URL}"}},
+		"bundle url placeholder unset":          {Bundle: &BundleConfig{AllowUnsigned: true, URL: "{env.OPA_AUTHZ_TEST_UNSET}"}},
 		"service placeholder resolves badly":    {PolicyDir: repoPolicies, DecisionLog: &DecisionLogConfig{Service: "{env.OPA_AUTHZ_TEST_BAD_URL}"}},
 		"invalid":                               {},
 		"missing public key":                    {Bundle: &BundleConfig{URL: "https://b/p", PublicKey: "/nonexistent.pub"}},
@@ -192,6 +205,26 @@ func TestProvisionErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if _, err := provisionHandler(t, h); err == nil {
 				t.Error("got no error")
+			}
+		})
+	}
+}
+
+// TestBundleTransportRules: signed bundles over https are the default;
+// plain http is accepted to loopback, or elsewhere only when allowed, and
+// unsigned bundles only when allowed.
+func TestBundleTransportRules(t *testing.T) {
+	for name, b := range map[string]BundleConfig{
+		"https, signed":         {URL: "https://b.example.com/p", PublicKey: "/k.pub"},
+		"http to loopback":      {URL: "http://127.0.0.1:8181/p", PublicKey: "/k.pub"},
+		"http to localhost":     {URL: "http://localhost:8181/p", PublicKey: "/k.pub"},
+		"http when allowed":     {URL: "http://bundles.internal/p", PublicKey: "/k.pub", AllowHTTP: true},
+		"unsigned when allowed": {URL: "https://b.example.com/p", AllowUnsigned: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := Handler{Bundle: &b, Query: defaultQuery}
+			if err := h.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
 			}
 		})
 	}

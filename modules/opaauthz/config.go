@@ -19,6 +19,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/paygate/paygate/internal/keyalg"
+	"github.com/paygate/paygate/internal/urlpolicy"
 )
 
 // BundleConfig says where the policy bundle comes from and how it is
@@ -38,12 +39,23 @@ type BundleConfig struct {
 	PollingMax caddy.Duration `json:"polling_max,omitempty"`
 
 	// PublicKey is a PEM file with the public key bundles must be signed
-	// with (OPA's .signatures.json). When it is set, a bundle that is
-	// unsigned, signed with another key or whose files do not match their
-	// signature is refused and the active one stays. Default: none, and
-	// bundles are not verified (a warning is logged). Placeholders are
+	// with (OPA's .signatures.json). A bundle that is unsigned, signed with
+	// another key or whose files do not match their signature is refused and
+	// the active one stays; persisted bundles are verified again when they
+	// are loaded. Required unless AllowUnsigned is set. Placeholders are
 	// resolved.
 	PublicKey string `json:"public_key,omitempty"`
+
+	// AllowUnsigned accepts bundles without verifying any signature, when no
+	// PublicKey is set: whoever can serve or alter the bundle then decides
+	// every authorisation. For development only. Default: false, and a
+	// bundle without PublicKey is a configuration error.
+	AllowUnsigned bool `json:"allow_unsigned,omitempty"`
+
+	// AllowHTTP accepts an http:// URL to a host other than loopback, whose
+	// bundles anyone on the path can read and, unsigned, replace. Default:
+	// false: https, or http only to a loopback address.
+	AllowHTTP bool `json:"allow_http,omitempty"`
 
 	// KeyAlgorithm is the signature algorithm, e.g. RS256 or ES256.
 	// Default: RS256 for an RSA key, ES256, ES384 or ES512 for a P-256,
@@ -117,9 +129,15 @@ func (b *BundleConfig) validate() error {
 		return errors.New("url is required")
 	}
 	if !hasPlaceholder(b.URL) {
-		if _, err := checkBundleURL(b.URL); err != nil {
+		if _, err := b.checkURL(b.URL); err != nil {
 			return err
 		}
+	}
+	if b.PublicKey == "" && !b.AllowUnsigned {
+		return errors.New("public_key is required: bundles must be signed (set allow_unsigned to accept unsigned bundles, for development only)")
+	}
+	if b.PublicKey != "" && b.AllowUnsigned {
+		return errors.New("allow_unsigned contradicts public_key")
 	}
 	if err := validateInterval(b.PollingMin, b.PollingMax); err != nil {
 		return fmt.Errorf("polling: %w", err)
@@ -182,8 +200,9 @@ func hasPlaceholder(s string) bool {
 	return strings.Contains(s, "{")
 }
 
-// checkBundleURL parses and checks a bundle URL.
-func checkBundleURL(raw string) (*url.URL, error) {
+// checkURL parses and checks a bundle URL: https, or http to loopback or
+// with AllowHTTP.
+func (b *BundleConfig) checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
@@ -193,6 +212,9 @@ func checkBundleURL(raw string) (*url.URL, error) {
 	}
 	if u.User != nil || u.Fragment != "" {
 		return nil, fmt.Errorf("url %q: credentials and fragments are not allowed (use bearer_token)", raw)
+	}
+	if u.Scheme == "http" && !b.AllowHTTP && !urlpolicy.Secure(u) {
+		return nil, fmt.Errorf("url %q: http is allowed only to loopback (set allow_http to accept it elsewhere)", raw)
 	}
 	return u, nil
 }
@@ -248,7 +270,7 @@ func (h *Handler) opaConfig(repl *caddy.Replacer) ([]byte, error) {
 
 	if b := h.Bundle; b != nil {
 		bundleURL := repl.ReplaceKnown(b.URL, "")
-		u, err := checkBundleURL(bundleURL)
+		u, err := b.checkURL(bundleURL)
 		if err != nil {
 			return nil, fmt.Errorf("bundle: %w", err)
 		}

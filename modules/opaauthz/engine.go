@@ -82,8 +82,8 @@ func (h *Handler) startEngine(cfg []byte) error {
 		h.engine = e
 		return nil
 	}
-	if h.Bundle.PublicKey == "" {
-		h.logger.Warn("bundle signatures are not verified: set public_key to refuse bundles that were not signed by the platform team",
+	if h.Bundle.AllowUnsigned {
+		h.logger.Warn("allow_unsigned: bundle signatures are not verified; set public_key to refuse bundles that were not signed by the platform team",
 			zap.String("bundle", h.Bundle.URL))
 	}
 	key := string(cfg) + "\x00" + h.Query
