@@ -30,6 +30,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	card_data_guard {
 //	    max_body    <size>       # default 64KiB; 64KB is 64000 bytes
 //	    skip_header <field...>   # more credential headers not to scan
+//	    skip_cookie <name...>    # cookies whose value is not scanned (the token cookie)
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -44,6 +45,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "skip_header":
 			if err := cfgargs.Strings(d, &h.SkipHeaders); err != nil {
+				return err
+			}
+		case "skip_cookie":
+			if err := cfgargs.Strings(d, &h.SkipCookies); err != nil {
 				return err
 			}
 		default:
