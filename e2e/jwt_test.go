@@ -280,7 +280,7 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 
 	// Every refusal is logged and audited with its reason; no token is.
 	pg.Stop()
-	logs := string(pg.Logs())
+	logs := string(pg.Logs(t))
 	for _, reason := range []string{"credential_missing", "credential_malformed", "token_malformed", "token_expired", "audience_mismatch", "issuer_mismatch", "typ_mismatch", "kid_unknown", "signature_invalid", "alg_not_allowed", "credential_conflict", "cross_site_request"} {
 		if !strings.Contains(logs, `"msg":"token rejected"`) || !strings.Contains(logs, `"reason":"`+reason+`"`) {
 			t.Errorf("no log line for %s", reason)

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -125,18 +124,6 @@ func opaMetric(t *testing.T, pg *testenv.Paygate, series string) (value float64,
 		}
 	}
 	return 0, false
-}
-
-// opaLogEntries returns the process's JSON log entries whose message is msg.
-func opaLogEntries(pg *testenv.Paygate, msg string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(string(pg.Logs()), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["msg"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // opaBundle builds a bundle from one policy file with the binary's bundle
@@ -321,20 +308,16 @@ func TestOPABundleHotReload(t *testing.T) {
 	if got := status("GET", "/v1/payment_methods"); got != 200 {
 		t.Errorf("revision 2, GET cards: %d, want 200", got)
 	}
-	if len(opaLogEntries(pg, "policy activated")) < 2 {
-		t.Error("the activations are not in the log")
+	for _, rev := range []string{"1", "2"} {
+		pg.WaitForLog(t, "the activation of revision "+rev, testenv.LogFields(map[string]string{"msg": "policy activated", "revision": rev}))
 	}
 
 	// Revision 3, signed with a key paygate does not trust: refused.
 	failures, _ := opaMetric(t, pg, `paygate_policy_bundle_activations_total{result="failure"}`)
 	bundles.Set("r3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
-	eventually(t, "the refusal of revision 3 in the log", func() bool {
-		for _, e := range opaLogEntries(pg, "policy bundle refused; the active policy stays") {
-			if e["active_revision"] == "2" && strings.Contains(fmt.Sprint(e["error"]), "signature") {
-				return true
-			}
-		}
-		return false
+	pg.WaitForLog(t, "the refusal of revision 3", func(e testenv.LogEntry) bool {
+		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
+			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
 	})
 	if v, _ := opaMetric(t, pg, `paygate_policy_bundle_activations_total{result="failure"}`); v <= failures {
 		t.Errorf("activation failures %v, want more than %v", v, failures)
@@ -446,9 +429,9 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 			"startupWait": "1s",
 		},
 	})
-	if len(opaLogEntries(pg, "no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates")) != 1 {
-		t.Error("the missed start-up wait is not in the log")
-	}
+	pg.WaitForLog(t, "the missed start-up wait", testenv.LogFields(map[string]string{
+		"msg": "no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates",
+	}))
 	c := pg.Client()
 	alice := opaBearer(t, "alice", "customer")
 	for _, path := range []string{"/v1/payment_intents/pi_1", "/v1/payment_methods"} {
