@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/paygate/paygate/internal/testenv"
+	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // opaAuth is the shipped pipeline's jwt_auth stage: it accepts the
@@ -108,7 +109,7 @@ func opaShape(resp *http.Response, body []byte) string {
 // PEM private key).
 func opaBundle(t *testing.T, revision, policy string, signingKey []byte) []byte {
 	t.Helper()
-	return testenv.Bundle(t, revision, map[string]string{"authz.rego": policy}, signingKey)
+	return bundletest.Build(t, revision, map[string]string{"authz.rego": policy}, signingKey)
 }
 
 // opaUntrustedKey is a new ECDSA key, in PEM, that paygate does not trust.

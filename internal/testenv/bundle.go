@@ -1,42 +1,19 @@
 package testenv
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path"
 	"sync"
 	"testing"
-	"testing/fstest"
-
-	"github.com/paygate/paygate/internal/opabundle"
 )
-
-// Bundle builds a bundle as "paygate bundle" does (with opabundle) from
-// files, each a path in the bundle's paygate directory (such as
-// "authz.rego") and its text, with revision, signed with signingKey (a PEM
-// private key) unless that is nil.
-func Bundle(t testing.TB, revision string, files map[string]string, signingKey []byte) []byte {
-	t.Helper()
-	fsys := fstest.MapFS{}
-	for name, text := range files {
-		fsys[path.Join("paygate", name)] = &fstest.MapFile{Data: []byte(text)}
-	}
-	var buf bytes.Buffer
-	opts := opabundle.Options{FS: fsys, Dir: "paygate", Revision: revision, SigningKey: signingKey}
-	if _, err := opabundle.Build(context.Background(), opts, &buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // BundlePath is where a BundleServer serves its bundle.
 const BundlePath = "/bundles/paygate.tar.gz"
 
-// BundleServer is an OPA bundle service: it serves the current bundle at
-// BundlePath with its ETag, answers 304 to a matching If-None-Match and 404
-// while it has no bundle. Its zero value is ready to use as an http.Handler.
+// BundleServer is an OPA bundle service for the bundles bundletest.Build
+// makes: it serves the current bundle at BundlePath with its ETag, answers
+// 304 to a matching If-None-Match and 404 while it has no bundle. Its zero
+// value is ready to use as an http.Handler.
 type BundleServer struct {
 	mu        sync.Mutex
 	etag      string

@@ -43,8 +43,9 @@
 //     DevToken mints what "paygate token" would, which the shipped
 //     Caddyfile accepts. It signs with jwx directly, so that the tests of
 //     paygate's own JWT code can use it.
-//   - Policies: Bundle builds an OPA bundle as "paygate bundle" does, and
-//     BundleServer serves one.
+//   - Policies: BundleServer serves OPA bundles, which the subpackage
+//     bundletest builds as "paygate bundle" does (apart, so that only the
+//     tests that need OPA compile it).
 //
 // Environment:
 //

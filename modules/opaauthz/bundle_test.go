@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/paygate/paygate/internal/testenv"
+	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // devKey is the development signing key of testdata/opa.
@@ -68,7 +69,7 @@ func reason(env *testEnv) string {
 func TestBundleUpdates(t *testing.T) {
 	priv, pub := devKey(t)
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", testenv.Bundle(t, "1", revisionPolicy("1"), priv))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), priv))
 
 	env := mustProvision(t, &Handler{Bundle: &BundleConfig{
 		URL:        url,
@@ -95,7 +96,7 @@ func TestBundleUpdates(t *testing.T) {
 			}
 		}
 	}()
-	srv.Set("r2", testenv.Bundle(t, "2", revisionPolicy("2"), priv))
+	srv.Set("r2", bundletest.Build(t, "2", revisionPolicy("2"), priv))
 	testenv.Eventually(t, "revision 2", func() bool { return reason(env) == "rev2" })
 	close(stop)
 	for r, n := range <-seen {
@@ -119,9 +120,9 @@ func TestBundleUpdates(t *testing.T) {
 		// refusal is part of the logged reason.
 		refusal string
 	}{
-		{name: "badly signed", etag: "r3", body: testenv.Bundle(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
-		{name: "unsigned", etag: "r4", body: testenv.Bundle(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
-		{name: "does not compile", etag: "r5", body: testenv.Bundle(t, "5", conflicting, priv), refusal: "rego_compile_error: conflicting rule"},
+		{name: "badly signed", etag: "r3", body: bundletest.Build(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
+		{name: "unsigned", etag: "r4", body: bundletest.Build(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
+		{name: "does not compile", etag: "r5", body: bundletest.Build(t, "5", conflicting, priv), refusal: "rego_compile_error: conflicting rule"},
 		{name: "not a bundle", etag: "r6", body: []byte("<html>maintenance</html>"), refusal: "gzip"},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
@@ -137,7 +138,7 @@ func TestBundleUpdates(t *testing.T) {
 		})
 	}
 	// A good bundle again: it replaces revision 2.
-	srv.Set("r7", testenv.Bundle(t, "7", revisionPolicy("7"), priv))
+	srv.Set("r7", bundletest.Build(t, "7", revisionPolicy("7"), priv))
 	testenv.Eventually(t, "revision 7", func() bool { return reason(env) == "rev7" })
 }
 
@@ -205,7 +206,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 		t.Fatalf("re-listening on %s: %v", addr, err)
 	}
 	s := new(testenv.BundleServer)
-	s.Set("r1", testenv.Bundle(t, "1", revisionPolicy("1"), nil))
+	s.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -220,7 +221,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 // although the service is gone.
 func TestPersistedBundle(t *testing.T) {
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", testenv.Bundle(t, "7", revisionPolicy("7"), nil))
+	srv.Set("r1", bundletest.Build(t, "7", revisionPolicy("7"), nil))
 	dir := t.TempDir()
 	cfg := func() *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
@@ -248,7 +249,7 @@ func TestPersistedBundle(t *testing.T) {
 // the engine and its bundle; a changed one starts another.
 func TestEngineKeptAcrossReloads(t *testing.T) {
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", testenv.Bundle(t, "1", revisionPolicy("1"), nil))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	cfg := func(query string) *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url}, Query: query}
 	}
@@ -275,7 +276,7 @@ func TestEngineKeptAcrossReloads(t *testing.T) {
 func TestBundleBearerToken(t *testing.T) {
 	t.Setenv("OPA_AUTHZ_TEST_TOKEN", "s3cret")
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", testenv.Bundle(t, "1", revisionPolicy("1"), nil))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
 	if got := srv.Authorization(); got != "Bearer s3cret" {
 		t.Errorf("Authorization = %q, want the resolved token", got)
