@@ -70,8 +70,8 @@ func TestBOLAThroughThePaymentPipeline(t *testing.T) {
 	// The refusals came from the policy stage, not only from the handler's own check.
 	e.pg.Stop()
 	denied := 0
-	for _, line := range strings.Split(string(e.pg.Logs()), "\n") {
-		if strings.Contains(line, `"action":"policy_denied"`) && strings.Contains(line, `"actor":"bob"`) && strings.Contains(line, `"decision_id"`) {
+	for _, entry := range e.pg.LogEntries(t) {
+		if entry.Str("action") == "policy_denied" && entry.Str("actor") == "bob" && entry.Str("decision_id") != "" {
 			denied++
 		}
 	}

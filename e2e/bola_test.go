@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -217,40 +216,28 @@ func TestBOLA(t *testing.T) {
 			t.Fatalf("status %d %s", resp.StatusCode, body)
 		}
 		requestID := resp.Header.Get("X-Request-Id")
-		var decisionID string
-		eventually(t, "the audit event", func() bool {
-			for _, e := range opaLogEntries(pg, "audit") {
-				if e["request_id"] == requestID && e["action"] == "policy_denied" {
-					decisionID, _ = e["decision_id"].(string)
-					return e["outcome"] == "denied" && e["actor"] == "alice" && e["resource"] == "pi_bob" && e["reason"] == "not_owner"
-				}
-			}
-			return false
-		})
+		audit := pg.WaitForLog(t, "the audit event", testenv.LogFields(map[string]string{
+			"msg": "audit", "request_id": requestID, "action": "policy_denied",
+		}))
+		if audit.Str("outcome") != "denied" || audit.Str("actor") != "alice" || audit.Str("resource") != "pi_bob" || audit.Str("reason") != "not_owner" {
+			t.Errorf("audit event: %s", audit.Line)
+		}
+		decisionID := audit.Str("decision_id")
 		if decisionID == "" {
 			t.Fatal("the audit event has no decision_id")
 		}
-		found := false
-		for _, e := range opaLogEntries(pg, "Decision Log") {
-			if e["decision_id"] == decisionID {
-				found = true
-				b, _ := json.Marshal(e)
-				if !strings.Contains(string(b), `"reason":"not_owner"`) || e["logger"] != "http.handlers.opa_authz.decision_log" {
-					t.Errorf("decision log entry: %s", b)
-				}
-			}
+		decision := pg.WaitForLog(t, "the decision log entry "+decisionID, testenv.LogFields(map[string]string{
+			"msg": "Decision Log", "decision_id": decisionID,
+		}))
+		if !strings.Contains(decision.Line, `"reason":"not_owner"`) || decision.Str("logger") != "http.handlers.opa_authz.decision_log" {
+			t.Errorf("decision log entry: %s", decision.Line)
 		}
-		if !found {
-			t.Errorf("no decision log entry with decision_id %s", decisionID)
-		}
-		if v, ok := opaMetric(t, pg, `paygate_policy_decisions_total{result="deny"}`); !ok || v == 0 {
-			t.Error("denials are not counted")
-		}
-		if v, ok := opaMetric(t, pg, `paygate_policy_decisions_total{result="invalid_path"}`); !ok || v == 0 {
-			t.Error("ambiguous paths are not counted")
-		}
-		// Tokens never reach the log.
-		logs := string(pg.Logs())
+		pg.WaitForMetric(t, `paygate_policy_decisions_total{result="deny"}`, testenv.MetricAbove(0))
+		pg.WaitForMetric(t, `paygate_policy_decisions_total{result="invalid_path"}`, testenv.MetricAbove(0))
+		// Tokens never reach the log: a scan of the complete log, once the
+		// process has exited.
+		pg.Stop()
+		logs := string(pg.Logs(t))
 		for _, h := range []http.Header{alice, agent} {
 			if tok := strings.TrimPrefix(h.Get("Authorization"), "Bearer "); strings.Contains(logs, tok) {
 				t.Error("the log holds a token")

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -159,10 +158,11 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		})
 	}
 
-	// The internal cause is in the log, with the request ID, for the operator.
-	if logs := string(pg.Logs()); !strings.Contains(logs, "dial redis 10.1.2.3") {
-		t.Error("the internal cause of the 500 was not logged")
-	}
+	// The internal cause is in the log, with the request ID, for the
+	// operator; the line may be written after the response has arrived.
+	pg.WaitForLog(t, "the internal cause of the 500", func(e testenv.LogEntry) bool {
+		return e.Str("msg") == "request refused" && e.Str("request_id") != "" && strings.Contains(e.Str("cause"), "dial redis 10.1.2.3")
+	})
 }
 
 func TestPlainHTTPAPICallRefused(t *testing.T) {
@@ -423,40 +423,6 @@ func redisGlobal(db int) string {
 	}`
 }
 
-// storeUp reads paygate_store_up{backend="redis"} from the admin API's
-// metrics; ok is false while the metric is absent.
-func storeUp(t *testing.T, pg *testenv.Paygate) (up float64, ok bool) {
-	t.Helper()
-	resp, body := send(t, http.DefaultClient, "GET", pg.AdminURL+"/metrics", "", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %d", resp.StatusCode)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, found := strings.CutPrefix(line, `paygate_store_up{backend="redis"} `); found {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			return f, true
-		}
-	}
-	return 0, false
-}
-
-// eventually polls cond until it holds, failing the test after a bound.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func TestRedisStoreHealthIsObservable(t *testing.T) {
 	rs := testenv.Redis(t)
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
@@ -464,11 +430,11 @@ func TestRedisStoreHealthIsObservable(t *testing.T) {
 		Global: redisGlobal(0),
 		Data:   map[string]any{"redisURL": rs.URL()},
 	})
-	eventually(t, "paygate_store_up 1", func() bool { v, ok := storeUp(t, pg); return ok && v == 1 })
+	pg.WaitForMetric(t, `paygate_store_up{backend="redis"}`, testenv.MetricIs(1))
 
 	rs.Stop()
-	eventually(t, "paygate_store_up 0", func() bool { v, ok := storeUp(t, pg); return ok && v == 0 })
-	eventually(t, "the outage in the log", func() bool { return strings.Contains(string(pg.Logs()), `"store unavailable"`) })
+	pg.WaitForMetric(t, `paygate_store_up{backend="redis"}`, testenv.MetricIs(0))
+	pg.WaitForLog(t, "the outage", testenv.LogFields(map[string]string{"msg": "store unavailable"}))
 
 	// Serving goes on: stages decide what a store outage means for them.
 	if resp, _ := send(t, pg.Client(), "GET", pg.HTTPSURL+"/", "", nil); resp.StatusCode != 200 {
@@ -507,7 +473,7 @@ func TestReloadReleasesOldStoreConnections(t *testing.T) {
 		Data:   map[string]any{"redisURL": rs.URL()},
 	}
 	pg := testenv.StartPaygate(t, opts)
-	eventually(t, "paygate's connection on db 0", func() bool { return redisClientDBs(t, admin)["0"] > 0 })
+	testenv.Eventually(t, "paygate's connection on db 0", func() bool { return redisClientDBs(t, admin)["0"] > 0 })
 
 	// Same store settings: the connections are kept.
 	pg.Reload(t, redisStoreSite+"\n# same store\n")
@@ -518,7 +484,7 @@ func TestReloadReleasesOldStoreConnections(t *testing.T) {
 	// Changed store settings: new connections, and the old ones are closed.
 	pg.SetGlobal(redisGlobal(1))
 	pg.Reload(t, redisStoreSite)
-	eventually(t, "connections on db 1 only", func() bool {
+	testenv.Eventually(t, "connections on db 1 only", func() bool {
 		dbs := redisClientDBs(t, admin)
 		return dbs["1"] > 0 && dbs["0"] == 0
 	})

@@ -3,12 +3,8 @@ package e2e
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/paygate/paygate/internal/testenv"
 )
@@ -57,7 +56,7 @@ const (
 	devAudience = "paygate"
 )
 
-// jwtTestKey is the ES256 key of the JWKS the test serves.
+// jwtTestKey is the ES256 key of the JWKS the test serves, under kid e2e-1.
 type jwtTestKey struct {
 	private *ecdsa.PrivateKey
 	jwks    []byte
@@ -69,47 +68,33 @@ func newJWTTestKey(t *testing.T) jwtTestKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := private.PublicKey.ECDH()
+	public, err := jwk.FromRaw(private.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	point := pub.Bytes() // 0x04 || x || y
-	jwks, err := json.Marshal(map[string]any{"keys": []any{map[string]string{
-		"kty": "EC", "crv": "P-256", "kid": "e2e-1", "alg": "ES256", "use": "sig",
-		"x": base64.RawURLEncoding.EncodeToString(point[1:33]),
-		"y": base64.RawURLEncoding.EncodeToString(point[33:]),
-	}}})
+	for name, v := range map[string]any{jwk.KeyIDKey: "e2e-1", jwk.AlgorithmKey: jwa.ES256, jwk.KeyUsageKey: "sig"} {
+		if err := public.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jwks, err := json.Marshal(map[string]any{"keys": []jwk.Key{public}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return jwtTestKey{private: private, jwks: jwks}
 }
 
-// mint signs an ES256 token for user_jwks from the development issuer.
-func (k jwtTestKey) mint(t *testing.T) string {
+// mint signs an ES256 token for user_jwks from the development issuer,
+// naming the key kid.
+func (k jwtTestKey) mint(t *testing.T, kid string) string {
 	t.Helper()
-	now := time.Now().Unix()
-	header, err := json.Marshal(map[string]any{"alg": "ES256", "kid": "e2e-1", "typ": "at+jwt"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims, err := json.Marshal(map[string]any{"sub": "user_jwks", "iss": devIssuer, "aud": devAudience, "iat": now, "exp": now + 600})
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := b64(string(header)) + "." + b64(string(claims))
-	sum := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, k.private, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testenv.MintJWT(t, testenv.JWT{Alg: "ES256", Key: k.private,
+		Header: map[string]any{"kid": kid, "typ": "at+jwt"}, Claims: testenv.DevClaims("user_jwks")})
 }
 
-// paygateToken runs `paygate token` with the development key.
+// paygateToken runs `paygate token` with the development key: the test of
+// the command through the binary. Other tests mint in process with
+// testenv.DevToken.
 func paygateToken(t *testing.T, args ...string) string {
 	t.Helper()
 	key, err := filepath.Abs(filepath.Join("..", "testdata", "jwt", "dev-private.pem"))
@@ -146,7 +131,7 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 	origin := pg.HTTPSURL
 
 	devTok := paygateToken(t, "--sub", "user_1", "--claim", "email=u1@example.com")
-	jwksTok := key.mint(t)
+	jwksTok := key.mint(t, "e2e-1")
 	var tokens []string // every token sent, for the log scan
 	tokens = append(tokens, devTok, jwksTok)
 
@@ -199,16 +184,19 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 		}
 	})
 
-	expired := paygateToken(t, "--sub", "user_1", "--ttl", "-2m")
-	otherAud := paygateToken(t, "--sub", "user_1", "--aud", "billing")
-	otherIss := paygateToken(t, "--sub", "user_1", "--iss", "https://id.evil.example")
-	idToken := paygateToken(t, "--sub", "user_1", "--typ", "JWT")
-	unknownKid := resign(t, key.mint(t), `{"alg":"ES256","kid":"rotated-away","typ":"at+jwt"}`)
-	parts := strings.Split(devTok, ".")
-	tampered := parts[0] + "." + b64(`{"sub":"admin","iss":"https://id.paygate.localhost","aud":"paygate","exp":4102444800}`) + "." + parts[2]
-	algNone := b64(`{"alg":"none","typ":"at+jwt"}`) + "." + parts[1] + "."
-	algNoneSigned := b64(`{"alg":"NONE","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2]
-	hmacWithPublicKey := hmacSign(t, readFile(t, filepath.Join("..", "testdata", "jwt", "dev-public.pem")), parts[1])
+	expired := testenv.DevToken(t, "user_1", map[string]any{"exp": time.Now().Add(-2 * time.Minute).Unix()})
+	otherAud := testenv.DevToken(t, "user_1", map[string]any{"aud": "billing"})
+	otherIss := testenv.DevToken(t, "user_1", map[string]any{"iss": "https://id.evil.example"})
+	idToken := testenv.MintJWT(t, testenv.JWT{Alg: "EdDSA", Key: testenv.DevKey(t), Header: map[string]any{"typ": "JWT"}, Claims: testenv.DevClaims("user_1")})
+	unknownKid := key.mint(t, "rotated-away")
+	tampered := testenv.ReplaceSegment(t, devTok, 1, `{"sub":"admin","iss":"https://id.paygate.localhost","aud":"paygate","exp":4102444800}`)
+	algNone := testenv.MintJWT(t, testenv.JWT{Alg: "none", Header: map[string]any{"typ": "at+jwt"}, Claims: testenv.DevClaims("user_1")})
+	algNoneSigned := testenv.ReplaceSegment(t, devTok, 0, `{"alg":"NONE","typ":"at+jwt"}`)
+	publicPEM, err := os.ReadFile(filepath.Join("..", "testdata", "jwt", "dev-public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmacWithPublicKey := testenv.MintJWT(t, testenv.JWT{Alg: "HS256", Key: publicPEM, Header: map[string]any{"typ": "at+jwt"}, Claims: testenv.DevClaims("user_1")})
 	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey)
 
 	t.Run("refused", func(t *testing.T) {
@@ -265,22 +253,19 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 		}
 	})
 
-	metrics := scrape(t, pg.AdminURL+"/metrics")
-	for _, want := range []string{
-		`paygate_auth_failures_total{reason="token_expired"} 1`,
-		`paygate_auth_failures_total{reason="credential_conflict"} 1`,
-		`paygate_auth_failures_total{reason="cross_site_request"} 2`,
-		`paygate_auth_failures_total{reason="credential_missing"} 2`,
-		`paygate_auth_successes_total{source="cookie"} 2`,
+	for series, want := range map[string]float64{
+		`paygate_auth_failures_total{reason="token_expired"}`:       1,
+		`paygate_auth_failures_total{reason="credential_conflict"}`: 1,
+		`paygate_auth_failures_total{reason="cross_site_request"}`:  2,
+		`paygate_auth_failures_total{reason="credential_missing"}`:  2,
+		`paygate_auth_successes_total{source="cookie"}`:             2,
 	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %s", want)
-		}
+		pg.WaitForMetric(t, series, testenv.MetricIs(want))
 	}
 
 	// Every refusal is logged and audited with its reason; no token is.
 	pg.Stop()
-	logs := string(pg.Logs())
+	logs := string(pg.Logs(t))
 	for _, reason := range []string{"credential_missing", "credential_malformed", "token_malformed", "token_expired", "audience_mismatch", "issuer_mismatch", "typ_mismatch", "kid_unknown", "signature_invalid", "alg_not_allowed", "credential_conflict", "cross_site_request"} {
 		if !strings.Contains(logs, `"msg":"token rejected"`) || !strings.Contains(logs, `"reason":"`+reason+`"`) {
 			t.Errorf("no log line for %s", reason)
@@ -295,50 +280,4 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 			t.Fatalf("a token is in the logs")
 		}
 	}
-}
-
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-// hmacSign returns an HS256 token over payload (a segment) keyed with key:
-// the "public key as HMAC secret" attack.
-func hmacSign(t *testing.T, key []byte, payload string) string {
-	t.Helper()
-	input := b64(`{"alg":"HS256","typ":"at+jwt"}`) + "." + payload
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(input))
-	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// resign swaps a token's header for header, keeping the signature: a token
-// naming a kid no source has.
-func resign(t *testing.T, tok, header string) string {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token has %d parts", len(parts))
-	}
-	return b64(header) + "." + parts[1] + "." + parts[2]
-}
-
-func scrape(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

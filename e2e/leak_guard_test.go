@@ -193,7 +193,7 @@ func TestLeakScanGuardPipeline(t *testing.T) {
 
 	// The scan was not vacuous: the access log recorded every request, with
 	// the places the secrets were in, masked.
-	logs := string(pg.Logs())
+	logs := string(pg.Logs(t))
 	if n := strings.Count(logs, `"msg":"handled request"`); n < len(leakAttacks()) {
 		t.Errorf("%d access log entries, want at least %d", n, len(leakAttacks()))
 	}
@@ -220,7 +220,7 @@ func TestLeakScanCatchesUnredactedLogs(t *testing.T) {
 	driveAttacks(t, pg)
 	pg.Stop()
 	found := map[string]bool{}
-	for _, l := range findLeaks(pg.Logs(), leakPlants()) {
+	for _, l := range findLeaks(pg.Logs(t), leakPlants()) {
 		found[strings.SplitN(l.what, " as ", 2)[0]] = true
 	}
 	for _, p := range leakPlants() {

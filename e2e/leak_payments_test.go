@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // TestLeakScanPaymentFlows drives every payment flow through the shipped
@@ -102,7 +105,7 @@ func TestLeakScanPaymentFlows(t *testing.T) {
 		"basic credential":            "Basic " + plantedBasic,
 		"secret key":                  "Bearer " + plantedSecretKey,
 		"client secret":               "Bearer " + plantedClientSecret,
-		"expired valid-looking token": "Bearer " + paygateToken(t, "--sub", "mallory", "--ttl", "-1m"),
+		"expired valid-looking token": "Bearer " + testenv.DevToken(t, "mallory", map[string]any{"exp": time.Now().Add(-time.Minute).Unix()}),
 	} {
 		resp, body := e.do("GET", "/v1/payment_methods", "", "", http.Header{"Authorization": {authz}})
 		if resp.StatusCode != http.StatusUnauthorized {

@@ -178,7 +178,7 @@ func walkJSON(v any, fn func(string)) {
 func requireNoLeaks(t *testing.T, pg *testenv.Paygate, plants []plant) {
 	t.Helper()
 	pg.Stop()
-	logs := pg.Logs()
+	logs := pg.Logs(t)
 	if len(bytes.TrimSpace(logs)) == 0 {
 		t.Fatal("paygate logged nothing: nothing to scan")
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -15,14 +14,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/paygate/paygate/internal/testenv"
+	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // opaAuth is the shipped pipeline's jwt_auth stage: it accepts the
@@ -47,7 +45,7 @@ func opaAuth(t *testing.T) string {
 // with the given role.
 func opaBearer(t *testing.T, sub, role string) http.Header {
 	t.Helper()
-	return http.Header{"Authorization": {"Bearer " + paygateToken(t, "--sub", sub, "--claim", "role="+role)}}
+	return http.Header{"Authorization": {"Bearer " + testenv.DevToken(t, sub, map[string]any{"role": role})}}
 }
 
 // opaPolicies is the repository's policy directory.
@@ -107,64 +105,15 @@ func opaShape(resp *http.Response, body []byte) string {
 		resp.Header.Get("Content-Type"), resp.Header.Get("Content-Length"), resp.Header.Get("Cache-Control"))
 }
 
-// opaMetric reads one series (name and labels, as /metrics writes them)
-// from the admin API; ok is false while it is absent.
-func opaMetric(t *testing.T, pg *testenv.Paygate, series string) (value float64, ok bool) {
+// opaBundle builds a bundle holding one policy, signed with signingKey (a
+// PEM private key).
+func opaBundle(t *testing.T, revision, policy string, signingKey []byte) []byte {
 	t.Helper()
-	resp, body := send(t, http.DefaultClient, "GET", pg.AdminURL+"/metrics", "", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %d", resp.StatusCode)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, found := strings.CutPrefix(line, series+" "); found {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			return f, true
-		}
-	}
-	return 0, false
+	return bundletest.Build(t, revision, map[string]string{"authz.rego": policy}, signingKey)
 }
 
-// opaLogEntries returns the process's JSON log entries whose message is msg.
-func opaLogEntries(pg *testenv.Paygate, msg string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(string(pg.Logs()), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["msg"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// opaBundle builds a bundle from one policy file with the binary's bundle
-// command, signed with keyFile.
-func opaBundle(t *testing.T, revision, policy, keyFile string) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "paygate"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "paygate", "authz.rego"), []byte(policy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "bundle.tar.gz")
-	cmd := exec.Command(testenv.Binary(t), "bundle", "--policies", filepath.Join(dir, "paygate"),
-		"--signing-key", keyFile, "--revision", revision, "--output", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("paygate bundle: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// opaUntrustedKey writes a new ECDSA key that paygate does not trust.
-func opaUntrustedKey(t *testing.T) string {
+// opaUntrustedKey is a new ECDSA key, in PEM, that paygate does not trust.
+func opaUntrustedKey(t *testing.T) []byte {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -174,11 +123,22 @@ func opaUntrustedKey(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "untrusted.key")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// opaDevKey is the development bundle-signing key, in PEM, and the path of
+// its public half.
+func opaDevKey(t *testing.T) (private []byte, publicFile string) {
+	t.Helper()
+	private, err := os.ReadFile("../testdata/opa/bundle-signing.key")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return file
+	publicFile, err = filepath.Abs("../testdata/opa/bundle-signing.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return private, publicFile
 }
 
 // Policies of the hot-reload tests; their behaviour shows which one is
@@ -258,14 +218,7 @@ https://localhost:{{.HTTPSPort}} {
 // request in flight during the swap completes, and the active revision and
 // the refusal are in the metrics and the log.
 func TestOPABundleHotReload(t *testing.T) {
-	publicKey, err := filepath.Abs("../testdata/opa/bundle-signing.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	devKey, err := filepath.Abs("../testdata/opa/bundle-signing.key")
-	if err != nil {
-		t.Fatal(err)
-	}
+	devKey, publicKey := opaDevKey(t)
 	bundles := new(testenv.BundleServer)
 	bundles.Set("r1", opaBundle(t, "1", opaPolicyRev1, devKey))
 	bundleSrv := httptest.NewServer(bundles)
@@ -289,15 +242,14 @@ func TestOPABundleHotReload(t *testing.T) {
 		resp, _ := send(t, c, method, pg.HTTPSURL+path, "", alice)
 		return resp.StatusCode
 	}
-	revision := func(rev string) func() bool {
-		return func() bool {
-			v, ok := opaMetric(t, pg, `paygate_policy_bundle_revision_info{revision="`+rev+`"}`)
-			return ok && v == 1
-		}
+	// revision is the series that is 1 while rev is the active revision.
+	revision := func(rev string) string {
+		return `paygate_policy_bundle_revision_info{revision="` + rev + `"}`
 	}
+	const failures = `paygate_policy_bundle_activations_total{result="failure"}`
 
 	// Revision 1: reads pass, writes do not.
-	eventually(t, "revision 1 active", revision("1"))
+	pg.WaitForMetric(t, revision("1"), testenv.MetricIs(1))
 	if got := status("GET", "/v1/payment_intents/pi_any"); got != 200 {
 		t.Fatalf("revision 1, GET: %d, want 200", got)
 	}
@@ -310,7 +262,7 @@ func TestOPABundleHotReload(t *testing.T) {
 	inFlight := opaInFlight(t, pg, "/v1/setup_intents/seti_1?hold", alice)
 	<-held
 	bundles.Set("r2", opaBundle(t, "2", opaPolicyRev2, devKey))
-	eventually(t, "revision 2 active", revision("2"))
+	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
 	if got := status("GET", "/v1/setup_intents/seti_1"); got != 404 {
 		t.Errorf("revision 2, GET setup intent: %d, want 404", got)
 	}
@@ -321,30 +273,21 @@ func TestOPABundleHotReload(t *testing.T) {
 	if got := status("GET", "/v1/payment_methods"); got != 200 {
 		t.Errorf("revision 2, GET cards: %d, want 200", got)
 	}
-	if len(opaLogEntries(pg, "policy activated")) < 2 {
-		t.Error("the activations are not in the log")
+	for _, rev := range []string{"1", "2"} {
+		pg.WaitForLog(t, "the activation of revision "+rev, testenv.LogFields(map[string]string{"msg": "policy activated", "revision": rev}))
 	}
 
 	// Revision 3, signed with a key paygate does not trust: refused.
-	failures, _ := opaMetric(t, pg, `paygate_policy_bundle_activations_total{result="failure"}`)
+	failed := pg.Metric(t, failures)
 	bundles.Set("r3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
-	eventually(t, "the refusal of revision 3 in the log", func() bool {
-		for _, e := range opaLogEntries(pg, "policy bundle refused; the active policy stays") {
-			if e["active_revision"] == "2" && strings.Contains(fmt.Sprint(e["error"]), "signature") {
-				return true
-			}
-		}
-		return false
+	pg.WaitForLog(t, "the refusal of revision 3", func(e testenv.LogEntry) bool {
+		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
+			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
 	})
-	if v, _ := opaMetric(t, pg, `paygate_policy_bundle_activations_total{result="failure"}`); v <= failures {
-		t.Errorf("activation failures %v, want more than %v", v, failures)
-	}
-	if !revision("2")() {
-		t.Error("revision 2 is no longer the active revision")
-	}
-	if _, ok := opaMetric(t, pg, `paygate_policy_bundle_revision_info{revision="3"}`); ok {
-		t.Error("revision 3 is reported active")
-	}
+	pg.WaitForMetric(t, failures, testenv.MetricAbove(failed))
+	// Revision 2 stays the active one; 3 is not reported.
+	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
+	pg.WaitForMetric(t, revision("3"), testenv.MetricIs(0))
 	if got := status("POST", "/v1/payment_intents"); got != 403 {
 		t.Errorf("after revision 3 was served, POST: %d, want 403 (revision 2 still deciding)", got)
 	}
@@ -426,14 +369,7 @@ https://localhost:{{.HTTPSPort}} {
 // service is down: after the start-up wait it serves, refusing with 503
 // policy_unavailable until the service comes up and a bundle activates.
 func TestOPAStartupWithoutBundleService(t *testing.T) {
-	publicKey, err := filepath.Abs("../testdata/opa/bundle-signing.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	devKey, err := filepath.Abs("../testdata/opa/bundle-signing.key")
-	if err != nil {
-		t.Fatal(err)
-	}
+	devKey, publicKey := opaDevKey(t)
 	port := testenv.FreePort(t)
 	up := testenv.StartUpstream(t, nil)
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
@@ -446,9 +382,9 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 			"startupWait": "1s",
 		},
 	})
-	if len(opaLogEntries(pg, "no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates")) != 1 {
-		t.Error("the missed start-up wait is not in the log")
-	}
+	pg.WaitForLog(t, "the missed start-up wait", testenv.LogFields(map[string]string{
+		"msg": "no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates",
+	}))
 	c := pg.Client()
 	alice := opaBearer(t, "alice", "customer")
 	for _, path := range []string{"/v1/payment_intents/pi_1", "/v1/payment_methods"} {
@@ -461,9 +397,7 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 	if up.Count() != 0 {
 		t.Fatalf("%d requests reached the upstream without a policy", up.Count())
 	}
-	if v, ok := opaMetric(t, pg, `paygate_policy_decisions_total{result="policy_unavailable"}`); !ok || v < 2 {
-		t.Errorf("policy_unavailable decisions = %v, want at least 2", v)
-	}
+	pg.WaitForMetric(t, `paygate_policy_decisions_total{result="policy_unavailable"}`, testenv.MetricAbove(1))
 
 	// The bundle service comes up on its address.
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -475,7 +409,7 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: bundles}}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	eventually(t, "requests allowed once the bundle activates", func() bool {
+	testenv.Eventually(t, "requests allowed once the bundle activates", func() bool {
 		resp, _ := send(t, c, "GET", pg.HTTPSURL+"/v1/payment_methods", "", alice)
 		return resp.StatusCode == 200
 	})

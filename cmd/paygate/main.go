@@ -1,4 +1,6 @@
-// Command paygate is Caddy with its standard modules and every paygate module.
+// Command paygate is Caddy with its standard modules and every paygate
+// module, plus paygate's own commands: "paygate bundle" (bundle.go) and
+// "paygate token" (token.go).
 package main
 
 import (
@@ -6,8 +8,6 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/paygate/paygate/internal/bundlecmd"
-	_ "github.com/paygate/paygate/internal/devtoken"
 	_ "github.com/paygate/paygate/modules/all"
 )
 

@@ -1,7 +1,7 @@
-// Package devtoken mints development tokens. Its "paygate token" command
-// signs a JWT with a local private key, by default the development key in
-// testdata/jwt that the shipped Caddyfile accepts, so that the API can be
-// called by hand:
+// Package devtoken mints development tokens: JWTs signed with a local
+// private key, by default the development key in testdata/jwt that the
+// shipped Caddyfile accepts. The "paygate token" command prints them, so
+// that the API can be called by hand:
 //
 //	curl -H "Authorization: Bearer $(paygate token --sub user_1)" ...
 //
@@ -47,6 +47,9 @@ type Options struct {
 	TTL time.Duration
 	// Type is the typ header; "" leaves it out.
 	Type string
+	// KeyID is the kid header; "" uses the key's own kid (LoadKey gives a
+	// key its RFC 7638 thumbprint).
+	KeyID string
 	// Alg overrides the algorithm the key's type implies (for an RSA key:
 	// RS256, or PS256 and the like).
 	Alg string
@@ -117,8 +120,18 @@ func Mint(key jwk.Key, o Options) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("claims: %w", err)
 	}
+	kid := o.KeyID
+	if kid == "" {
+		kid = key.KeyID()
+	}
+	// Signed with the raw key: jws.Sign would write a JWK's own kid over
+	// the header's.
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return "", fmt.Errorf("signing key: %w", err)
+	}
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, key.KeyID()); err != nil {
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
 		return "", fmt.Errorf("header: %w", err)
 	}
 	if o.Type != "" {
@@ -126,7 +139,7 @@ func Mint(key jwk.Key, o Options) (string, error) {
 			return "", fmt.Errorf("header: %w", err)
 		}
 	}
-	token, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	token, err := jws.Sign(payload, jws.WithKey(alg, raw, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}

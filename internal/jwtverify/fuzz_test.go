@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // FuzzVerify feeds arbitrary tokens to a verifier: it must never panic,
@@ -20,8 +22,8 @@ func FuzzVerify(f *testing.F) {
 		token(f, k["ES256"], with(map[string]any{"aud": []string{"a", testAudience}}), nil),
 		"", ".", "..", "a.b.c", "e30.e30.e30", "eyJhbGciOiJub25lIn0.e30.",
 		good + "=", strings.Replace(good, ".", "..", 1),
-		signRaw(f, "EdDSA", k["EdDSA"].private, `{"alg":"EdDSA","alg":"EdDSA"}`, `{}`),
-		signRaw(f, "EdDSA", k["EdDSA"].private, `{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`, `{"exp":1e999,"sub":"x"}`),
+		testenv.SignJWT(f, "EdDSA", k["EdDSA"].private, `{"alg":"EdDSA","alg":"EdDSA"}`, `{}`),
+		testenv.SignJWT(f, "EdDSA", k["EdDSA"].private, `{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`, `{"exp":1e999,"sub":"x"}`),
 	} {
 		f.Add(s)
 	}

@@ -7,8 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"sort"
 	"sync"
 	"testing"
@@ -16,7 +16,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // t0 is the fake clock's start: tokens in tests are issued relative to it.
@@ -108,9 +109,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// seg encodes s as an unpadded base64url segment.
-func seg(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
 // jsonText marshals v; maps come out with sorted keys.
 func jsonText(t testing.TB, v any) string {
 	t.Helper()
@@ -119,21 +117,6 @@ func jsonText(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// signRaw signs the exact header and payload texts with key under alg.
-func signRaw(t testing.TB, alg string, key any, header, payload string) string {
-	t.Helper()
-	input := seg(header) + "." + seg(payload)
-	signer, err := jws.NewSigner(jwa.SignatureAlgorithm(alg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := signer.Sign([]byte(input), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 // goodClaims are claims that pass a verifier built by newTestVerifier at t0.
@@ -149,18 +132,12 @@ func goodClaims() map[string]any {
 }
 
 // token signs claims with k, with its kid and alg in the header plus extra
-// header members.
+// header members (a nil value leaves one out).
 func token(t testing.TB, k signingKey, claims map[string]any, extraHeader map[string]any) string {
 	t.Helper()
-	h := map[string]any{"alg": k.alg, "kid": k.kid, "typ": "at+jwt"}
-	for name, v := range extraHeader {
-		if v == nil {
-			delete(h, name)
-			continue
-		}
-		h[name] = v
-	}
-	return signRaw(t, k.alg, k.private, jsonText(t, h), jsonText(t, claims))
+	header := map[string]any{"kid": k.kid, "typ": "at+jwt"}
+	maps.Copy(header, extraHeader)
+	return testenv.MintJWT(t, testenv.JWT{Alg: k.alg, Key: k.private, Header: header, Claims: claims})
 }
 
 // fakeClock is a Clock that moves only when told to.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // jwksServer is a local JWKS endpoint whose keys, status and Cache-Control
@@ -207,7 +209,7 @@ func TestJWKSUnknownKidFlood(t *testing.T) {
 	flood := func() {
 		var wg sync.WaitGroup
 		for i := range 200 {
-			tok := signRaw(t, "EdDSA", k["attacker"].private,
+			tok := testenv.SignJWT(t, "EdDSA", k["attacker"].private,
 				jsonText(t, map[string]any{"alg": "EdDSA", "kid": fmt.Sprintf("unknown-%d", i), "typ": "at+jwt"}),
 				jsonText(t, goodClaims()))
 			wg.Go(func() {

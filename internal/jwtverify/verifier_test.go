@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 // newTestVerifier returns a verifier at t0 (fake clock) with the RS256,
@@ -177,7 +179,7 @@ func TestVerifyStrictJWS(t *testing.T) {
 	h, p, s := splitToken(t, good)
 	header := `{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`
 	claims := jsonText(t, goodClaims())
-	sign := func(header, payload string) string { return signRaw(t, "EdDSA", ed.private, header, payload) }
+	sign := func(header, payload string) string { return testenv.SignJWT(t, "EdDSA", ed.private, header, payload) }
 	tests := []struct {
 		name  string
 		token string
@@ -266,35 +268,35 @@ func TestRFC8725Attacks(t *testing.T) {
 		want  Reason
 	}{
 		// alg "none" (RFC 8725 §2.1, §3.1), in every casing, signed or not.
-		{name: "alg none, empty signature", token: seg(hdr("none", "ed-1", nil)) + "." + seg(claims) + ".", want: ReasonMalformed},
-		{name: "alg none with a signature", token: seg(hdr("none", "ed-1", nil)) + "." + seg(claims) + "." + gs, want: ReasonAlgNotAllowed},
-		{name: "alg None", token: seg(hdr("None", "ed-1", nil)) + "." + seg(claims) + "." + gs, want: ReasonAlgNotAllowed},
-		{name: "alg NONE", token: seg(hdr("NONE", "ed-1", nil)) + "." + seg(claims) + "." + gs, want: ReasonAlgNotAllowed},
-		{name: "alg nOnE", token: seg(hdr("nOnE", "", nil)) + "." + seg(claims) + "." + gs, want: ReasonAlgNotAllowed},
+		{name: "alg none, empty signature", token: testenv.Segment(hdr("none", "ed-1", nil)) + "." + testenv.Segment(claims) + ".", want: ReasonMalformed},
+		{name: "alg none with a signature", token: testenv.Segment(hdr("none", "ed-1", nil)) + "." + testenv.Segment(claims) + "." + gs, want: ReasonAlgNotAllowed},
+		{name: "alg None", token: testenv.Segment(hdr("None", "ed-1", nil)) + "." + testenv.Segment(claims) + "." + gs, want: ReasonAlgNotAllowed},
+		{name: "alg NONE", token: testenv.Segment(hdr("NONE", "ed-1", nil)) + "." + testenv.Segment(claims) + "." + gs, want: ReasonAlgNotAllowed},
+		{name: "alg nOnE", token: testenv.Segment(hdr("nOnE", "", nil)) + "." + testenv.Segment(claims) + "." + gs, want: ReasonAlgNotAllowed},
 		// HMAC with the public key as the secret (RFC 8725 §2.1).
-		{name: "HS256 keyed with the RSA public key PEM", token: signRaw(t, "HS256", rsaPEM, hdr("HS256", "rsa-1", nil), claims), want: ReasonAlgNotAllowed},
-		{name: "HS256 keyed with the RSA public JWK", token: signRaw(t, "HS256", []byte(rsaJWK), hdr("HS256", "rsa-1", nil), claims), want: ReasonAlgNotAllowed},
-		{name: "HS512 keyed with the RSA public key DER", token: signRaw(t, "HS512", rsaPub, hdr("HS512", "", nil), claims), want: ReasonAlgNotAllowed},
+		{name: "HS256 keyed with the RSA public key PEM", token: testenv.SignJWT(t, "HS256", rsaPEM, hdr("HS256", "rsa-1", nil), claims), want: ReasonAlgNotAllowed},
+		{name: "HS256 keyed with the RSA public JWK", token: testenv.SignJWT(t, "HS256", []byte(rsaJWK), hdr("HS256", "rsa-1", nil), claims), want: ReasonAlgNotAllowed},
+		{name: "HS512 keyed with the RSA public key DER", token: testenv.SignJWT(t, "HS512", rsaPub, hdr("HS512", "", nil), claims), want: ReasonAlgNotAllowed},
 		// A key used with an algorithm other than its own (RFC 8725 §3.1).
-		{name: "ES256 token naming the RSA key", token: signRaw(t, "ES256", k["ES256"].private, hdr("ES256", "rsa-1", nil), claims), want: ReasonKeyMismatch},
-		{name: "RS256 token naming the PS256 key", token: signRaw(t, "RS256", k["PS256"].private, hdr("RS256", "rsa-pss-1", nil), claims), want: ReasonKeyMismatch},
-		{name: "PS256 token naming the RS256 key", token: signRaw(t, "PS256", rsaKey.private, hdr("PS256", "rsa-1", nil), claims), want: ReasonKeyMismatch},
+		{name: "ES256 token naming the RSA key", token: testenv.SignJWT(t, "ES256", k["ES256"].private, hdr("ES256", "rsa-1", nil), claims), want: ReasonKeyMismatch},
+		{name: "RS256 token naming the PS256 key", token: testenv.SignJWT(t, "RS256", k["PS256"].private, hdr("RS256", "rsa-pss-1", nil), claims), want: ReasonKeyMismatch},
+		{name: "PS256 token naming the RS256 key", token: testenv.SignJWT(t, "PS256", rsaKey.private, hdr("PS256", "rsa-1", nil), claims), want: ReasonKeyMismatch},
 		// Keys the token brings itself: jwk, jku, x5u, x5c (RFC 8725 §3.10).
-		{name: "embedded jwk with the victim's kid", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "ed-1", map[string]any{"jwk": attackerJWK}), claims), want: ReasonSignatureInvalid},
-		{name: "embedded jwk without kid", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"jwk": attackerJWK}), claims), want: ReasonSignatureInvalid},
-		{name: "embedded jwk with its own kid", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "attacker-1", map[string]any{"jwk": attackerJWK}), claims), want: ReasonKeyUnknown},
-		{name: "jku to the attacker's JWKS", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "attacker-1", map[string]any{"jku": "https://127.0.0.1:1/jwks.json"}), claims), want: ReasonKeyUnknown},
-		{name: "x5u to the attacker's certificate", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"x5u": "https://127.0.0.1:1/cert.pem"}), claims), want: ReasonSignatureInvalid},
-		{name: "x5c with the attacker's certificate", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"x5c": []string{selfSignedCert(t, attacker)}}), claims), want: ReasonSignatureInvalid},
+		{name: "embedded jwk with the victim's kid", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "ed-1", map[string]any{"jwk": attackerJWK}), claims), want: ReasonSignatureInvalid},
+		{name: "embedded jwk without kid", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"jwk": attackerJWK}), claims), want: ReasonSignatureInvalid},
+		{name: "embedded jwk with its own kid", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "attacker-1", map[string]any{"jwk": attackerJWK}), claims), want: ReasonKeyUnknown},
+		{name: "jku to the attacker's JWKS", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "attacker-1", map[string]any{"jku": "https://127.0.0.1:1/jwks.json"}), claims), want: ReasonKeyUnknown},
+		{name: "x5u to the attacker's certificate", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"x5u": "https://127.0.0.1:1/cert.pem"}), claims), want: ReasonSignatureInvalid},
+		{name: "x5c with the attacker's certificate", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "", map[string]any{"x5c": []string{selfSignedCert(t, attacker)}}), claims), want: ReasonSignatureInvalid},
 		// kid is a lookup key, never a path, query or URL.
-		{name: "kid path traversal", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "../../../../../dev/null", nil), claims), want: ReasonKeyUnknown},
-		{name: "kid SQL injection", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "x' UNION SELECT 'secret' --", nil), claims), want: ReasonKeyUnknown},
-		{name: "kid with a NUL after a real kid", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "ed-1\x00", nil), claims), want: ReasonKeyUnknown},
-		{name: "kid a URL", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", "https://127.0.0.1:1/key", nil), claims), want: ReasonKeyUnknown},
-		{name: "kid very long", token: signRaw(t, "EdDSA", attacker.private, hdr("EdDSA", strings.Repeat("k", 4000), nil), claims), want: ReasonKeyUnknown},
+		{name: "kid path traversal", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "../../../../../dev/null", nil), claims), want: ReasonKeyUnknown},
+		{name: "kid SQL injection", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "x' UNION SELECT 'secret' --", nil), claims), want: ReasonKeyUnknown},
+		{name: "kid with a NUL after a real kid", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "ed-1\x00", nil), claims), want: ReasonKeyUnknown},
+		{name: "kid a URL", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", "https://127.0.0.1:1/key", nil), claims), want: ReasonKeyUnknown},
+		{name: "kid very long", token: testenv.SignJWT(t, "EdDSA", attacker.private, hdr("EdDSA", strings.Repeat("k", 4000), nil), claims), want: ReasonKeyUnknown},
 		// Substitution under a valid signature.
-		{name: "payload changed under the original signature", token: gh + "." + seg(jsonText(t, with(map[string]any{"sub": "admin"}))) + "." + gs, want: ReasonSignatureInvalid},
-		{name: "header changed under the original signature", token: seg(hdr("EdDSA", "ed-1", map[string]any{"typ": "application/at+jwt"})) + "." + gp + "." + gs, want: ReasonSignatureInvalid},
+		{name: "payload changed under the original signature", token: gh + "." + testenv.Segment(jsonText(t, with(map[string]any{"sub": "admin"}))) + "." + gs, want: ReasonSignatureInvalid},
+		{name: "header changed under the original signature", token: testenv.Segment(hdr("EdDSA", "ed-1", map[string]any{"typ": "application/at+jwt"})) + "." + gp + "." + gs, want: ReasonSignatureInvalid},
 		{name: "signature of another token", token: gh + "." + gp + "." + mustSplitSig(t, token(t, ed, with(map[string]any{"sub": "other"}), nil)), want: ReasonSignatureInvalid},
 		{name: "signed by another key of the same type", token: token(t, attacker, goodClaims(), nil), want: ReasonSignatureInvalid},
 		// Time, issuer, audience and type confusion.
@@ -305,8 +307,8 @@ func TestRFC8725Attacks(t *testing.T) {
 		{name: "token for another audience", token: token(t, ed, with(map[string]any{"aud": "https://other.example"}), nil), want: ReasonAudience},
 		{name: "ID token used as an access token", token: token(t, ed, goodClaims(), map[string]any{"typ": "JWT"}), want: ReasonTypeMismatch},
 		// Parser differentials.
-		{name: "duplicate alg member", token: signRaw(t, "EdDSA", ed.private, `{"alg":"none","alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`, claims), want: ReasonDuplicateMember},
-		{name: "duplicate sub member", token: signRaw(t, "EdDSA", ed.private, hdr("EdDSA", "ed-1", nil), `{"sub":"user_1","sub":"admin"}`), want: ReasonDuplicateMember},
+		{name: "duplicate alg member", token: testenv.SignJWT(t, "EdDSA", ed.private, `{"alg":"none","alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`, claims), want: ReasonDuplicateMember},
+		{name: "duplicate sub member", token: testenv.SignJWT(t, "EdDSA", ed.private, hdr("EdDSA", "ed-1", nil), `{"sub":"user_1","sub":"admin"}`), want: ReasonDuplicateMember},
 		{name: "oversized", token: good + strings.Repeat("A", 8192), want: ReasonTooLarge},
 		{name: "malformed", token: "not.a.jwt!", want: ReasonMalformed},
 	}
@@ -328,7 +330,7 @@ func mustSplitSig(t testing.TB, tok string) string {
 func TestKeysInTokenAreNeverFetched(t *testing.T) {
 	k := testKeys()
 	srv := newJWKSServer(t, k["attacker"])
-	tok := signRaw(t, "EdDSA", k["attacker"].private,
+	tok := testenv.SignJWT(t, "EdDSA", k["attacker"].private,
 		jsonText(t, map[string]any{"alg": "EdDSA", "kid": "ed-1", "typ": "at+jwt", "jku": srv.URL(), "x5u": srv.URL()}),
 		jsonText(t, goodClaims()))
 	v, _ := newTestVerifier(t, nil)
@@ -347,9 +349,9 @@ func TestHMACSecret(t *testing.T) {
 	v, _ := newTestVerifier(t, func(o *Options) { o.Algorithms = algs }, NewStatic(key))
 	hdr := `{"alg":"HS256","typ":"at+jwt"}`
 	claims := jsonText(t, goodClaims())
-	checkReason(t, v, signRaw(t, "HS256", secret, hdr, claims), "")
-	checkReason(t, v, signRaw(t, "HS256", []byte("another secret of thirty-two bytes!!"), hdr, claims), ReasonSignatureInvalid)
-	checkReason(t, v, signRaw(t, "HS384", append(secret, secret...), `{"alg":"HS384","typ":"at+jwt"}`, claims), ReasonAlgNotAllowed)
+	checkReason(t, v, testenv.SignJWT(t, "HS256", secret, hdr, claims), "")
+	checkReason(t, v, testenv.SignJWT(t, "HS256", []byte("another secret of thirty-two bytes!!"), hdr, claims), ReasonSignatureInvalid)
+	checkReason(t, v, testenv.SignJWT(t, "HS384", append(secret, secret...), `{"alg":"HS384","typ":"at+jwt"}`, claims), ReasonAlgNotAllowed)
 	checkReason(t, v, token(t, testKeys()["EdDSA"], goodClaims(), nil), ReasonAlgNotAllowed)
 }
 

@@ -10,9 +10,10 @@ import (
 // BundlePath is where a BundleServer serves its bundle.
 const BundlePath = "/bundles/paygate.tar.gz"
 
-// BundleServer is an OPA bundle service: it serves the current bundle at
-// BundlePath with its ETag, answers 304 to a matching If-None-Match and 404
-// while it has no bundle. Its zero value is ready to use as an http.Handler.
+// BundleServer is an OPA bundle service for the bundles bundletest.Build
+// makes: it serves the current bundle at BundlePath with its ETag, answers
+// 304 to a matching If-None-Match and 404 while it has no bundle. Its zero
+// value is ready to use as an http.Handler.
 type BundleServer struct {
 	mu        sync.Mutex
 	etag      string

@@ -28,6 +28,25 @@
 // logged when the test failed. Tests must not sleep to wait for these
 // processes; the harness waits on conditions (log lines, handshakes).
 //
+// The package is also the test kit every paygate test shares:
+//
+//   - Waiting: Eventually for a condition; Paygate.WaitForLog for a log
+//     entry, since a response can arrive before the lines about it are
+//     written; Paygate.WaitForMetric for a value on /metrics. Each gives up
+//     after WaitTimeout. Paygate.Logs is the complete output, once the
+//     process has been stopped: the one place to look for what must not be
+//     logged.
+//   - Reading: ParseLogEntries and LogEntry for Caddy's JSON log lines,
+//     ParseMetrics for the Prometheus text format.
+//   - Tokens: MintJWT and SignJWT mint any token in process (any alg, none
+//     included, any key, header members and claims, or raw segment texts);
+//     DevToken mints what "paygate token" would, which the shipped
+//     Caddyfile accepts. It signs with jwx directly, so that the tests of
+//     paygate's own JWT code can use it.
+//   - Policies: BundleServer serves OPA bundles, which the subpackage
+//     bundletest builds as "paygate bundle" does (apart, so that only the
+//     tests that need OPA compile it).
+//
 // Environment:
 //
 //   - PAYGATE_BIN: a built paygate binary (absolute path); otherwise each test

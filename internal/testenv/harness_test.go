@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,16 +71,59 @@ func TestHarnessReverseProxy(t *testing.T) {
 		t.Errorf("upstream saw %d requests after the redirect, want 1", up.Count())
 	}
 
-	if !bytes.Contains(pg.Logs(), []byte(readyMessage)) {
-		t.Errorf("logs lack %q:\n%s", readyMessage, pg.Logs())
+	// The access log of the request above may still be on its way.
+	if e := pg.WaitForLog(t, "the ready message", LogFields(map[string]string{"msg": readyMessage})); !strings.Contains(e.Line, readyMessage) {
+		t.Errorf("WaitForLog returned %q", e.Line)
+	}
+	if failure := fatalOf(func(tb testing.TB) { pg.Logs(tb) }); failure == "" {
+		t.Error("Logs of a running process did not fail")
 	}
 	pg.Stop()
 	if _, err := pg.Client().Get(pg.HTTPSURL); err == nil {
 		t.Error("request after Stop succeeded")
 	}
-	if !bytes.Contains(pg.Logs(), []byte("shutdown complete")) {
-		t.Errorf("logs after Stop lack the shutdown:\n%s", pg.Logs())
+	if !bytes.Contains(pg.Logs(t), []byte("shutdown complete")) {
+		t.Errorf("logs after Stop lack the shutdown:\n%s", pg.Logs(t))
 	}
+	if entries := pg.LogEntries(t); len(entries) == 0 || entries[0].Str("msg") == "" {
+		t.Errorf("log entries %v, want Caddy's JSON entries", entries)
+	}
+	// Once the process has exited, a wait for a line it never wrote ends
+	// at once.
+	if failure := fatalOf(func(tb testing.TB) {
+		pg.WaitForLog(tb, "a message never logged", LogFields(map[string]string{"msg": "never logged"}))
+	}); !strings.Contains(failure, "exited without writing") {
+		t.Errorf("WaitForLog after the exit: failure %q", failure)
+	}
+}
+
+// fatalTB is a testing.TB whose Fatal and Fatalf record the message and end
+// the goroutine, as testing's do.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatal(args ...any) { f.Fatalf("%s", fmt.Sprint(args...)) }
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// fatalOf runs fn with a fatalTB in a goroutine of its own and returns the
+// message fn failed with, or "".
+func fatalOf(fn func(testing.TB)) string {
+	tb := &fatalTB{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(tb)
+	}()
+	<-done
+	return tb.msg
 }
 
 func TestHarnessCluster(t *testing.T) {

@@ -198,7 +198,7 @@ func launch(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*Paygate
 // waitReady waits for Caddy's ready message, then for a verified TLS
 // handshake, and builds the client from the local CA's root.
 func (p *Paygate) waitReady() error {
-	if _, err := p.proc.waitForLine(isReadyMessage); err != nil {
+	if _, err := p.proc.waitReady(isReadyMessage); err != nil {
 		return err
 	}
 	roots, err := p.waitTLS()
@@ -272,16 +272,9 @@ func (p *Paygate) Client() *http.Client {
 	return &c
 }
 
-// Logs returns every line the process has written to stdout and stderr so
-// far (Caddy's JSON log entries), each ending in a newline. After Stop it
-// includes the shutdown.
-func (p *Paygate) Logs() []byte {
-	return p.proc.logs.all()
-}
-
 // Stop shuts the process down (SIGTERM, then SIGKILL after 10 s) and waits
 // for it to exit. The test's cleanup does this too; Stop is for tests that
-// take a replica away or scan the complete logs.
+// take a replica away or read the complete logs (Logs).
 func (p *Paygate) Stop() {
 	p.client.CloseIdleConnections()
 	p.proc.stop()

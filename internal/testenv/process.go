@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"syscall"
@@ -47,11 +48,15 @@ func startProcess(name string, cmd *exec.Cmd) (*process, error) {
 	return p, nil
 }
 
-// waitForLine returns the first output line for which match is true. It
-// fails, with the output so far, when the process exits first or when
-// startTimeout passes.
-func (p *process) waitForLine(match func(line []byte) bool) ([]byte, error) {
-	timer := time.NewTimer(startTimeout)
+// errNoLine is what waitForLine returns when the process exited without
+// writing the line it waited for.
+var errNoLine = errors.New("the process exited without writing it")
+
+// waitForLine returns the first output line, from the very first on, for
+// which match is true. It returns errNoLine when the process has exited
+// without writing one, and an error when timeout passes first.
+func (p *process) waitForLine(timeout time.Duration, match func(line []byte) bool) ([]byte, error) {
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	seen := 0
 	for {
@@ -65,13 +70,28 @@ func (p *process) waitForLine(match func(line []byte) bool) ([]byte, error) {
 		select {
 		case <-changed:
 		case <-p.done:
+			// The output is complete once done is closed: what is left
+			// to look at is all there will be.
 			if lines, _ := p.logs.since(seen); len(lines) == 0 {
-				return nil, p.exitedError()
+				return nil, errNoLine
 			}
 		case <-timer.C:
-			return nil, fmt.Errorf("%s not ready after %v; output:\n%s", p.name, startTimeout, p.logs.all())
+			return nil, fmt.Errorf("not written within %v", timeout)
 		}
 	}
+}
+
+// waitReady is waitForLine for a line that shows the process is ready: its
+// errors hold the output so far.
+func (p *process) waitReady(match func(line []byte) bool) ([]byte, error) {
+	line, err := p.waitForLine(startTimeout, match)
+	switch {
+	case errors.Is(err, errNoLine):
+		return nil, p.exitedError()
+	case err != nil:
+		return nil, fmt.Errorf("%s not ready after %v; output:\n%s", p.name, startTimeout, p.logs.all())
+	}
+	return line, nil
 }
 
 // exitedError describes a process that exited when it should be running.

@@ -173,7 +173,7 @@ func startRedis(t testing.TB, bin, dir, name string, args ...string) *process {
 		t.Fatalf("testenv: %v", err)
 	}
 	p.stopAtCleanup(t)
-	if _, err := p.waitForLine(isRedisReady); err != nil {
+	if _, err := p.waitReady(isRedisReady); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	return p
@@ -240,7 +240,7 @@ func RedisSentinel(t testing.TB) *Sentinel {
 		t.Fatalf("testenv: %v", err)
 	}
 	p.stopAtCleanup(t)
-	if _, err := p.waitForLine(func(line []byte) bool { return bytes.Contains(line, []byte("+monitor master "+name)) }); err != nil {
+	if _, err := p.waitReady(func(line []byte) bool { return bytes.Contains(line, []byte("+monitor master "+name)) }); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	return &Sentinel{MasterName: name, Addrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(sentinel))}}

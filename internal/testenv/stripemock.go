@@ -63,7 +63,7 @@ func StartStripeMock(t testing.TB) *StripeMock {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, err := proc.waitForLine(func(line []byte) bool {
+	line, err := proc.waitReady(func(line []byte) bool {
 		return bytes.HasPrefix(line, []byte(stripeMockListening))
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,13 +20,13 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/paygate/paygate/internal/apierror"
-	"github.com/paygate/paygate/internal/devtoken"
 	"github.com/paygate/paygate/internal/jwtverify"
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 const (
@@ -75,16 +76,13 @@ func keyFile(t testing.TB) string {
 	return path
 }
 
-// mint returns a token for sub from the test issuer, with claims.
+// mint returns a token for sub from the test issuer, valid for an hour,
+// with claims added to those (or replacing them).
 func mint(t testing.TB, sub string, claims map[string]any) string {
 	t.Helper()
-	tok, err := devtoken.Mint(signingKey(t), devtoken.Options{
-		Subject: sub, Issuer: testIssuer, Audience: testAudience, TTL: time.Hour, Type: "at+jwt", Claims: claims,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	all := map[string]any{"sub": sub, "iss": testIssuer, "aud": testAudience, "exp": time.Now().Add(time.Hour).Unix()}
+	maps.Copy(all, claims)
+	return testenv.MintJWT(t, testenv.JWT{Alg: "EdDSA", Key: signingKey(t), Header: map[string]any{"typ": "at+jwt"}, Claims: all})
 }
 
 // logs observes a provider's log lines and audit events.
@@ -129,22 +127,10 @@ func newRequest(method, target string, header http.Header, body string) (*httpte
 	return w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
 }
 
-func counter(t testing.TB, c interface{ Write(*dto.Metric) error }) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
-}
-
 func TestAuthenticate(t *testing.T) {
 	good := mint(t, "user_1", map[string]any{"email": "u1@example.com"})
 	other := mint(t, "user_2", nil)
-	expired, err := devtoken.Mint(signingKey(t), devtoken.Options{Subject: "user_1", Issuer: testIssuer, Audience: testAudience, TTL: -time.Hour, Type: "at+jwt"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	expired := mint(t, "user_1", map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})
 	badHeader := mint(t, "user_1", map[string]any{"email": "a@example.com\r\nX-Admin: 1"})
 	bearer := func(tok string) []string { return []string{"Bearer " + tok} }
 	cookie := func(toks ...string) []string {
@@ -221,7 +207,7 @@ func TestAuthenticate(t *testing.T) {
 			if reason == "" {
 				reason = reasonMissing
 			}
-			failuresBefore := counter(t, authFailures.WithLabelValues(reason))
+			failuresBefore := testutil.ToFloat64(authFailures.WithLabelValues(reason))
 			user, ok, err := p.Authenticate(w, r)
 			if err != nil {
 				t.Fatalf("Authenticate: %v", err)
@@ -263,7 +249,7 @@ func TestAuthenticate(t *testing.T) {
 			if got := w.Header().Get("WWW-Authenticate"); got != wantChallenge {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
 			}
-			if got := counter(t, authFailures.WithLabelValues(tt.wantReason)) - failuresBefore; got != 1 {
+			if got := testutil.ToFloat64(authFailures.WithLabelValues(tt.wantReason)) - failuresBefore; got != 1 {
 				t.Errorf("paygate_auth_failures_total{reason=%q} grew by %v, want 1", tt.wantReason, got)
 			}
 			events := l.audit.FilterField(zap.String("action", "token_rejected")).FilterField(zap.String("reason", tt.wantReason)).All()

@@ -1,7 +1,6 @@
 package opaauthz
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,9 +16,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/paygate/paygate/internal/testenv"
+	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // devKey is the development signing key of testdata/opa.
@@ -46,33 +46,11 @@ func otherKey(t testing.TB) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// revisionPolicy allows every request and names revision as its reason, so
-// that a decision shows which revision made it.
-func revisionPolicy(revision string) string {
-	return "package paygate.authz\ndecision := {\"allow\": true, \"reason\": \"rev" + revision + "\"}\n"
-}
-
-// makeBundle builds a bundle tarball holding policy, signed with key (ES256)
-// unless key is nil.
-func makeBundle(t testing.TB, revision, policy string, key []byte) []byte {
-	t.Helper()
-	roots := []string{"paygate"}
-	b := bundle.Bundle{
-		Manifest: bundle.Manifest{Revision: revision, Roots: &roots},
-		Data:     map[string]any{},
-		Modules:  []bundle.ModuleFile{{URL: "/paygate/authz.rego", Path: "/paygate/authz.rego", Raw: []byte(policy)}},
-	}
-	b.Manifest.Init()
-	if key != nil {
-		if err := b.GenerateSignature(bundle.NewSigningConfig(string(key), "ES256", ""), "paygate", false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := bundle.NewWriter(&buf).Write(b); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+// revisionPolicy is a bundle's files: a policy that allows every request
+// and names revision as its reason, so that a decision shows which revision
+// made it.
+func revisionPolicy(revision string) map[string]string {
+	return map[string]string{"authz.rego": "package paygate.authz\ndecision := {\"allow\": true, \"reason\": \"rev" + revision + "\"}\n"}
 }
 
 // reason evaluates a fixed request and returns the policy's reason, or the
@@ -91,7 +69,7 @@ func reason(env *testEnv) string {
 func TestBundleUpdates(t *testing.T) {
 	priv, pub := devKey(t)
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), priv))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), priv))
 
 	env := mustProvision(t, &Handler{Bundle: &BundleConfig{
 		URL:        url,
@@ -118,8 +96,8 @@ func TestBundleUpdates(t *testing.T) {
 			}
 		}
 	}()
-	srv.Set("r2", makeBundle(t, "2", revisionPolicy("2"), priv))
-	waitFor(t, "revision 2", func() bool { return reason(env) == "rev2" })
+	srv.Set("r2", bundletest.Build(t, "2", revisionPolicy("2"), priv))
+	testenv.Eventually(t, "revision 2", func() bool { return reason(env) == "rev2" })
 	close(stop)
 	for r, n := range <-seen {
 		if r != "rev1" && r != "rev2" {
@@ -130,22 +108,28 @@ func TestBundleUpdates(t *testing.T) {
 		t.Error("the activation of revision 2 was not logged")
 	}
 
+	// A bundle that builds but does not compile once activated: its data
+	// (data paths start at the bundle's directory, so this is
+	// data.paygate.authz) and its rule claim the same path, a conflict that
+	// only the activation's compiler, which sees both, finds.
+	conflicting := revisionPolicy("5")
+	conflicting["paygate/authz/data.json"] = `{"decision": {"allow": true}}`
 	for _, bad := range []struct {
 		name, etag string
 		body       []byte
 		// refusal is part of the logged reason.
 		refusal string
 	}{
-		{name: "badly signed", etag: "r3", body: makeBundle(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
-		{name: "unsigned", etag: "r4", body: makeBundle(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
-		{name: "does not compile", etag: "r5", body: makeBundle(t, "5", "package paygate.authz\ndecision := {\"allow\": x}\n", priv), refusal: "var x is unsafe"},
+		{name: "badly signed", etag: "r3", body: bundletest.Build(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
+		{name: "unsigned", etag: "r4", body: bundletest.Build(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
+		{name: "does not compile", etag: "r5", body: bundletest.Build(t, "5", conflicting, priv), refusal: "rego_compile_error: conflicting rule"},
 		{name: "not a bundle", etag: "r6", body: []byte("<html>maintenance</html>"), refusal: "gzip"},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
-			before := counter(t, activations, "failure")
+			before := testutil.ToFloat64(activations.WithLabelValues("failure"))
 			srv.Set(bad.etag, bad.body)
-			waitFor(t, "the refusal to be logged", func() bool { return env.refused(bad.refusal) })
-			if counter(t, activations, "failure") <= before {
+			testenv.Eventually(t, "the refusal to be logged", func() bool { return env.refused(bad.refusal) })
+			if testutil.ToFloat64(activations.WithLabelValues("failure")) <= before {
 				t.Error("the refusal was not counted")
 			}
 			if got := reason(env); got != "rev2" {
@@ -154,8 +138,8 @@ func TestBundleUpdates(t *testing.T) {
 		})
 	}
 	// A good bundle again: it replaces revision 2.
-	srv.Set("r7", makeBundle(t, "7", revisionPolicy("7"), priv))
-	waitFor(t, "revision 7", func() bool { return reason(env) == "rev7" })
+	srv.Set("r7", bundletest.Build(t, "7", revisionPolicy("7"), priv))
+	testenv.Eventually(t, "revision 7", func() bool { return reason(env) == "rev7" })
 }
 
 // logged reports whether an entry with msg carries field = value.
@@ -201,7 +185,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 	if len(env.logs.FilterMessage("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates").All()) != 1 {
 		t.Error("the missed start-up wait was not logged")
 	}
-	before := counter(t, decisions, resultUnavailable)
+	before := testutil.ToFloat64(decisions.WithLabelValues(resultUnavailable))
 	for _, path := range []string{"/v1/payment_intents/pi_1", "/v1/payment_methods", "/v1/anything"} {
 		r, w := newRequest("GET", path, caller{user: "alice"})
 		out := serve(t, env.h, r, w)
@@ -209,10 +193,10 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 			t.Fatalf("%s: passed=%v %d %v, want 503 policy_unavailable", path, out.passed, out.status, out.err)
 		}
 	}
-	if got := counter(t, decisions, resultUnavailable); got != before+3 {
+	if got := testutil.ToFloat64(decisions.WithLabelValues(resultUnavailable)); got != before+3 {
 		t.Errorf("policy_unavailable counter %v, want %v", got, before+3)
 	}
-	if counter(t, activations, "failure") == 0 {
+	if testutil.ToFloat64(activations.WithLabelValues("failure")) == 0 {
 		t.Error("failed downloads were not counted")
 	}
 
@@ -222,11 +206,11 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 		t.Fatalf("re-listening on %s: %v", addr, err)
 	}
 	s := new(testenv.BundleServer)
-	s.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	s.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	waitFor(t, "the bundle to activate", func() bool { return reason(env) == "rev1" })
+	testenv.Eventually(t, "the bundle to activate", func() bool { return reason(env) == "rev1" })
 	r, w := newRequest("GET", "/v1/payment_methods", caller{user: "alice"})
 	if out := serve(t, env.h, r, w); !out.passed {
 		t.Fatalf("refused after activation: %v", out.err)
@@ -237,7 +221,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 // although the service is gone.
 func TestPersistedBundle(t *testing.T) {
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", makeBundle(t, "7", revisionPolicy("7"), nil))
+	srv.Set("r1", bundletest.Build(t, "7", revisionPolicy("7"), nil))
 	dir := t.TempDir()
 	cfg := func() *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true, Persist: true, PersistDir: dir}, StartupWait: caddy.Duration(5 * time.Second)}
@@ -265,7 +249,7 @@ func TestPersistedBundle(t *testing.T) {
 // the engine and its bundle; a changed one starts another.
 func TestEngineKeptAcrossReloads(t *testing.T) {
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	cfg := func(query string) *Handler {
 		return &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true}, Query: query}
 	}
@@ -292,7 +276,7 @@ func TestEngineKeptAcrossReloads(t *testing.T) {
 func TestBundleBearerToken(t *testing.T) {
 	t.Setenv("OPA_AUTHZ_TEST_TOKEN", "s3cret")
 	srv, url := testenv.StartBundleServer(t)
-	srv.Set("r1", makeBundle(t, "1", revisionPolicy("1"), nil))
+	srv.Set("r1", bundletest.Build(t, "1", revisionPolicy("1"), nil))
 	mustProvision(t, &Handler{Bundle: &BundleConfig{URL: url, AllowUnsigned: true, BearerToken: "{env.OPA_AUTHZ_TEST_TOKEN}"}})
 	if got := srv.Authorization(); got != "Bearer s3cret" {
 		t.Errorf("Authorization = %q, want the resolved token", got)

@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -131,32 +130,4 @@ func writePolicy(t testing.TB, files map[string]string) string {
 		}
 	}
 	return dir
-}
-
-// counter reads a counter of the process-wide collectors.
-func counter(t testing.TB, vec *prometheus.CounterVec, label string) float64 {
-	t.Helper()
-	c, err := vec.GetMetricWithLabelValues(label)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
-}
-
-// waitFor polls cond until it holds, failing the test after a bound.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }

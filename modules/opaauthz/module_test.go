@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/store"
@@ -212,13 +213,13 @@ func (failingStore) Get(context.Context, string) ([]byte, bool, error) {
 func TestStoreUnavailableFailsClosed(t *testing.T) {
 	env := mustProvision(t, &Handler{PolicyDir: repoPolicies})
 	env.h.store = failingStore{env.store}
-	before := counter(t, decisions, resultStoreUnavailable)
+	before := testutil.ToFloat64(decisions.WithLabelValues(resultStoreUnavailable))
 	r, w := newRequest("GET", "/v1/payment_intents/pi_1", caller{user: "alice"})
 	out := serve(t, env.h, r, w)
 	if out.passed || out.status != 503 || out.err.Code != "store_unavailable" {
 		t.Fatalf("got passed=%v %d %v, want 503 store_unavailable", out.passed, out.status, out.err)
 	}
-	if got := counter(t, decisions, resultStoreUnavailable); got != before+1 {
+	if got := testutil.ToFloat64(decisions.WithLabelValues(resultStoreUnavailable)); got != before+1 {
 		t.Errorf("store_unavailable counter %v, want %v", got, before+1)
 	}
 	// Collection routes need no lookup and still work.
@@ -255,7 +256,7 @@ func TestDecisionSemantics(t *testing.T) {
 				query = "data.t.decision"
 			}
 			env := mustProvision(t, &Handler{PolicyDir: dir, Query: query})
-			before := counter(t, decisions, tt.wantResult)
+			before := testutil.ToFloat64(decisions.WithLabelValues(tt.wantResult))
 			for _, path := range []string{"/v1/payment_intents/pi_1", "/v1/payment_methods"} {
 				r, w := newRequest("GET", path, caller{user: "alice"})
 				out := serve(t, env.h, r, w)
@@ -273,7 +274,7 @@ func TestDecisionSemantics(t *testing.T) {
 					t.Errorf("%s: status %d, want %d", path, out.status, want)
 				}
 			}
-			if got := counter(t, decisions, tt.wantResult); got != before+2 {
+			if got := testutil.ToFloat64(decisions.WithLabelValues(tt.wantResult)); got != before+2 {
 				t.Errorf("%s counter went from %v to %v, want +2", tt.wantResult, before, got)
 			}
 		})

@@ -1,4 +1,4 @@
-package bundlecmd
+package main
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/paygate/paygate/internal/opabundle"
 	"github.com/paygate/paygate/policies"
 )
 
@@ -46,19 +47,22 @@ bundle's root is "paygate".
 --output
     Where to write the bundle. Default: bundle.tar.gz.
 `,
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Flags().String("policies", "", "Directory of policies to build (default: the built-in policies)")
-			cmd.Flags().String("signing-key", "", "PEM private key to sign the bundle with")
-			cmd.Flags().String("algorithm", "", "Signature algorithm (default: from the key)")
-			cmd.Flags().String("revision", "", "Bundle revision (default: a hash of the policies)")
-			cmd.Flags().StringP("output", "o", "bundle.tar.gz", "Output file")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdBundle)
-		},
+		CobraFunc: setUpBundle,
 	})
 }
 
+// setUpBundle declares the bundle command's flags and its run function.
+func setUpBundle(cmd *cobra.Command) {
+	cmd.Flags().String("policies", "", "Directory of policies to build (default: the built-in policies)")
+	cmd.Flags().String("signing-key", "", "PEM private key to sign the bundle with")
+	cmd.Flags().String("algorithm", "", "Signature algorithm (default: from the key)")
+	cmd.Flags().String("revision", "", "Bundle revision (default: a hash of the policies)")
+	cmd.Flags().StringP("output", "o", "bundle.tar.gz", "Output file")
+	cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdBundle)
+}
+
 func cmdBundle(fl caddycmd.Flags) (int, error) {
-	opts := Options{
+	opts := opabundle.Options{
 		FS:        policies.FS(),
 		Dir:       policies.Root,
 		Revision:  fl.String("revision"),
@@ -80,7 +84,7 @@ func cmdBundle(fl caddycmd.Flags) (int, error) {
 	}
 
 	var out bytes.Buffer
-	revision, err := Build(context.Background(), opts, &out)
+	revision, err := opabundle.Build(context.Background(), opts, &out)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -90,7 +94,7 @@ func cmdBundle(fl caddycmd.Flags) (int, error) {
 	}
 	signed := "unsigned"
 	if opts.SigningKey != nil {
-		signed = "signed with key ID " + KeyID
+		signed = "signed with key ID " + opabundle.KeyID
 	}
 	fmt.Printf("wrote %s: revision %s, %s\n", output, revision, signed)
 	return caddy.ExitCodeSuccess, nil

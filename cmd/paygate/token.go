@@ -1,4 +1,4 @@
-package devtoken
+package main
 
 import (
 	"encoding/json"
@@ -7,54 +7,61 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/paygate/paygate/internal/devtoken"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "token",
-		Usage: "--sub <subject> [--key <pem>] [--iss <issuer>] [--aud <audience>] [--ttl <duration>] [--typ <type>] [--alg <alg>] [--claim <name>=<value>]...",
+		Usage: "--sub <subject> [--key <pem>] [--kid <key ID>] [--iss <issuer>] [--aud <audience>] [--ttl <duration>] [--typ <type>] [--alg <alg>] [--claim <name>=<value>]...",
 		Short: "Mints a development JWT signed with a local key",
 		Long: `
 Prints a JWT signed with a local private key, for calling the API by hand:
 
     curl -H "Authorization: Bearer $(paygate token --sub user_1)" ...
 
-The defaults (the development key in ` + DefaultKeyFile + `, issuer
-` + DefaultIssuer + `, audience ` + DefaultAudience + `, typ ` + DefaultType + `) are what the
+The defaults (the development key in ` + devtoken.DefaultKeyFile + `, issuer
+` + devtoken.DefaultIssuer + `, audience ` + devtoken.DefaultAudience + `, typ ` + devtoken.DefaultType + `) are what the
 shipped Caddyfile accepts. The development key is public: never configure a
 deployment to accept it.
+
+--kid names the key in the token's header; the default is the key's RFC 7638
+thumbprint, the kid the development JWKS lists. A key set with named keys
+needs the name its key has there.
 
 --claim adds a claim; a value that is valid JSON (a number, true, an array)
 is used as such, anything else as a string. A negative --ttl mints an
 expired token.
 `,
-		CobraFunc: setUp,
+		CobraFunc: setUpToken,
 	})
 }
 
-// setUp declares the command's flags and its run function.
-func setUp(cmd *cobra.Command) {
+// setUpToken declares the token command's flags and its run function.
+func setUpToken(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("sub", "", "Subject (user ID); required")
-	f.String("key", DefaultKeyFile, "PEM private key to sign with")
-	f.String("iss", DefaultIssuer, "Issuer")
-	f.String("aud", DefaultAudience, "Audience")
-	f.Duration("ttl", DefaultTTL, "Lifetime")
-	f.String("typ", DefaultType, `Type header ("" for none)`)
+	f.String("key", devtoken.DefaultKeyFile, "PEM private key to sign with")
+	f.String("kid", "", "Key ID in the header (default: the key's thumbprint)")
+	f.String("iss", devtoken.DefaultIssuer, "Issuer")
+	f.String("aud", devtoken.DefaultAudience, "Audience")
+	f.Duration("ttl", devtoken.DefaultTTL, "Lifetime")
+	f.String("typ", devtoken.DefaultType, `Type header ("" for none)`)
 	f.String("alg", "", "Algorithm (default: the one the key's type implies)")
 	f.StringArray("claim", nil, "Extra claim as name=value (repeatable)")
 	// The flag was just declared, so marking it cannot fail.
 	_ = cmd.MarkFlagRequired("sub")
-	cmd.RunE = run
+	cmd.RunE = runToken
 }
 
-func run(cmd *cobra.Command, _ []string) error {
+func runToken(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
-	var o Options
+	var o devtoken.Options
 	var keyFile string
 	var claims []string
 	var err error
-	for name, dst := range map[string]*string{"sub": &o.Subject, "key": &keyFile, "iss": &o.Issuer, "aud": &o.Audience, "typ": &o.Type, "alg": &o.Alg} {
+	for name, dst := range map[string]*string{"sub": &o.Subject, "key": &keyFile, "kid": &o.KeyID, "iss": &o.Issuer, "aud": &o.Audience, "typ": &o.Type, "alg": &o.Alg} {
 		if *dst, err = f.GetString(name); err != nil {
 			return err
 		}
@@ -68,11 +75,11 @@ func run(cmd *cobra.Command, _ []string) error {
 	if o.Claims, err = parseClaims(claims); err != nil {
 		return err
 	}
-	key, err := LoadKey(keyFile)
+	key, err := devtoken.LoadKey(keyFile)
 	if err != nil {
 		return err
 	}
-	token, err := Mint(key, o)
+	token, err := devtoken.Mint(key, o)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package bundlecmd
+package opabundle
 
 import (
 	"bytes"

@@ -1,8 +1,9 @@
-// Package bundlecmd builds OPA policy bundles from paygate's policies, signed
-// for the opa_authz stage, and provides the "paygate bundle" command that
-// does it. It uses OPA's own Go packages (compile, bundle), so a bundle is
-// what "opa build" with the same options would produce.
-package bundlecmd
+// Package opabundle builds OPA policy bundles from paygate's policies,
+// signed for the opa_authz stage: what the "paygate bundle" command writes,
+// and what the tests serve. It uses OPA's own Go packages (compile,
+// bundle), so a bundle is what "opa build" with the same options would
+// produce.
+package opabundle
 
 import (
 	"context"

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/spf13/cobra"
+
+	"github.com/paygate/paygate/internal/opabundle"
+)
+
+// opaTestdata is the repository's testdata/opa directory.
+var opaTestdata = filepath.Join("..", "..", "testdata", "opa")
+
+// runBundleCommand runs "paygate bundle" with args as Caddy's command line
+// would.
+func runBundleCommand(args ...string) error {
+	cmd := &cobra.Command{Use: "bundle"}
+	setUpBundle(cmd)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SetArgs(args)
+	return cmd.Execute()
+}
+
+// TestBundleCommand builds the repository's policies into a signed bundle
+// that the development public key verifies, as opa_authz would.
+func TestBundleCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	err := runBundleCommand("--policies", filepath.Join("..", "..", "policies", "paygate"),
+		"--signing-key", filepath.Join(opaTestdata, "bundle-signing.key"), "--revision", "r1", "--output", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(filepath.Join(opaTestdata, "bundle-signing.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]*bundle.KeyConfig{opabundle.KeyID: {Key: string(pub), Algorithm: "ES256"}}
+	b, err := bundle.NewReader(bytes.NewReader(raw)).
+		WithBundleVerificationConfig(bundle.NewVerificationConfig(keys, opabundle.KeyID, "", nil)).
+		Read()
+	if err != nil {
+		t.Fatalf("the development public key does not verify the bundle: %v", err)
+	}
+	if b.Manifest.Revision != "r1" || len(b.Modules) == 0 {
+		t.Errorf("revision %q with %d modules, want r1 with the policies", b.Manifest.Revision, len(b.Modules))
+	}
+
+	for name, args := range map[string][]string{
+		"missing signing key": {"--signing-key", filepath.Join(t.TempDir(), "none.key"), "--output", filepath.Join(t.TempDir(), "b.tar.gz")},
+		"missing policies":    {"--policies", filepath.Join(t.TempDir(), "none"), "--output", filepath.Join(t.TempDir(), "b.tar.gz")},
+	} {
+		if err := runBundleCommand(args...); err == nil {
+			t.Errorf("%s: got no error", name)
+		}
+	}
+}
