@@ -59,7 +59,7 @@ var apiRoutes = []struct{ path, allow string }{
 func TestMethodsRefusedBeforeAuthentication(t *testing.T) {
 	sm := testenv.StartStripeMock(t)
 	up := testenv.StartUpstream(t, nil)
-	token := http.Header{"Authorization": {"Bearer " + paygateToken(t, "--sub", "alice")}}
+	token := http.Header{"Authorization": {"Bearer " + testenv.DevToken(t, "alice", nil)}}
 	catalog, err := filepath.Abs("../testdata/catalog/catalog.json")
 	if err != nil {
 		t.Fatal(err)
