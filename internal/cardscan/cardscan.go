@@ -1,14 +1,56 @@
-// Package cardscan finds payment card numbers (PANs) in text: 13 to 19
-// digits, optionally grouped by single spaces or dashes ("4242 4242 4242
-// 4242", "4242-4242-4242-4242"), in a known issuer range (see iins) and with
-// a valid Luhn check digit, delimited so that they are not part of a longer
-// token: a digit run glued to letters or other digits ("pi_3Mtw...",
-// "ORD-2024-000123", a UUID, a decimal, a base64 string) is not a card number.
+// Package cardscan finds payment card numbers (PANs) in text. It is the one
+// definition that the card-data guard (which refuses a request holding one)
+// and the log redactor (which masks one) share, so that what one refuses the
+// other masks. A card number is:
+//
+//   - 13 to 19 digits, in a known issuer range with a length that issuer
+//     uses (see iins), with a valid Luhn check digit;
+//   - written with its digits either together or separated by single
+//     spaces or dashes, in any grouping ("4242424242424242",
+//     "4242 4242 4242 4242", "3622 7206 2716 67", "42-42-4242-4242-4242");
+//     a '+' counts as a space, as in form encoding;
+//   - not glued to further digits: the digits right before and after it, if
+//     any, are separated from it by a single space or dash (so in
+//     "2 4242 4242 4242 4242" the last sixteen digits are a card number, and
+//     in "24242424242424242" no sixteen of the seventeen are). A '.' between
+//     two digits glues them ("4242424242424242.5", "0.4242424242424242",
+//     "v4.242.4242424242424242" hold no card number), and a double
+//     separator breaks the digits apart ("4242  4242  4242  4242" holds
+//     none);
+//   - not followed right after its last digit by a letter or '_'
+//     ("4242424242424242abc", a base64 string): such digits are part of a
+//     word. Whatever comes before the first digit does not matter:
+//     letters, '+', '-' or any punctuation ("abc4242424242424242",
+//     "ord-4242424242424242", "+4242424242424242", "v2 4242424242424242" are
+//     card numbers).
+//
+// Two exceptions keep identifiers that a payment API sees in every request
+// from being taken for card numbers (each measured in fprate_test.go):
+//
+//   - a phone number: digits right after a '+' (not one between two digits)
+//     that are at most 15 in all (E.164's maximum), counted from that '+',
+//     in any grouping: "+4915112345678", "+49 151 12345678". A Luhn-valid
+//     13-digit number starting with 4 is a Visa number, and one German
+//     mobile number in ten is one; a card number of 16 digits or more
+//     after a '+' is still found, as are 13 to 15 digits after "+ ";
+//   - a hex identifier: digits in a string of at least 32 hex digits as
+//     written (not decoded from escapes), single dashes allowed between them
+//     (a UUID, a trace ID, a digest), unless a space separates the number's
+//     groups: random UUIDs hold a Luhn-valid run in a known range about
+//     three times in 10,000 otherwise.
+//
+// Letters right after the last digit hide a number, against false
+// positives: a random hex string (a digest, a trace ID) holds runs of 13 or
+// more digits glued to letters on both sides far more often than at its
+// end, while base62 identifiers, Stripe's among them, essentially never
+// hold 13 digits in a row.
 //
 // Text is scanned twice in one pass: as written, and decoded (URL
 // percent-escapes, JSON string escapes), so that
 // "4242%204242%204242%204242" in a query and "\n4242424242424242" in a JSON
-// string are found too.
+// string are found too. A number found in either is found; where digits
+// follow an escape right away, the decoded text alone decides
+// ("%2B4915112345678" is a phone number).
 //
 // The cost is linear in the input, constant in space and free of
 // allocations while no number is found: a byte-at-a-time state machine with
@@ -56,20 +98,19 @@ func (s *Scanner) Write(p []byte) (int, error) {
 
 // Close ends the stream: a number at its very end is found now.
 func (s *Scanner) Close() error {
-	if s.raw.finish() {
-		s.record(s.raw.match)
-	}
+	s.raw.finish()
+	s.drain(&s.raw)
 	if s.apart {
 		s.flushEscape()
-		if s.decoded.finish() {
-			s.record(s.decoded.match)
-		}
+		s.decoded.finish()
+		s.drain(&s.decoded)
 	}
 	return nil
 }
 
 // Found reports whether a card number has been found so far. A number is
-// found once the byte after it has been written, or at Close.
+// found once the byte after it has been written (when it lies in a string of
+// hex digits, once that string ends short of an identifier), or at Close.
 func (s *Scanner) Found() bool { return s.found }
 
 // Contains reports whether s holds a card number.
@@ -80,29 +121,24 @@ func Contains(s string) bool {
 	return sc.found
 }
 
-// Find appends to dst every card number in s, ordered by where they end, and
-// returns the extended slice. A number found both as written and decoded is
+// Find appends to dst every card number in s, in the order they are found
+// (by where they end, but for numbers in a hex string, which are found when
+// it ends), and returns the extended slice. A number found both as written and decoded is
 // reported once; overlapping candidates (a number, then the same digits
 // with a group more) may both be reported.
 func Find(dst []Match, s string) []Match {
-	return find(dst, s, false)
-}
-
-// FindWide is Find that also reports the numbers that the rules against
-// false positives let through: those right after a '+' (taken for phone
-// numbers) or after a word of letters and digits (taken for the rest of an
-// IBAN). Redaction uses it: a log may lose a phone number to the mask, but
-// must never keep a card number.
-func FindWide(dst []Match, s string) []Match {
-	return find(dst, s, true)
-}
-
-func find(dst []Match, s string, wide bool) []Match {
 	sc := Scanner{collect: true, matches: dst, base: len(dst)}
-	sc.raw.wide = wide
 	write(&sc, s)
 	_ = sc.Close()
 	return sc.matches
+}
+
+// FindWide is Find.
+//
+// Deprecated: the guard and the redactor now share one definition of a card
+// number, so there is nothing wider to find; use Find.
+func FindWide(dst []Match, s string) []Match {
+	return Find(dst, s)
 }
 
 func write[T ~string | ~[]byte](s *Scanner, p T) {
@@ -110,14 +146,18 @@ func write[T ~string | ~[]byte](s *Scanner, p T) {
 		c, at := p[i], s.pos+i
 		if !s.apart && (c == '%' || c == '\\') {
 			s.decoded = s.raw
+			s.decoded.afterEscape = 0
 			s.apart = true
 		}
-		if cls := classes[c]; !s.raw.skip(cls) && s.raw.step(c, cls, at, at+1) {
-			s.record(s.raw.match)
+		if cls := classes[c]; !s.raw.fast(c, cls) {
+			s.raw.step(c, cls, at, at+1)
+			s.drain(&s.raw)
 		}
 		if s.apart {
 			s.decode(c, at)
-			s.apart = s.dec.state != dText || !s.raw.idle() || !s.decoded.idle()
+			// The raw machine leaves a digit right after an escape to the
+			// decoded one, which must then still run.
+			s.apart = s.dec.state != dText || s.raw.afterEscape == at+2 || !s.raw.idle() || !s.decoded.idle()
 		}
 	}
 	s.pos += len(p)
@@ -126,20 +166,33 @@ func write[T ~string | ~[]byte](s *Scanner, p T) {
 // emit feeds one decoded byte, which stands for [start, end) of the stream,
 // to the decoded machine.
 func (s *Scanner) emit(c byte, start, end int) {
-	if cls := classes[c]; !s.decoded.skip(cls) && s.decoded.step(c, cls, start, end) {
-		s.record(s.decoded.match)
+	if cls := classes[c]; end-start > 1 || !s.decoded.fast(c, cls) {
+		s.decoded.step(c, cls, start, end)
+		s.drain(&s.decoded)
 	}
 }
 
-func (s *Scanner) record(m Match) {
+// drain records the card numbers that machine m is sure of.
+func (s *Scanner) drain(m *machine) {
+	if m.nsure == 0 {
+		return
+	}
+	for _, h := range m.found[:m.nsure] {
+		s.record(h)
+	}
+	m.nfound = copy(m.found[:], m.found[m.nsure:m.nfound])
+	m.nsure = 0
+}
+
+func (s *Scanner) record(h hit) {
 	s.found = true
 	if !s.collect {
 		return
 	}
 	for _, seen := range s.matches[s.base:] {
-		if seen.Start == m.Start && seen.End == m.End {
+		if seen.Start == h.start && seen.End == h.end {
 			return
 		}
 	}
-	s.matches = append(s.matches, m)
+	s.matches = append(s.matches, Match{Start: h.start, End: h.end, Brand: h.brand, Last4: string(h.last4[:])})
 }
