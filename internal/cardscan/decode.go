@@ -84,11 +84,9 @@ func (s *Scanner) decode(c byte, at int) {
 	s.decode(c, at)
 }
 
-// escaped emits c, decoded from the escape that ends at at. The raw machine
-// leaves the digits right after an escape to the decoded machine, which
-// sees what stands before them ("%2B4915112345678" is a phone number).
+// escaped emits c, decoded from the escape that ends at at.
 func (s *Scanner) escaped(c byte, at int) {
-	s.raw.afterEscape = at + 2
+	s.escEnd = at + 1
 	s.emit(c, s.dec.start, at+1)
 }
 
