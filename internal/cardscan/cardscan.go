@@ -12,14 +12,17 @@
 //   - not glued to further digits: the digits right before and after it, if
 //     any, are separated from it by a single space or dash (so in
 //     "2 4242 4242 4242 4242" the last sixteen digits are a card number, and
-//     in "24242424242424242" no sixteen of the seventeen are). A '.' between
-//     two digits glues them ("4242424242424242.5", "0.4242424242424242",
-//     "v4.242.4242424242424242" hold no card number), and a double
-//     separator breaks the digits apart ("4242  4242  4242  4242" holds
-//     none);
+//     in "24242424242424242" no sixteen of the seventeen are). Digits right
+//     after a '.' are a fraction, and digits right before a '.' and a digit
+//     are an integer part ("4242424242424242.5", "0.4242424242424242",
+//     ".4242424242424242", "v4.242.4242424242424242" hold no card number:
+//     a '.' before the first digit is the one punctuation mark that hides
+//     it, so that masking a secret right before a fraction never frees it),
+//     and a double separator breaks the digits apart
+//     ("4242  4242  4242  4242" holds none);
 //   - not followed right after its last digit by a letter or '_'
 //     ("4242424242424242abc", a base64 string): such digits are part of a
-//     word. Whatever comes before the first digit does not matter:
+//     word. Whatever else comes before the first digit does not matter:
 //     letters, '+', '-' or any punctuation ("abc4242424242424242",
 //     "ord-4242424242424242", "+4242424242424242", "v2 4242424242424242" are
 //     card numbers).

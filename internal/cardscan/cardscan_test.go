@@ -205,6 +205,9 @@ func TestDelimiting(t *testing.T) {
 		{"4242 4242 4242 4242.5", false},
 		{"4242424242424242.", true},
 		{"4242424242424242.x", true},
+		{".4242424242424242", false},
+		{"x.4242424242424242", false},
+		{"x. 4242424242424242", true},
 		// A phone number: at most 15 digits right after a '+'.
 		{"+4915112345678", false},
 		{"+49 151 12345678", false},

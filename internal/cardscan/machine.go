@@ -5,8 +5,8 @@ package cardscan
 const (
 	cOther = iota // ends a run of digits
 	cSep          // ' ' or '-': separates digit groups
-	cDot          // '.': between two digits, joins them into one number
 	cWord         // a letter or '_': glues the digits right before it into a word
+	cDot          // '.': glues the digits right after it into a fraction
 	cPlus         // '+': a space in form encoding, or a phone number's prefix
 	cDigit        // 0-9
 )
@@ -31,6 +31,7 @@ var classes = func() (t [256]uint8) {
 const (
 	sIdle  = iota // between runs
 	sPlus         // a '+' between runs
+	sPoint        // a '.' between runs
 	sGroup        // a digit
 	sSep          // a single separator after a digit
 	sDot          // a '.' after a digit
@@ -70,9 +71,10 @@ type hit struct {
 //   - a group is a maximal sequence of digits;
 //   - a run is a sequence of groups, each separated from the next by one
 //     separator (' ', '-', or '+');
-//   - a group is glued when a '.' joins it to a digit on either side (a
-//     decimal, a version, an IP address) or when a letter or '_' follows its
-//     last digit (a hex digest, a base64 string, an ID). A glued group
+//   - a group is glued when a '.' stands right before it (a fraction, a
+//     version, an IP address), when a '.' and a digit follow it (the integer
+//     part of a decimal), or when a letter or '_' follows its last digit (a
+//     hex digest, a base64 string, an ID). A glued group
 //     belongs to no run: it ends the run before it, and the run after it
 //     starts anew;
 //   - a card number is a window of consecutive groups of one run, 13 to 19
@@ -86,7 +88,7 @@ type hit struct {
 // punctuation) does not matter.
 type machine struct {
 	state uint8
-	glued bool // a '.' joins the current group to the digit before it
+	glued bool // a '.' stands right before the current group
 	plus  bool // groups[0] starts a run right after a '+'
 	// escaping is set by the Scanner, for the machine that reads the
 	// stream as written, while the byte is part of an escape or right after
@@ -109,7 +111,8 @@ type machine struct {
 }
 
 // skip reports whether a byte of class cls leaves the machine as it is: a
-// byte other than a digit or a '+' between runs. It is step's fast path.
+// byte other than a digit, a '.' or a '+' between runs. It is step's fast
+// path.
 func (m *machine) skip(cls uint8) bool {
 	return m.state == sIdle && cls <= cWord
 }
@@ -120,7 +123,7 @@ func (m *machine) skip(cls uint8) bool {
 // m.found.
 func (m *machine) step(c byte, cls uint8, start, end int) bool {
 	switch m.state {
-	case sIdle, sPlus:
+	case sIdle, sPlus, sPoint:
 		m.idleStep(c, cls, start, end)
 	case sGroup:
 		switch cls {
@@ -176,18 +179,20 @@ func (m *machine) idleStep(c byte, cls uint8, start, end int) {
 	switch cls {
 	case cDigit:
 		plus := m.state == sPlus
-		m.begin(start, false)
+		m.begin(start, m.state == sPoint)
 		m.plus = plus
 		m.escaped = m.escaping
 		m.digit(c, end)
 	case cPlus:
 		m.state = sPlus
+	case cDot:
+		m.state = sPoint
 	default:
 		m.state = sIdle
 	}
 }
 
-// begin starts a group; glued when a '.' joins it to the digit before.
+// begin starts a group; glued when a '.' stands right before it.
 func (m *machine) begin(start int, glued bool) {
 	m.state = sGroup
 	m.glued = glued
