@@ -155,13 +155,13 @@ func TestDelimiting(t *testing.T) {
 		want bool
 	}{
 		{"4242424242424242", true},
-		{"a4242424242424242", false},
+		{"a4242424242424242", true},
 		{"4242424242424242a", false},
-		{"_4242424242424242", false},
+		{"_4242424242424242", true},
 		{"14242424242424242", false},
 		{"4242424242424242 4", true},
-		{"x-4242424242424242", false},
-		{"4242424242424242-x", false},
+		{"x-4242424242424242", true},
+		{"4242424242424242-x", true},
 		{"4242424242424242--x", true},
 		{"4242--4242--4242--4242", false},
 		{"4242  4242  4242  4242", false},
@@ -173,14 +173,51 @@ func TestDelimiting(t *testing.T) {
 		{"\"4242424242424242\"", true},
 		{"4242\t4242\t4242\t4242", false},
 		{"€4242424242424242", true},
-		{"42 42 42 42 42 42 42 42", false},
+		{"42 42 42 42 42 42 42 42", true},
 		{"12 4242 4242 4242 4242", true},
-		{"A1 4242 4242 4242 4242", false},
+		{"A1 4242 4242 4242 4242", true},
 		{"pay 4242 4242 4242 4242", true},
 		{"4242 4242 4242 4242 4242", true},
-		{"+4242424242424242", false},
+		{"+4242424242424242", true},
 		{"4242+4242+4242+4242", true},
 		{"4242++4242++4242++4242", false},
+		// Issue #9: groupings of any length, and whatever comes before.
+		{"3622 7206 2716 67", true},
+		{"3622-7206-2716-67", true},
+		{"4-2-4-2-4-2-4-2-4-2-4-2-4-2-4-2", true},
+		{"v2 4242424242424242", true},
+		{"ord-4242424242424242", true},
+		{"abc4242424242424242", true},
+		{"+4242 4242 4242 4242", true},
+		{"+1 4242 4242 4242 4242", true},
+		{"2 4242 4242 4242 4242", true},
+		{"24242424242424242", false},
+		// Letters right after the last digit glue it into a word.
+		{"4242424242424242abc", false},
+		{"4242424242424242_", false},
+		{"abc4242424242424242abc", false},
+		{"4242 4242 4242 4242abc", false},
+		{"4242 4242 4242 4242 12abc", true},
+		// A '.' between two digits makes one number of them.
+		{"4242424242424242.5", false},
+		{"0.4242424242424242", false},
+		{"1.5 4242 4242 4242 4242", true},
+		{"4242 4242 4242 4242.5", false},
+		{"4242424242424242.", true},
+		{"4242424242424242.x", true},
+		{".4242424242424242", false},
+		{"x.4242424242424242", false},
+		{"x. 4242424242424242", true},
+		// A phone number: at most 15 digits right after a '+'.
+		{"+4915112345678", false},
+		{"+49 151 12345678", false},
+		{"+49-151-12345678", false},
+		{"4915112345678", true},
+		{"+378282246310005", false},
+		{"+ 378282246310005", true},
+		// No exception for hex identifiers (see the package doc).
+		{"42424242-4242-4242-4242-424242424242", true},
+		{"00-0af7651916cd43dd8448eb211c80319c-4242424242424242-01", true},
 	}
 	for _, tt := range tests {
 		if got := Contains(tt.text); got != tt.want {
@@ -202,15 +239,24 @@ func TestDecoding(t *testing.T) {
 		{`"\t4242424242424242\r"`, true},
 		{`\"4242424242424242\"`, true},
 		{`\/4242424242424242\/`, true},
-		{"%%4242424242424242", true},
+		// Digits that start inside an escape are judged decoded: "%42" is
+		// 'B', and 14 digits follow it.
+		{"%%4242424242424242", false},
+		{"%4242424242424242", false},
+		{"%%204242424242424242", true},
 		{"%2B4915112345678", false},
+		{"%2B4242424242424242", true},
+		{"1%2E4242424242424242", false},
+		{"%2D4242424242424242", true},
+		{`\u002B4915112345678`, false},
+		{"3622%207206%202716%2067", true},
 		{"%4", false},
 		{"4242424242424242%4", true},
 		{`\u12"4242424242424242"`, true},
-		{`\x4242424242424242`, false},
+		{`\x4242424242424242`, true},
 		{"4242%2x4242%204242%204242", false},
 		{"4242424242424242%41", true},
-		{`a\\n4242424242424242`, false},
+		{`a\\n4242424242424242`, true},
 		{`4242\u00a04242\u00a04242\u00a04242`, false},
 	}
 	for _, tt := range tests {
@@ -273,21 +319,5 @@ func TestFoundBeforeClose(t *testing.T) {
 	_, _ = s.Write([]byte(","))
 	if !s.Found() {
 		t.Error("not found after the delimiter")
-	}
-}
-
-func TestFindWide(t *testing.T) {
-	for _, text := range []string{
-		"+4242424242424242",
-		"A1 4242 4242 4242 4242",
-		"FR76 4242 4242 4242 4242",
-		"tel%3A%2B4242424242424242",
-	} {
-		if got := Find(nil, text); len(got) != 0 {
-			t.Errorf("Find(%q) = %+v, want none", text, got)
-		}
-		if got := FindWide(nil, text); len(got) != 1 || got[0].Last4 != "4242" {
-			t.Errorf("FindWide(%q) = %+v, want the number", text, got)
-		}
 	}
 }

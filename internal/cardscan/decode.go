@@ -38,7 +38,7 @@ func (s *Scanner) decode(c byte, at int) {
 	case dPercent:
 		if unhex(c) >= 0 {
 			if d.npend == 2 {
-				s.emit(byte(unhex(d.pend[1])<<4|unhex(c)), d.start, at+1)
+				s.escaped(byte(unhex(d.pend[1])<<4|unhex(c)), at)
 				d.state = dText
 				return
 			}
@@ -54,12 +54,12 @@ func (s *Scanner) decode(c byte, at int) {
 			d.npend++
 			return
 		case '"', '\\', '/':
-			s.emit(c, d.start, at+1)
+			s.escaped(c, at)
 			d.state = dText
 			return
 		case 'b', 'f', 'n', 'r', 't':
 			// Control characters: delimiters, whichever they are.
-			s.emit('\n', d.start, at+1)
+			s.escaped('\n', at)
 			d.state = dText
 			return
 		}
@@ -74,7 +74,7 @@ func (s *Scanner) decode(c byte, at int) {
 			if r >= 0x80 {
 				r = 0x80 // a delimiter, like every byte of a non-ASCII character
 			}
-			s.emit(byte(r), d.start, at+1)
+			s.escaped(byte(r), at)
 			d.state = dText
 			return
 		}
@@ -82,6 +82,12 @@ func (s *Scanner) decode(c byte, at int) {
 	// A malformed escape: its bytes stand for themselves, and c starts over.
 	s.flushEscape()
 	s.decode(c, at)
+}
+
+// escaped emits c, decoded from the escape that ends at at.
+func (s *Scanner) escaped(c byte, at int) {
+	s.escEnd = at + 1
+	s.emit(c, s.dec.start, at+1)
 }
 
 func (d *decoder) begin(state uint8, c byte, at int) {
