@@ -142,7 +142,7 @@ func findLeaks(logs []byte, plants []plant) []logLeak {
 		var entry any
 		if json.Unmarshal(line, &entry) == nil {
 			walkJSON(entry, func(s string) {
-				for _, m := range cardscan.FindWide(nil, s) {
+				for _, m := range cardscan.Find(nil, s) {
 					leaks = append(leaks, logLeak{what: fmt.Sprintf("a card number ending %s", m.Last4), line: i + 1, text: text})
 				}
 			})

@@ -144,14 +144,6 @@ func Find(dst []Match, s string) []Match {
 	return sc.matches
 }
 
-// FindWide is Find.
-//
-// Deprecated: the guard and the redactor now share one definition of a card
-// number, so there is nothing wider to find; use Find.
-func FindWide(dst []Match, s string) []Match {
-	return Find(dst, s)
-}
-
 func write[T ~string | ~[]byte](s *Scanner, p T) {
 	for i := 0; i < len(p); i++ {
 		c, at := p[i], s.pos+i

@@ -8,10 +8,11 @@
 //
 // What String masks:
 //
-//   - card numbers (see package cardscan; FindWide, so that a number taken
-//     for a phone number is masked too), as written, URL-encoded or
-//     JSON-escaped, down to their last four digits: "[card_ending_4242]";
-//   - JWTs (three or more base64url segments, the first starting "eyJ");
+//   - card numbers, by the one definition the card-data guard refuses them
+//     by (package cardscan), as written, URL-encoded or JSON-escaped, down
+//     to their last four digits: "[card_ending_4242]";
+//   - JWTs (three or more base64url segments, the first decoding to a JSON
+//     object);
 //   - Stripe secret and restricted keys (sk_..., rk_...) and webhook signing
 //     secrets (whsec_...), keeping the prefix ("sk_test_[redacted]");
 //   - client secrets of payment and setup intents, keeping the object ID
@@ -38,7 +39,7 @@ func String(s string) string {
 	}
 	var spanBuf [8]span
 	spans := spanBuf[:0]
-	for _, m := range cardscan.FindWide(nil, s) {
+	for _, m := range cardscan.Find(nil, s) {
 		spans = append(spans, span{m.Start, m.End, cardMask(m.Last4)})
 	}
 	spans = tokenSpans(spans, s)
