@@ -33,6 +33,7 @@ var plantedCards = map[string]string{
 	"card in a custom header":      "6011111111111117",
 	"card in Authorization":        "4000056655665556",
 	"card in a cookie":             "3566002020360505",
+	"card in the token cookie":     "6011000990139424",
 	"card in a form body":          "2223003122003222",
 	"card sent to a dead upstream": "3056930009020004",
 }
@@ -73,13 +74,17 @@ https://localhost:{{.HTTPSPort}} {
 	route /dead/* {
 		security_headers api
 		tls_enforce
-		card_data_guard
+		card_data_guard {
+			skip_cookie __Host-session
+		}
 		reverse_proxy 127.0.0.1:{{.Data.deadPort}}
 	}
 	route {
 		security_headers api
 		tls_enforce
-		card_data_guard
+		card_data_guard {
+			skip_cookie __Host-session
+		}
 		reverse_proxy {{.Upstream}}
 	}
 	handle_errors {
@@ -141,8 +146,10 @@ func leakAttacks() []leakAttack {
 			header: http.Header{"X-Card": {strings.Join(groupDigits(card["card in a custom header"]), " ")}}, status: 400},
 		{name: "card in Authorization, which is not scanned", method: "GET", target: "/v1/payment_methods",
 			header: http.Header{"Authorization": {"Bearer " + card["card in Authorization"]}}, status: 200},
-		{name: "card in a cookie, which is not scanned", method: "GET", target: "/v1/payment_methods",
-			header: http.Header{"Cookie": {"pan=" + strings.Join(groupDigits(card["card in a cookie"]), "-") + "; __Host-session=" + plantedJWT}}, status: 200},
+		{name: "card in a cookie", method: "GET", target: "/v1/payment_methods",
+			header: http.Header{"Cookie": {"pan=" + strings.Join(groupDigits(card["card in a cookie"]), "-") + "; __Host-session=" + plantedJWT}}, status: 400},
+		{name: "card in the token cookie, which is not scanned", method: "GET", target: "/v1/payment_methods",
+			header: http.Header{"Cookie": {"theme=dark; __Host-session=" + card["card in the token cookie"]}}, status: 200},
 		{name: "CVC in query and headers", method: "GET", target: "/v1/payment_methods?card%5Bcvc%5D=" + plantedCVC + "&cvv=" + plantedCVC,
 			header: http.Header{"X-Card-Cvc": {plantedCVC}}, status: 200},
 		{name: "JWT everywhere", method: "GET", target: "/v1/sessions/" + plantedJWT + "?access_token=" + plantedJWT,
@@ -155,7 +162,7 @@ func leakAttacks() []leakAttack {
 		{name: "basic credentials", method: "GET", target: "/v1/payment_methods?auth=Basic%20" + plantedBasic + "&password=" + plantedPassword,
 			header: http.Header{"Authorization": {"Basic " + plantedBasic}, "Proxy-Authorization": {"Basic " + plantedBasic}, "X-Forwarded-Authorization": {"Basic " + plantedBasic}}, status: 200},
 		{name: "secrets sent to a dead upstream", method: "POST", target: "/dead/v1/payment_intents?access_token=" + plantedJWT + "&cvc=" + plantedCVC,
-			header: http.Header{"Authorization": {"Bearer " + plantedJWT}, "Cookie": {"pan=" + card["card sent to a dead upstream"]}, "X-Stripe-Key": {plantedSecretKey}},
+			header: http.Header{"Authorization": {"Bearer " + plantedJWT}, "Cookie": {"__Host-session=" + card["card sent to a dead upstream"]}, "X-Stripe-Key": {plantedSecretKey}},
 			body:   `{"reference":"ORD-2024-000123"}`, status: 502},
 	}
 }
