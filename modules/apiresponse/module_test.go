@@ -1,7 +1,6 @@
 package apiresponse
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -13,20 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/testenv"
 )
-
-func provisioned(t *testing.T, h *Handler) *Handler {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // serve runs h in front of upstream and returns what the client got and
 // the error for handle_errors.
@@ -43,7 +30,7 @@ func serve(t *testing.T, h *Handler, upstream func(w http.ResponseWriter)) (*htt
 }
 
 func TestCompleteResponsePassesUnchanged(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	w, err := serve(t, h, func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusEarlyHints) // interim: not passed on
@@ -96,7 +83,7 @@ func TestReplacedResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := provisioned(t, &Handler{})
+			h := testenv.Provision(t, &Handler{})
 			w, err := serve(t, h, tt.upstream)
 			if w.Body.Len() != 0 || w.Code != http.StatusOK || len(w.Header()) != 0 {
 				t.Errorf("something reached the client: %d %v %q", w.Code, w.Header(), w.Body)
@@ -119,7 +106,7 @@ func TestReplacedResponses(t *testing.T) {
 }
 
 func TestOtherPanicsPropagate(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	defer func() {
 		if v := recover(); v != "boom" {
 			t.Errorf("recovered %v, want the handler's own panic", v)
@@ -129,7 +116,7 @@ func TestOtherPanicsPropagate(t *testing.T) {
 }
 
 func TestLimitsConfigurable(t *testing.T) {
-	h := provisioned(t, &Handler{MaxBody: 4})
+	h := testenv.Provision(t, &Handler{MaxBody: 4})
 	if _, err := serve(t, h, func(w http.ResponseWriter) { _, _ = io.WriteString(w, "12345") }); err == nil {
 		t.Error("a 5-byte body passed a 4-byte limit")
 	}

@@ -2,7 +2,6 @@ package carddataguard
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/testenv"
 )
 
 const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiI0MjQyNDI0MjQyNDI0MjQyIn0.a4242424242424242b-4242424242424242_4242424242424242"
@@ -26,14 +26,7 @@ const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiI0MjQyNDI0MjQyNDI0MjQyIn0.a424242424
 // returned observer.
 func provisioned(t *testing.T, h *Handler) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
-	if err := h.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	testenv.Provision(t, h)
 	core, audited := observer.New(zap.InfoLevel)
 	h.audit = zap.New(core)
 	return h, audited

@@ -1,7 +1,6 @@
 package requestguard
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -12,20 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/testenv"
 )
-
-func provisioned(t *testing.T, h *Handler) *Handler {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // serve runs h on r and returns the request the next handler saw (nil if
 // none), the response headers and the error.
@@ -51,7 +38,7 @@ func apiErr(t *testing.T, err error) *apierror.Error {
 }
 
 func TestStripsSpoofedHeaders(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
 	for _, name := range []string{"X-Forwarded-User", "x-auth-request-user", "X_Auth_Request_Email", "Remote-User", "X-Remote-User",
 		"X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Prefix", "X-Original-Method", "X-HTTP-Method-Override", "X_User_Id"} {
@@ -70,7 +57,7 @@ func TestStripsSpoofedHeaders(t *testing.T) {
 }
 
 func TestConfiguredStripList(t *testing.T) {
-	h := provisioned(t, &Handler{StripHeaders: []string{"X-Tenant"}})
+	h := testenv.Provision(t, &Handler{StripHeaders: []string{"X-Tenant"}})
 	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/", nil)
 	r.Header.Set("X-Tenant", "t1")
 	r.Header.Set("X-Forwarded-User", "kept: not in the configured list")
@@ -81,7 +68,7 @@ func TestConfiguredStripList(t *testing.T) {
 }
 
 func TestConnectionCannotNameProtectedHeaders(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
 	r.Header.Add("Connection", "close, X-User-Id")
 	r.Header.Add("Connection", "x_request_id, Keep-Alive")
@@ -92,7 +79,7 @@ func TestConnectionCannotNameProtectedHeaders(t *testing.T) {
 }
 
 func TestHTTP10ClosesTheConnection(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.0", 1, 0
 	_, header, _ := serve(t, h, r)
@@ -128,7 +115,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := provisioned(t, &Handler{Preset: tt.preset})
+			h := testenv.Provision(t, &Handler{Preset: tt.preset})
 			r := httptest.NewRequest(http.MethodPost, "https://pay.example.com"+tt.target, nil)
 			if tt.build != nil {
 				tt.build(r)
@@ -163,7 +150,7 @@ func TestAccepted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := provisioned(t, &Handler{Preset: tt.preset})
+			h := testenv.Provision(t, &Handler{Preset: tt.preset})
 			r := httptest.NewRequest(http.MethodPost, "https://pay.example.com"+tt.target, nil)
 			if tt.build != nil {
 				tt.build(r)

@@ -10,18 +10,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-)
 
-func provisioned(t *testing.T, h *Handler) *Handler {
-	t.Helper()
-	if err := h.Provision(caddy.Context{}); err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
-	if err := h.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	return h
-}
+	"github.com/paygate/paygate/internal/testenv"
+)
 
 // serve runs h in front of next over TLS (unless plain) and returns the
 // recorded response.
@@ -42,7 +33,7 @@ func serve(t *testing.T, h *Handler, plain bool, next caddyhttp.HandlerFunc) *ht
 }
 
 func TestPresetHeadersOnEveryPath(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	writers := map[string]caddyhttp.HandlerFunc{
 		"write header": func(w http.ResponseWriter, _ *http.Request) error {
 			w.WriteHeader(http.StatusCreated)
@@ -84,7 +75,7 @@ func TestPresetHeadersOnEveryPath(t *testing.T) {
 }
 
 func TestUpstreamCannotWeaken(t *testing.T) {
-	h := provisioned(t, &Handler{Preset: "api"})
+	h := testenv.Provision(t, &Handler{Preset: "api"})
 	w := serve(t, h, false, func(w http.ResponseWriter, _ *http.Request) error {
 		hdr := w.Header()
 		hdr.Set("Strict-Transport-Security", "max-age=0")
@@ -114,7 +105,7 @@ func TestUpstreamCannotWeaken(t *testing.T) {
 }
 
 func TestHSTSOnlyOverTLS(t *testing.T) {
-	h := provisioned(t, &Handler{})
+	h := testenv.Provision(t, &Handler{})
 	w := serve(t, h, true, func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Strict-Transport-Security", "max-age=0")
 		w.WriteHeader(http.StatusForbidden)
@@ -129,7 +120,7 @@ func TestHSTSOnlyOverTLS(t *testing.T) {
 }
 
 func TestOverrides(t *testing.T) {
-	h := provisioned(t, &Handler{
+	h := testenv.Provision(t, &Handler{
 		Set: map[string]string{
 			"Referrer-Policy":            "no-referrer",
 			"Cross-Origin-Opener-Policy": "",
