@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate/internal/testenv"
 )
@@ -490,12 +491,17 @@ const hlAuditGlobal = `log audit {
 // not, until finish.
 type hlHeldRequest struct {
 	conn *tls.Conn
+	br   *bufio.Reader
 	rest string
 }
 
 // hlHoldRefusal opens a connection of its own (HTTP/1.1, so that the bytes go
 // out as written) and sends a JSON body up to the card number; the
 // card-data guard, which scans the body as it arrives, waits for the rest.
+// The request asks for 100-continue and the body goes out only once the
+// server sent it, which Go's server does when the handler first reads the
+// body: a held request is in a handler, not in a connection the server could
+// still close as idle.
 func hlHoldRefusal(t *testing.T, pg *testenv.Paygate) *hlHeldRequest {
 	t.Helper()
 	cfg := pg.TLSConfig()
@@ -506,11 +512,25 @@ func hlHoldRefusal(t *testing.T, pg *testenv.Paygate) *hlHeldRequest {
 	}
 	t.Cleanup(func() { conn.Close() })
 	head, rest := `{"reference":"`, `4242424242424242"}`
-	req := fmt.Sprintf("POST /v1/payment_intents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(head)+len(rest), head)
+	req := fmt.Sprintf("POST /v1/payment_intents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", len(head)+len(rest))
 	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	return &hlHeldRequest{conn: conn, rest: rest}
+	br := bufio.NewReader(conn)
+	if err := conn.SetReadDeadline(time.Now().Add(testenv.WaitTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	interim, err := http.ReadResponse(br, nil)
+	if err != nil || interim.StatusCode != http.StatusContinue {
+		t.Fatalf("held request: want 100 Continue first, got %v, %v", interim, err)
+	}
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	return &hlHeldRequest{conn: conn, br: br, rest: rest}
 }
 
 // finish sends the rest of the body and returns the response, its body
@@ -519,7 +539,7 @@ func (h *hlHeldRequest) finish() (*http.Response, []byte, error) {
 	if _, err := io.WriteString(h.conn, h.rest); err != nil {
 		return nil, nil, err
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(h.conn), nil)
+	resp, err := http.ReadResponse(h.br, nil)
 	if err != nil {
 		return nil, nil, err
 	}
