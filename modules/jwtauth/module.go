@@ -57,11 +57,12 @@ const (
 // configured: JWKS URLs and key files (asymmetric algorithms), or an HMAC
 // secret.
 type Provider struct {
-	// Issuer is the one accepted iss claim. Required.
+	// Issuer is the one accepted iss claim; placeholders such as
+	// {env.PAYGATE_ISSUER} are resolved at start-up. Required.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Audiences are the accepted aud values; a token must name at least one
-	// of them. Required.
+	// of them. Placeholders are resolved. Required.
 	Audiences []string `json:"audiences,omitempty"`
 
 	// JWKSURLs are JWK set URLs (https; http only to loopback); {env.*}
@@ -125,7 +126,8 @@ type Provider struct {
 	Cookie string `json:"cookie,omitempty"`
 
 	// TrustedOrigins are origins (scheme://host[:port]) besides the site's
-	// own whose state-changing requests may use the cookie. Needs Cookie.
+	// own whose state-changing requests may use the cookie; placeholders are
+	// resolved. Needs Cookie.
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
 	// Placeholders maps placeholder names to claims: {"email": "email"}
@@ -267,9 +269,24 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 	if p.DisableCache {
 		cacheSize = 0
 	}
+	// Every string a deployment varies comes through placeholders
+	// ({env.PAYGATE_ISSUER}); an unset variable is a start-up error, never
+	// an empty or literal "{env...}" value that would refuse every token.
+	issuer, err := repl.ReplaceOrErr(p.Issuer, true, true)
+	if err != nil {
+		return fmt.Errorf("jwt_auth: issuer: %w", err)
+	}
+	audiences, err := replaceAll(repl, p.Audiences)
+	if err != nil {
+		return fmt.Errorf("jwt_auth: audience: %w", err)
+	}
+	origins, err := replaceAll(repl, p.TrustedOrigins)
+	if err != nil {
+		return fmt.Errorf("jwt_auth: trusted_origins: %w", err)
+	}
 	p.verifier, err = jwtverify.New(jwtverify.Options{
-		Issuer:         p.Issuer,
-		Audiences:      p.Audiences,
+		Issuer:         issuer,
+		Audiences:      audiences,
 		Algorithms:     algs,
 		Skew:           time.Duration(p.Skew),
 		Type:           p.Type,
@@ -282,8 +299,8 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("jwt_auth: %w", err)
 	}
 
-	p.trusted = make(map[string]bool, len(p.TrustedOrigins))
-	for _, o := range p.TrustedOrigins {
+	p.trusted = make(map[string]bool, len(origins))
+	for _, o := range origins {
 		n, ok := normalizeOrigin(o)
 		if !ok {
 			return fmt.Errorf("jwt_auth: trusted origin %q is not scheme://host[:port]", o)
@@ -293,6 +310,20 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 	p.strip = headerstrip.NewNames(slices.Collect(maps.Keys(p.IdentityHeaders))...)
 	p.challenge = `Bearer realm="` + p.Realm + `"`
 	return nil
+}
+
+// replaceAll resolves the placeholders of every value; an unknown or empty
+// one is an error.
+func replaceAll(repl *caddy.Replacer, values []string) ([]string, error) {
+	out := make([]string, len(values))
+	for i, v := range values {
+		r, err := repl.ReplaceOrErr(v, true, true)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 func (p *Provider) setDefaults() {

@@ -480,3 +480,31 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("valid provider: %v", err)
 	}
 }
+
+// TestPlaceholdersInIssuerAndAudience: issuer and audience come from the
+// environment in production ({env.PAYGATE_ISSUER}); the resolved values are
+// the accepted ones, and an unset variable fails the start, never silently
+// accepting the literal placeholder.
+func TestPlaceholdersInIssuerAndAudience(t *testing.T) {
+	t.Setenv("PAYGATE_TEST_ISSUER", testIssuer)
+	t.Setenv("PAYGATE_TEST_AUDIENCE", testAudience)
+	p := &Provider{Issuer: "{env.PAYGATE_TEST_ISSUER}", Audiences: []string{"{env.PAYGATE_TEST_AUDIENCE}"}}
+	provision(t, p)
+	w, r := newRequest(http.MethodGet, testSite+"/v1/x", http.Header{"Authorization": {"Bearer " + mint(t, "user_1", nil)}}, "")
+	if _, ok, err := p.Authenticate(w, r); !ok || err != nil {
+		t.Fatalf("a token of the resolved issuer and audience: authenticated %v, %v", ok, err)
+	}
+
+	for name, unset := range map[string]*Provider{
+		"issuer":   {Issuer: "{env.PAYGATE_TEST_UNSET}", Audiences: []string{testAudience}},
+		"audience": {Issuer: testIssuer, Audiences: []string{"{env.PAYGATE_TEST_UNSET}"}},
+	} {
+		unset.KeyFiles = []KeyFile{{Path: keyFile(t)}}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		err := unset.Provision(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s from an unset variable: Provision error %v, want one naming %s", name, err, name)
+		}
+	}
+}

@@ -71,13 +71,17 @@ var engines = caddy.NewUsagePool()
 // pooled one for a bundle configuration.
 func (h *Handler) startEngine(cfg []byte) error {
 	if h.PolicyDir != "" {
-		b, err := loadPolicyDir(h.PolicyDir)
+		dir, err := caddy.NewReplacer().ReplaceOrErr(h.PolicyDir, true, true)
+		if err != nil {
+			return fmt.Errorf("policy_dir: %w", err)
+		}
+		b, err := loadPolicyDir(dir)
 		if err != nil {
 			return err
 		}
 		e, err := newEngine(cfg, b, h.query, h.logger)
 		if err != nil {
-			return fmt.Errorf("policy_dir %s: %w", h.PolicyDir, err)
+			return fmt.Errorf("policy_dir %s: %w", dir, err)
 		}
 		h.engine = e
 		return nil

@@ -59,7 +59,8 @@ type Handler struct {
 	// PolicyDir is a directory of Rego policies and JSON/YAML data (or an
 	// OPA bundle .tar.gz file) loaded at each config load; a policy that does
 	// not compile makes the config invalid. Test files (*_test.rego) are
-	// skipped. Exactly one of PolicyDir and Bundle is required.
+	// skipped; placeholders are resolved. Exactly one of PolicyDir and
+	// Bundle is required.
 	PolicyDir string `json:"policy_dir,omitempty"`
 
 	// Bundle downloads the policy from an OPA bundle service and keeps

@@ -308,3 +308,13 @@ func TestPolicyDirSkipsTestsAndOtherFiles(t *testing.T) {
 		t.Error("Rego tests were loaded into the running policy")
 	}
 }
+
+// TestPolicyDirPlaceholder: policy_dir takes placeholders, and an unset one
+// fails the load rather than reading a directory named "{env...}".
+func TestPolicyDirPlaceholder(t *testing.T) {
+	t.Setenv("OPA_AUTHZ_TEST_POLICIES", repoPolicies)
+	mustProvision(t, &Handler{PolicyDir: "{env.OPA_AUTHZ_TEST_POLICIES}"})
+	if _, err := provisionHandler(t, &Handler{PolicyDir: "{env.OPA_AUTHZ_TEST_UNSET}"}); err == nil || !strings.Contains(err.Error(), "policy_dir") {
+		t.Errorf("unset policy_dir placeholder: err = %v, want one naming policy_dir", err)
+	}
+}
