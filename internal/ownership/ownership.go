@@ -68,6 +68,28 @@ func OwnerForRequest(ctx context.Context, s store.Store, objectID string) (strin
 	return owner, found, err
 }
 
+// grant is the request variable a policy stage sets when it allowed the
+// request on an object whoever owns it. Its type is unexported, so nothing
+// outside this package can plant one.
+type grant struct{}
+
+// grantKey is the Caddy request variable of a policy grant for objectID.
+func grantKey(objectID string) string { return "paygate.ownership.grant." + objectID }
+
+// GrantForRequest records that the policy allowed the request that ctx
+// belongs to on objectID, whoever owns it (the support role's read): the
+// payment handler, which otherwise serves owners only, honours it on reads.
+func GrantForRequest(ctx context.Context, objectID string) {
+	caddyhttp.SetVar(ctx, grantKey(objectID), grant{})
+}
+
+// GrantedForRequest reports whether a policy stage granted the request that
+// ctx belongs to on objectID.
+func GrantedForRequest(ctx context.Context, objectID string) bool {
+	_, ok := caddyhttp.GetVar(ctx, grantKey(objectID)).(grant)
+	return ok
+}
+
 // Erase removes the owner records of objectIDs.
 func Erase(ctx context.Context, s store.Store, objectIDs ...string) error {
 	keys := make([]string, len(objectIDs))

@@ -88,3 +88,26 @@ func TestOwnerForRequest(t *testing.T) {
 		t.Errorf("planted var: owner = %q, want the store's user_b", got)
 	}
 }
+
+// TestGrantForRequest: a grant holds for its object within its request only,
+// and a vars entry of any other type under its name is no grant.
+func TestGrantForRequest(t *testing.T) {
+	vars := map[string]any{}
+	ctx := context.WithValue(context.Background(), caddyhttp.VarsCtxKey, vars)
+	if GrantedForRequest(ctx, "pi_1") {
+		t.Fatal("granted before any grant")
+	}
+	GrantForRequest(ctx, "pi_1")
+	if !GrantedForRequest(ctx, "pi_1") || GrantedForRequest(ctx, "pi_2") {
+		t.Error("the grant is not for pi_1 alone")
+	}
+	other := context.WithValue(context.Background(), caddyhttp.VarsCtxKey, map[string]any{})
+	if GrantedForRequest(other, "pi_1") {
+		t.Error("a grant crossed into another request")
+	}
+	// What a `vars` directive could plant: a string under the same name.
+	planted := map[string]any{grantKey("pi_9"): "true"}
+	if GrantedForRequest(context.WithValue(context.Background(), caddyhttp.VarsCtxKey, planted), "pi_9") {
+		t.Error("a planted string counts as a grant")
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
+	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -228,6 +229,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(r, in, d)
 	}
 	decisions.WithLabelValues(resultAllow).Inc()
+	if in.resourceID != "" {
+		// The handler behind serves an object's owner only, unless the
+		// policy allowed this request on it (the support role's read).
+		ownership.GrantForRequest(r.Context(), in.resourceID)
+	}
 	return next.ServeHTTP(w, r)
 }
 

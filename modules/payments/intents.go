@@ -76,9 +76,10 @@ func (h *Handler) createPaymentIntent(c *call) error {
 }
 
 // getPaymentIntent serves GET /v1/payment_intents/{id}: the caller's own
-// intent, without its client secret.
+// intent (or one the policy let the caller read), without its client
+// secret.
 func (h *Handler) getPaymentIntent(c *call) error {
-	if err := h.owned(c.r.Context(), c.id, c.user); err != nil {
+	if err := h.readable(c.r.Context(), c.id, c.user); err != nil {
 		return err
 	}
 	var pi *stripe.PaymentIntent

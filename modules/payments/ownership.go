@@ -28,6 +28,20 @@ func (h *Handler) owned(ctx context.Context, objectID, user string) error {
 	return nil
 }
 
+// readable allows a read of objectID by its owner, or by anyone the policy
+// stage granted this very request (the support role reads any existing
+// object). Writes never take a grant: they go through owned.
+func (h *Handler) readable(ctx context.Context, objectID, user string) error {
+	owner, ok, err := ownership.OwnerForRequest(ctx, h.store, objectID)
+	if err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if !ok || owner != user && !ownership.GrantedForRequest(ctx, objectID) {
+		return errNotFound.WithCause(fmt.Errorf("%s is not the caller's", objectID))
+	}
+	return nil
+}
+
 // usablePaymentMethod refuses a payment method in a request body that is
 // recorded as another user's. One that is not recorded at all (created by
 // Stripe.js a moment ago) is left to Stripe, which refuses a payment method

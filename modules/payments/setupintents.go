@@ -52,9 +52,10 @@ func (h *Handler) createSetupIntent(c *call) error {
 }
 
 // getSetupIntent serves GET /v1/setup_intents/{id}: the caller's own setup
-// intent, without its client secret.
+// intent (or one the policy let the caller read), without its client
+// secret.
 func (h *Handler) getSetupIntent(c *call) error {
-	if err := h.owned(c.r.Context(), c.id, c.user); err != nil {
+	if err := h.readable(c.r.Context(), c.id, c.user); err != nil {
 		return err
 	}
 	var si *stripe.SetupIntent
