@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -439,6 +441,16 @@ func TestRedisStoreHealthIsObservable(t *testing.T) {
 	// Serving goes on: stages decide what a store outage means for them.
 	if resp, _ := send(t, pg.Client(), "GET", pg.HTTPSURL+"/", "", nil); resp.StatusCode != 200 {
 		t.Errorf("status during the outage = %d, want 200", resp.StatusCode)
+	}
+
+	// go-redis's own messages about the lost server come through Caddy's
+	// logging (JSON, redacted, routable), never as plain text on stderr.
+	pg.WaitForLog(t, "go-redis's message in Caddy's log", testenv.LogFields(map[string]string{"logger": "paygate.redis", "msg": "redis client"}))
+	pg.Stop()
+	for _, line := range bytes.Split(bytes.TrimSpace(pg.Logs(t)), []byte("\n")) {
+		if !json.Valid(line) {
+			t.Errorf("a log line outside Caddy's JSON logs: %s", line)
+		}
 	}
 }
 

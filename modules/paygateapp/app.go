@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/store"
@@ -91,6 +92,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.poolKey = "memory"
 		open = func() (caddy.Destructor, error) { return pooledStore{store.NewMemory(time.Now)}, nil }
 	case "redis":
+		// go-redis has one process-wide logger: the newest configuration's.
+		redis.SetLogger(redisLog{a.logger.Named("redis")})
 		if a.StoreConfig.Redis == nil {
 			return errors.New("paygate: store redis: missing redis configuration")
 		}

@@ -1,6 +1,7 @@
 package paygateapp
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // RedisConfig connects to Redis in one of three topologies: a URL
@@ -185,4 +188,17 @@ func (c RedisConfig) tlsConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// redisLog sends go-redis's own messages (a lost connection, a failed
+// reconnect), which it would print as plain text on stderr, to the app's
+// Caddy logger: the configured logs, their format and the redaction apply.
+type redisLog struct{ logger *zap.Logger }
+
+// Printf logs one go-redis message at WARN; its messages are all about
+// trouble.
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	if c := l.logger.Check(zapcore.WarnLevel, "redis client"); c != nil {
+		c.Write(zap.String("detail", fmt.Sprintf(format, v...)))
+	}
 }
