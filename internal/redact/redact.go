@@ -43,6 +43,7 @@ func String(s string) string {
 		spans = append(spans, span{m.Start, m.End, cardMask(m.Last4)})
 	}
 	spans = tokenSpans(spans, s)
+	spans = emailSpans(spans, s)
 	spans = pairSpans(spans, s)
 	if len(spans) == 0 {
 		return s

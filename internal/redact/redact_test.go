@@ -155,3 +155,28 @@ func TestSensitiveHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestEmails(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/v1/x?email=jane.doe+pay@example.co.uk&a=1", "/v1/x?email=[email]&a=1"},
+		{"/v1/x?email=jane%40example.com", "/v1/x?email=[email]"},
+		{"/v1/x?email=jane.doe%2Bpay%40example.com", "/v1/x?email=[email]"},
+		{"/v1/receipts/jane@example.com/pdf", "/v1/receipts/[email]/pdf"},
+		{"https://ops@grafana.example.com/d/x", "https://ops@grafana.example.com/d/x"},
+		{"sent to Jane_Doe@Mail.Example.com.", "sent to [email]."},
+		{`{"receipt_email":"a@b.io"}`, `{"receipt_email":"[email]"}`},
+		{"dial https://paygate:hunter2@db.internal:5432/x", "dial https://paygate:[redacted]@db.internal:5432/x"},
+		{"git@github", "git@github"},
+		{"user@localhost and x@10.0.0.1", "user@localhost and x@10.0.0.1"},
+		{"@example.com", "@example.com"},
+		{"a%40", "a%40"},
+	}
+	for _, tt := range tests {
+		if got := String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := String(String(tt.in)); got != String(tt.in) {
+			t.Errorf("String is not idempotent on %q: %q", tt.in, got)
+		}
+	}
+}
