@@ -102,19 +102,7 @@ func startHardening(t *testing.T, cfg hardeningConfig) *testenv.Paygate {
 // upstream: X-User-Id from sub and X-User-Email from email.
 func hardeningAuth(t *testing.T) string {
 	t.Helper()
-	keyFile, err := filepath.Abs("../testdata/jwt/dev-jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf(`jwt_auth {
-			issuer %s
-			audience %s
-			key_file %s
-			typ at+jwt
-			claim role
-			identity_header X-User-Id sub
-			identity_header X-User-Email email
-		}`, devIssuer, devAudience, keyFile)
+	return opaAuth(t, "identity_header X-User-Id sub", "identity_header X-User-Email email")
 }
 
 // hardeningEmail is the email claim of hardeningToken's tokens.

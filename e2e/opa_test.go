@@ -25,20 +25,24 @@ import (
 
 // opaAuth is the shipped pipeline's jwt_auth stage: it accepts the
 // development tokens of "paygate token" and makes their role claim
-// {http.auth.user.role}.
-func opaAuth(t *testing.T) string {
+// {http.auth.user.role}; extra lines go into its block.
+func opaAuth(t *testing.T, extra ...string) string {
 	t.Helper()
 	keyFile, err := filepath.Abs("../testdata/jwt/dev-jwks.json")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var more string
+	for _, line := range extra {
+		more += "\n\t\t\t" + line
 	}
 	return fmt.Sprintf(`jwt_auth {
 			issuer %s
 			audience %s
 			key_file %s
 			typ at+jwt
-			claim role
-		}`, devIssuer, devAudience, keyFile)
+			claim role%s
+		}`, devIssuer, devAudience, keyFile, more)
 }
 
 // opaBearer is the Authorization header of a development token for sub
