@@ -40,6 +40,7 @@ func parseEventsCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //	    catalog             <path>
 //	    timeout             <duration>   # per Stripe call, default 10s
 //	    max_network_retries <n>          # default 2
+//	    behind_tls_proxy                 # a live key on a plain server behind a TLS load balancer
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -61,6 +62,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var n int
 			if err = cfgargs.Int(d, &n, 0); err == nil {
 				h.MaxNetworkRetries = &n
+			}
+		case "behind_tls_proxy":
+			if _, err = cfgargs.Args(d, 0, 0); err == nil {
+				h.BehindTLSProxy = true
 			}
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())

@@ -47,7 +47,7 @@ type Handler struct {
 	// only as one {env.NAME} or {file.PATH} placeholder, never literally.
 	// Required. A live key (sk_live_, rk_live_) is refused
 	// unless api_base is https and the server this handler runs in serves
-	// TLS.
+	// TLS (or BehindTLSProxy is set).
 	StripeKey string `json:"stripe_key,omitempty"`
 
 	// APIBase is the origin of Stripe's API: default
@@ -69,6 +69,14 @@ type Handler struct {
 	// error, 409, 503, ...), with the same Idempotency-Key. Default: 2;
 	// at most 10.
 	MaxNetworkRetries *int `json:"max_network_retries,omitempty"`
+
+	// BehindTLSProxy declares that, on a server without TLS, this handler
+	// is reached only through a load balancer that terminated TLS: the
+	// server's trusted_proxies name it, and tls_enforce before this handler
+	// refuses whatever it did not forward as https. A live key is then
+	// accepted on that server. Default: false (a live key on a server
+	// without TLS is refused).
+	BehindTLSProxy bool `json:"behind_tls_proxy,omitempty"`
 
 	store   store.Store
 	catalog *catalog.Catalog
@@ -171,8 +179,8 @@ func (h *Handler) Validate() error {
 	switch {
 	case h.live && !h.apiBaseHTTPS:
 		return errors.New("payments: a live Stripe key is only sent to an https api_base")
-	case h.live && h.plainServer:
-		return errors.New("payments: a live Stripe key on a server without TLS: serve this site over HTTPS")
+	case h.live && h.plainServer && !h.BehindTLSProxy:
+		return errors.New("payments: a live Stripe key on a server without TLS: serve this site over HTTPS, or set behind_tls_proxy behind a load balancer that terminates TLS")
 	}
 	return nil
 }

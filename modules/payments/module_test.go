@@ -41,6 +41,7 @@ func TestConfiguration(t *testing.T) {
 		{name: "restricted live key to an http api_base", h: Handler{StripeKey: restrictedLive, Catalog: shippedCatalog, APIBase: "http://stripe.internal"}, wantErr: "https api_base"},
 		{name: "live key on a server without TLS", h: Handler{StripeKey: live, Catalog: shippedCatalog, plainServer: true}, wantErr: "server without TLS"},
 		{name: "test key on a server without TLS", h: Handler{StripeKey: test, Catalog: shippedCatalog, plainServer: true}},
+		{name: "live key on a server without TLS behind a TLS proxy", h: Handler{StripeKey: live, Catalog: shippedCatalog, plainServer: true, BehindTLSProxy: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
