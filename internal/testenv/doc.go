@@ -23,6 +23,8 @@
 // one HTTPS site for "localhost": start-up waits for Caddy's "serving initial
 // configuration" log message (so the default logger must stay at INFO or
 // below) and then for a verified TLS handshake for "localhost".
+// PaygateOptions.Caddyfile runs a given Caddyfile (deploy/Caddyfile, say)
+// as it is instead, with the ports and admin address passed in Env.
 //
 // Every process is stopped in t.Cleanup, and the last lines of its output are
 // logged when the test failed. Tests must not sleep to wait for these

@@ -41,8 +41,17 @@ type PaygateOptions struct {
 	Data map[string]any
 	// Env is added to the minimal environment of the processes (HOME and the
 	// XDG directories point into the test's temporary directory); it serves
-	// {env.NAME} and {$NAME} in the Caddyfile.
+	// {env.NAME} and {$NAME} in the Caddyfile. Each value is a text/template
+	// executed with TemplateData.
 	Env map[string]string
+	// Caddyfile, when set, is the path of a Caddyfile that the processes run
+	// as it is (a shipped one, say) instead of the harness's; Site and Global
+	// are then unused, and Env must make it bind 127.0.0.1, listen on
+	// {{.HTTPPort}} and {{.HTTPSPort}}, serve its admin API on
+	// {{.AdminAddr}}, and serve "localhost" with Caddy's local CA in its
+	// default storage ($XDG_DATA_HOME/caddy), with skip_install_trust.
+	// Reload is not available for such a process.
+	Caddyfile string
 }
 
 // TemplateData is what the Site and Global templates of PaygateOptions see.
@@ -80,6 +89,10 @@ type Paygate struct {
 	proc       *process
 	client     *http.Client
 	roots      *x509.CertPool
+
+	// fixed is set when configPath is PaygateOptions.Caddyfile, which the
+	// harness never writes.
+	fixed bool
 }
 
 // StartPaygate starts one paygate process with opts and waits until it serves
@@ -139,6 +152,7 @@ func launch(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*Paygate
 		return nil, err
 	}
 	home := filepath.Join(dir, "home")
+	dataHome := filepath.Join(home, ".local", "share")
 	p := &Paygate{
 		HTTPURL:    fmt.Sprintf("http://localhost:%d", ports[0]),
 		HTTPSURL:   fmt.Sprintf("https://localhost:%d", ports[1]),
@@ -149,7 +163,7 @@ func launch(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*Paygate
 		env: []string{
 			"HOME=" + home,
 			"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
-			"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+			"XDG_DATA_HOME=" + dataHome,
 		},
 		global: opts.Global,
 		data: TemplateData{
@@ -167,12 +181,22 @@ func launch(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*Paygate
 		p.data.StripeMock = opts.StripeMock.URL
 	}
 	for k, v := range opts.Env {
-		p.env = append(p.env, k+"="+v)
+		value, err := render("env "+k, v, p.data)
+		if err != nil {
+			return nil, err
+		}
+		p.env = append(p.env, k+"="+value)
 	}
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
-	if err := p.writeConfig(opts.Site); err != nil {
+	if opts.Caddyfile != "" {
+		if p.configPath, err = filepath.Abs(opts.Caddyfile); err != nil {
+			return nil, err
+		}
+		p.fixed = true
+		p.storage = filepath.Join(dataHome, "caddy")
+	} else if err := p.writeConfig(opts.Site); err != nil {
 		return nil, err
 	}
 
@@ -300,6 +324,9 @@ func (p *Paygate) Reload(t testing.TB, site string) {
 // instead of failing the test; a rejected configuration leaves the running
 // one in place.
 func (p *Paygate) TryReload(site string) error {
+	if p.fixed {
+		return fmt.Errorf("paygate reload: %s is run as it is, not rewritten", p.configPath)
+	}
 	if err := p.writeConfig(site); err != nil {
 		return err
 	}

@@ -24,6 +24,8 @@ type RedisServer struct {
 	Socket string
 
 	proc *process
+	// start starts the server on Socket.
+	start func() *process
 }
 
 // Redis starts a RedisServer for t and stops it, removing its files, when t
@@ -35,8 +37,10 @@ func Redis(t testing.TB) *RedisServer {
 	dir := tempDir(t)
 	// A unix socket path must stay short (about 100 bytes), hence tempDir.
 	socket := filepath.Join(dir, "redis.sock")
-	proc := startRedis(t, bin, dir, "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700")
-	return &RedisServer{Socket: socket, proc: proc}
+	start := func() *process {
+		return startRedis(t, bin, dir, "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700")
+	}
+	return &RedisServer{Socket: socket, proc: start(), start: start}
 }
 
 // URL returns the server's address in the form redis.ParseURL accepts.
@@ -61,6 +65,13 @@ func (s *RedisServer) Client(t testing.TB) *redis.Client {
 // see how its users cope with an outage. It may be called more than once.
 func (s *RedisServer) Stop() {
 	s.proc.stop()
+}
+
+// Restart starts the server again, empty, on the same socket after Stop, so
+// that a test can see its users recover from an outage. It must be called
+// from the test's goroutine, like Redis.
+func (s *RedisServer) Restart() {
+	s.proc = s.start()
 }
 
 // Cluster is a private Redis Cluster of three masters (no replicas) on

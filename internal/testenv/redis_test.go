@@ -37,6 +37,15 @@ func TestRedis(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err == nil {
 		t.Error("PING after Stop succeeded")
 	}
+
+	// Restarted, it answers on the same socket, empty.
+	srv.Restart()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after Restart: %v", err)
+	}
+	if n, err := c.Exists(ctx, "k").Result(); n != 0 || err != nil {
+		t.Errorf("EXISTS k after Restart = %d, %v; want 0", n, err)
+	}
 }
 
 func TestRedisCluster(t *testing.T) {
