@@ -14,6 +14,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/mediatype"
 	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/scheme"
 )
 
 // maxBody bounds a request body of the payment API.
@@ -63,9 +64,10 @@ var (
 
 // serveAPI dispatches a request to its endpoint, then counts and audits it.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
-	if h.live && r.TLS == nil {
-		// Validate refused live keys on servers without TLS; a server that
-		// also listens on its HTTP port still gets here over plain HTTP.
+	if h.live && scheme.Of(r) != "https" {
+		// Validate refused live keys on servers without TLS (unless behind
+		// a TLS proxy); a request that reached this handler over plain HTTP
+		// from anyone but a trusted proxy that says https never uses it.
 		h.logger.Error("live Stripe key: refusing a request that did not arrive over TLS",
 			zap.Bool("alert", true), zap.String("path", r.URL.Path))
 		return caddyhttp.Error(errLiveKeyPlain.Status, errLiveKeyPlain.WithCause(errors.New("live Stripe key on a plain-HTTP request")))

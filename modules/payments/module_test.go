@@ -1,14 +1,18 @@
 package payments
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -86,5 +90,33 @@ func TestLiveKeyRefusedOverPlainHTTP(t *testing.T) {
 	wantError(t, e, http.StatusInternalServerError, "internal_error")
 	if n := th.logs.FilterMessageSnippet("live Stripe key").FilterField(zap.Bool("alert", true)).Len(); n != 1 {
 		t.Errorf("%d alert log lines, want 1:\n%s", n, th.allLogs())
+	}
+}
+
+// TestLiveKeyBehindATrustedTLSProxy: behind a load balancer that terminated
+// TLS (a trusted proxy saying https), the live key serves; the same request
+// from an untrusted peer, X-Forwarded-Proto and all, is refused.
+func TestLiveKeyBehindATrustedTLSProxy(t *testing.T) {
+	th := newTestHandler(t, "https://stripe.invalid", func(h *Handler) {
+		h.StripeKey, h.BehindTLSProxy = keyFile(t, "sk_live_abc123"), true
+	})
+	for _, trusted := range []bool{true, false} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "http://pay.example.com/v1/payment_methods", nil)
+		r.TLS = nil
+		r.Header.Set("X-Forwarded-Proto", "https")
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+		caddyhttp.SetVar(r.Context(), caddyhttp.TrustedProxyVarKey, trusted)
+		err := th.serving.ServeHTTP(w, r, nil)
+		var e *apierror.Error
+		errors.As(err, &e)
+		// Without a user the dispatch answers 401: the live-key check let
+		// the request through.
+		if trusted && (e == nil || e.Status != http.StatusUnauthorized) {
+			t.Errorf("trusted proxy: err = %v, want the dispatch's 401", err)
+		}
+		if !trusted && (e == nil || e.Status != http.StatusInternalServerError) {
+			t.Errorf("untrusted peer: err = %v, want the live-key refusal", err)
+		}
 	}
 }
