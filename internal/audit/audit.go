@@ -75,7 +75,7 @@ func Log(logger *zap.Logger, r *http.Request, ev Event) {
 	}
 	clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	fields := []zap.Field{
-		zap.String("request_id", reqid.From(r)),
+		zap.String(reqid.LogField, reqid.From(r)),
 		zap.String("action", ev.Action),
 		zap.String("outcome", ev.Outcome),
 		zap.String("actor", ev.Actor),

@@ -6,10 +6,16 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 // Header is the response header that carries the request ID.
 const Header = "X-Request-Id"
+
+// LogField is the name of the request ID in every log paygate writes: the
+// access log, the audit log, the error log and OPA's decision log.
+const LogField = "request_id"
 
 // placeholder is Caddy's per-request UUID: generated on first use and cached
 // for the rest of the request, so every stage sees the same value.
@@ -17,10 +23,18 @@ const placeholder = "{http.request.uuid}"
 
 // From returns the request's ID, or "" when r did not come through Caddy.
 // A client-sent X-Request-Id is never used: it could forge log correlation.
+//
+// The ID also goes into the request's access log entry as request_id, as
+// Caddy puts it there as uuid, so that the access log names it as the other
+// logs do.
 func From(r *http.Request) string {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return ""
 	}
-	return repl.ReplaceKnown(placeholder, "")
+	id := repl.ReplaceKnown(placeholder, "")
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String(LogField, id))
+	}
+	return id
 }

@@ -130,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // fail logs why a response was replaced and returns e for handle_errors.
 func (h *Handler) fail(r *http.Request, e *apierror.Error, cause error) error {
 	if c := h.logger.Check(zapcore.WarnLevel, "upstream response replaced"); c != nil {
-		c.Write(zap.String("request_id", reqid.From(r)), zap.Int("status", e.Status), zap.String("cause", cause.Error()))
+		c.Write(zap.String(reqid.LogField, reqid.From(r)), zap.Int("status", e.Status), zap.String("cause", cause.Error()))
 	}
 	return caddyhttp.Error(e.Status, e.WithCause(cause))
 }

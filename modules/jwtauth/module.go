@@ -466,7 +466,7 @@ func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, reason, source
 	}
 	if c := p.logger.Check(level, "token rejected"); c != nil {
 		fields := []zap.Field{
-			zap.String("request_id", reqid.From(r)),
+			zap.String(reqid.LogField, reqid.From(r)),
 			zap.String("reason", reason),
 			zap.String("source", source),
 		}

@@ -56,7 +56,7 @@ func revisionPolicy(revision string) map[string]string {
 // reason evaluates a fixed request and returns the policy's reason, or the
 // result when the request was not decided by a policy.
 func reason(env *testEnv) string {
-	d := env.h.engine.decide(context.Background(), map[string]any{}, time.Now(), nil, "")
+	d := env.h.engine.decide(context.Background(), map[string]any{}, time.Now(), nil, "", "")
 	if d.reason != "" {
 		return d.reason
 	}
@@ -120,7 +120,7 @@ func TestBundleUpdates(t *testing.T) {
 		// refusal is part of the logged reason.
 		refusal string
 	}{
-		{name: "badly signed", etag: "r3", body: bundletest.Build(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "failed to verify JWT signature"},
+		{name: "badly signed", etag: "r3", body: bundletest.Build(t, "3", revisionPolicy("3"), otherKey(t)), refusal: "invalid ECDSA signature"},
 		{name: "unsigned", etag: "r4", body: bundletest.Build(t, "4", revisionPolicy("4"), nil), refusal: "bundle missing .signatures.json file"},
 		{name: "does not compile", etag: "r5", body: bundletest.Build(t, "5", conflicting, priv), refusal: "rego_compile_error: conflicting rule"},
 		{name: "not a bundle", etag: "r6", body: []byte("<html>maintenance</html>"), refusal: "gzip"},

@@ -19,6 +19,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/paygate/paygate/internal/keyalg"
+	"github.com/paygate/paygate/internal/opabundle"
 	"github.com/paygate/paygate/internal/urlpolicy"
 )
 
@@ -285,8 +286,10 @@ func (h *Handler) opaConfig(repl *caddy.Replacer) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("bundle: public_key: %w", err)
 			}
-			cfg["keys"] = map[string]any{bundleName: key}
-			source["signing"] = map[string]any{"keyid": bundleName}
+			// Bundles name the key they were signed with as
+			// "paygate bundle" signs them.
+			cfg["keys"] = map[string]any{opabundle.KeyID: key}
+			source["signing"] = map[string]any{"keyid": opabundle.KeyID}
 		}
 		if b.Persist {
 			dir := repl.ReplaceKnown(b.PersistDir, "")

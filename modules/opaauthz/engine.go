@@ -25,6 +25,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/reqid"
 )
 
 // engine is one embedded OPA: a plug-in manager that owns the policy store,
@@ -260,7 +262,8 @@ func (e *engine) activated(txn storage.Transaction) {
 // bundleStatus runs after every download attempt; it counts and logs those
 // that failed (the service unreachable or answering an error, a bad
 // signature, a policy that does not compile), which leave the active policy
-// in place.
+// in place: one line per attempt, naming the check that failed and, for a
+// signature check, the key's ID.
 func (e *engine) bundleStatus(s bundleplugin.Status) {
 	if s.Code == "" {
 		return
@@ -270,20 +273,23 @@ func (e *engine) bundleStatus(s bundleplugin.Status) {
 	if snap := e.snap.Load(); snap != nil {
 		active = snap.revision
 	}
-	msg := s.Message
-	for _, err := range s.Errors {
-		msg += "; " + err.Error()
-	}
-	e.log.WithFields(map[string]any{
+	r := refusalOf(s)
+	fields := map[string]any{
 		"bundle":          s.Name,
-		"error":           msg,
+		"check":           r.check,
+		"error":           r.err,
 		"http_code":       string(s.HTTPCode),
 		"active_revision": active,
-	}).Error("policy bundle refused; the active policy stays")
+	}
+	if r.keyID != "" {
+		fields["key_id"] = r.keyID
+	}
+	e.log.WithFields(fields).Error("policy bundle refused; the active policy stays")
 }
 
-// decide evaluates the active policy for doc and logs the decision.
-func (e *engine) decide(ctx context.Context, doc map[string]any, now time.Time, header http.Header, clientIP string) decision {
+// decide evaluates the active policy for doc and logs the decision under
+// the request's ID.
+func (e *engine) decide(ctx context.Context, doc map[string]any, now time.Time, header http.Header, clientIP, requestID string) decision {
 	snap := e.snap.Load()
 	if snap == nil {
 		return decision{result: resultUnavailable}
@@ -297,7 +303,7 @@ func (e *engine) decide(ctx context.Context, doc map[string]any, now time.Time, 
 	}
 	d := interpret(rs, err)
 	d.id = uuid.NewString()
-	e.logDecision(ctx, snap, d.id, doc, value, rs, err, now, header, clientIP)
+	e.logDecision(ctx, snap, d.id, doc, value, rs, err, now, header, clientIP, requestID)
 	return d
 }
 
@@ -309,8 +315,10 @@ func (s *snapshot) eval(ctx context.Context, input ast.Value, now time.Time) (re
 }
 
 // logDecision hands the decision to OPA's decision-log plug-in, which masks
-// it with the policy's mask rule and writes or uploads it.
-func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc map[string]any, value ast.Value, rs rego.ResultSet, evalErr error, now time.Time, header http.Header, clientIP string) {
+// it with the policy's mask rule and writes or uploads it. The request ID
+// is a custom field of the event ("custom": {"request_id": ...} in an
+// upload); the console log writes it beside decision_id.
+func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc map[string]any, value ast.Value, rs rego.ResultSet, evalErr error, now time.Time, header http.Header, clientIP, requestID string) {
 	if e.decisionLog == nil {
 		return
 	}
@@ -325,6 +333,9 @@ func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc
 		RemoteAddr:         clientIP,
 		HTTPRequestContext: logging.HTTPRequestContext{Header: header},
 		Error:              evalErr,
+	}
+	if requestID != "" {
+		info.Custom = map[string]any{reqid.LogField: requestID}
 	}
 	if info.Path == "" {
 		info.Query = e.query.text

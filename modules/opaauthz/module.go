@@ -30,6 +30,7 @@ import (
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/reqid"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -224,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return h.refuse(r, in, refusalFor(err))
 	}
-	d := h.engine.decide(r.Context(), in.doc, in.now, h.headers.record(r.Header), in.clientIP)
+	d := h.engine.decide(r.Context(), in.doc, in.now, h.headers.record(r.Header), in.clientIP, reqid.From(r))
 	if !d.allowed() {
 		return h.refuse(r, in, d)
 	}

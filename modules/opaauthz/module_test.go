@@ -177,7 +177,7 @@ decision := {"allow": false, "reason": "echo", "input": input}
 	}
 
 	// The policy sees exactly that document.
-	d := env.h.engine.decide(context.Background(), in.doc, in.now, nil, in.clientIP)
+	d := env.h.engine.decide(context.Background(), in.doc, in.now, nil, in.clientIP, "")
 	if d.result != resultDeny || d.reason != "echo" {
 		t.Fatalf("decision = %+v", d)
 	}

@@ -29,7 +29,19 @@ func newOPALogger(zl *zap.Logger) *opaLogger {
 // setLogger makes l and every logger derived from it write to zl.
 func (l *opaLogger) setLogger(zl *zap.Logger) { l.zl.Store(zl) }
 
+// restated are the formats of OPA's messages about a refused bundle, which
+// the engine's bundle status listener logs once per attempt with what
+// failed (policy bundle refused): written at DEBUG, so that an attempt is
+// not an error twice.
+var restated = map[string]bool{
+	"Bundle load failed: %v":       true,
+	"Bundle activation failed: %v": true,
+}
+
 func (l *opaLogger) log(level zapcore.Level, format string, a []any) {
+	if restated[format] {
+		level = zapcore.DebugLevel
+	}
 	zl := l.zl.Load()
 	if !zl.Core().Enabled(level) {
 		return
@@ -51,9 +63,25 @@ func (l *opaLogger) Warn(format string, a ...any) { l.log(zapcore.WarnLevel, for
 // Error logs at ERROR.
 func (l *opaLogger) Error(format string, a ...any) { l.log(zapcore.ErrorLevel, format, a) }
 
+// customField holds a decision event's custom fields (paygate's
+// request_id) in the fields OPA's console decision logger passes.
+const customField = "custom"
+
 // WithFields returns a logger that adds fields to every entry, in key
-// order.
+// order. A decision event's custom fields are written at the top level,
+// so that its request_id is named as in every other paygate log.
 func (l *opaLogger) WithFields(fields map[string]any) logging.Logger {
+	if custom, ok := fields[customField].(map[string]any); ok {
+		flat := make(map[string]any, len(fields)+len(custom))
+		for k, v := range fields {
+			flat[k] = v
+		}
+		delete(flat, customField)
+		for k, v := range custom {
+			flat[k] = v
+		}
+		fields = flat
+	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)

@@ -68,7 +68,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	if c := h.logger.Check(level, "request refused"); c != nil {
 		fields := []zap.Field{
-			zap.String("request_id", id),
+			zap.String(reqid.LogField, id),
 			zap.Int("status", e.Status),
 			zap.String("code", e.Code),
 		}

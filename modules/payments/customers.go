@@ -96,7 +96,7 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	}
 	if id != cus.ID {
 		h.logger.Warn("stripe customer created but not used: another request mapped the user first",
-			zap.String("request_id", reqid.From(r)), zap.String("customer", cus.ID), zap.String("mapped_customer", id))
+			zap.String(reqid.LogField, reqid.From(r)), zap.String("customer", cus.ID), zap.String("mapped_customer", id))
 	}
 	return id, nil
 }

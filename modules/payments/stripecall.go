@@ -31,7 +31,7 @@ func (h *Handler) stripeCall(r *http.Request, op string, do func(ctx context.Con
 		if res != nil {
 			stripeID = res.RequestID
 		}
-		c.Write(zap.String("request_id", reqid.From(r)), zap.String("op", op), zap.String("stripe_request_id", stripeID))
+		c.Write(zap.String(reqid.LogField, reqid.From(r)), zap.String("op", op), zap.String("stripe_request_id", stripeID))
 	}
 	return nil
 }
