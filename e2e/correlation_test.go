@@ -136,18 +136,6 @@ func TestBundleRefusalNamesKeyAndCheck(t *testing.T) {
 	}
 }
 
-// opaBundleSiteData is the data of opaBundleSite for the bundle at
-// bundleURL, signed with the key whose public half is in publicKey, and a
-// start-up wait that lets its first download activate.
-func opaBundleSiteData(t *testing.T, bundleURL, publicKey string) map[string]any {
-	return map[string]any{
-		"auth":        opaAuth(t),
-		"bundleURL":   bundleURL,
-		"publicKey":   publicKey,
-		"startupWait": "10s",
-	}
-}
-
 // bundleSignature returns the signature segment of the JWS in a bundle's
 // .signatures.json.
 func bundleSignature(t *testing.T, tarball []byte) string {

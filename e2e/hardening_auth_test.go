@@ -715,12 +715,7 @@ decision := {"allow": true, "reason": "cards"} if {
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		Upstream: up,
 		Site:     opaBundleSite,
-		Data: map[string]any{
-			"auth":        opaAuth(t),
-			"bundleURL":   bundleURL,
-			"publicKey":   publicKey,
-			"startupWait": "10s",
-		},
+		Data:     opaBundleSiteData(t, bundleURL, publicKey),
 	})
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="undefined-1"}`, testenv.MetricIs(1))
 	alice := opaBearer(t, "alice", "customer")

@@ -232,12 +232,7 @@ func TestOPABundleHotReload(t *testing.T) {
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		Upstream: up,
 		Site:     opaBundleSite,
-		Data: map[string]any{
-			"auth":        opaAuth(t),
-			"bundleURL":   bundleSrv.URL + testenv.BundlePath,
-			"publicKey":   publicKey,
-			"startupWait": "10s",
-		},
+		Data:     opaBundleSiteData(t, bundleSrv.URL+testenv.BundlePath, publicKey),
 	})
 	c := pg.Client()
 	alice := opaBearer(t, "alice", "customer")
@@ -417,4 +412,16 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 		resp, _ := send(t, c, "GET", pg.HTTPSURL+"/v1/payment_methods", "", alice)
 		return resp.StatusCode == 200
 	})
+}
+
+// opaBundleSiteData is the data of opaBundleSite for the bundle at
+// bundleURL, signed with the key whose public half is in publicKey, and a
+// start-up wait that lets its first download activate.
+func opaBundleSiteData(t *testing.T, bundleURL, publicKey string) map[string]any {
+	return map[string]any{
+		"auth":        opaAuth(t),
+		"bundleURL":   bundleURL,
+		"publicKey":   publicKey,
+		"startupWait": "10s",
+	}
 }
