@@ -9,33 +9,6 @@ import (
 	"github.com/paygate/paygate/internal/testenv"
 )
 
-// methodsSite is the payment API's pipeline as the shipped Caddyfile has
-// it, ending in {{.Data.terminal}}: the payment handler on stripe-mock, or
-// a reverse proxy to the application.
-const methodsSite = `
-https://localhost:{{.HTTPSPort}} {
-	bind 127.0.0.1
-	route /v1/* {
-		security_headers api
-		tls_enforce
-		request_body {
-			max_size 64KB
-		}
-		card_data_guard
-		api_methods
-		{{.Data.auth}}
-		opa_authz {
-			policy_dir {{.Data.policies}}
-			claims role
-		}
-		{{.Data.terminal}}
-	}
-	handle_errors {
-		paygate_error
-	}
-}
-`
-
 // apiRoutes are the payment API's routes (the README's list), each as a
 // path and the methods it takes, as its Allow header lists them.
 var apiRoutes = []struct{ path, allow string }{
@@ -73,11 +46,8 @@ func TestMethodsRefusedBeforeAuthentication(t *testing.T) {
 		{"reverse_proxy", "reverse_proxy " + up.URL},
 	} {
 		t.Run(terminal.name, func(t *testing.T) {
-			pg := testenv.StartPaygate(t, testenv.PaygateOptions{
-				Site: methodsSite,
-				Data: map[string]any{"auth": opaAuth(t), "policies": opaPolicies(t), "terminal": terminal.directive},
-				Env:  map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey},
-			})
+			// The shipped pipeline, request_guard and api_response included.
+			pg := startHardening(t, hardeningConfig{upstream: up, stripeMock: sm, terminal: terminal.directive})
 			for _, rt := range apiRoutes {
 				for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "post", "FOO"} {
 					if method == rt.allow {
