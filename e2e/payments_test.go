@@ -50,8 +50,8 @@ func (a paymentsAuth) credentials(user string) http.Header {
 }
 
 // paymentsSite is the payment API as the shipped pipeline has it (TLS,
-// headers, card-data guard, authentication, the ownership policy, the
-// handler) and the event processor on the webhook route (whose signature
+// headers, request hygiene, card-data guard, methods, authentication, the
+// ownership policy, whole responses, the handler) and the event processor on the webhook route (whose signature
 // stage is not there yet).
 // {{.Data.log}} is an optional site log block.
 const paymentsSite = `
@@ -61,6 +61,7 @@ https://localhost:{{.HTTPSPort}} {
 	route /v1/* {
 		security_headers api
 		tls_enforce
+		request_guard
 		card_data_guard
 		api_methods
 		{{.Data.auth}}
@@ -68,6 +69,7 @@ https://localhost:{{.HTTPSPort}} {
 			policy_dir {{.Data.policies}}
 			claims role
 		}
+		api_response
 		payments {
 			stripe_key {env.STRIPE_SECRET_KEY}
 			api_base {{.Data.stripe}}
