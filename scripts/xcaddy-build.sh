@@ -24,7 +24,8 @@ cd "$root"
 # Every paygate module must be in the build.
 want="paygate http.handlers.security_headers http.handlers.tls_enforce http.handlers.paygate_error
 http.handlers.card_data_guard http.authentication.providers.jwt http.handlers.opa_authz
-http.handlers.payments caddy.logging.encoders.redact"
+http.handlers.payments http.handlers.payment_events http.handlers.stripe_webhook http.handlers.request_guard
+http.handlers.api_methods http.handlers.api_response caddy.logging.encoders.redact"
 modules=$("$out" list-modules)
 for m in $want; do
 	grep -qx "$m" <<<"$modules" || { echo "$out lacks the module $m" >&2; exit 1; }

@@ -33,6 +33,26 @@ func Record(ctx context.Context, s store.Store, objectID, userID string) error {
 	return nil
 }
 
+// Claim records that userID owns objectID unless another user is recorded
+// already, and reports whether userID owns it after the call: a record is
+// never moved from one user to another. It is how what a Stripe event says
+// about ownership is recorded (events are hints; the record written when
+// the object was created for its user stands).
+func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, error) {
+	if objectID == "" || userID == "" {
+		return false, errors.New("ownership: empty object or user ID")
+	}
+	stored, err := s.PutIfAbsent(ctx, Key(objectID), []byte(userID), 0)
+	if err != nil {
+		return false, fmt.Errorf("ownership: claim %s: %w", objectID, err)
+	}
+	if stored {
+		return true, nil
+	}
+	owner, ok, err := Owner(ctx, s, objectID)
+	return ok && owner == userID, err
+}
+
 // Owner returns the user who owns objectID, and false when no one is
 // recorded (the object does not exist, or is not ours).
 func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {

@@ -14,5 +14,6 @@ import (
 	_ "github.com/paygate/paygate/modules/redactencoder"
 	_ "github.com/paygate/paygate/modules/requestguard"
 	_ "github.com/paygate/paygate/modules/securityheaders"
+	_ "github.com/paygate/paygate/modules/stripewebhook"
 	_ "github.com/paygate/paygate/modules/tlsenforce"
 )

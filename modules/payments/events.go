@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -16,17 +16,19 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/ownership"
-	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/webhookevent"
 )
 
-// EventProcessor processes Stripe events. It is placed behind the webhook
-// stage, which has verified each event's signature and de-duplicated it,
-// and trusts what it gets: it never stands on its own. It talks to no one
-// but the store and has no configuration.
+// EventProcessor processes Stripe events. It accepts only the events that
+// the webhook stage (stripe_webhook) in the same route verified and
+// de-duplicated, and reads them as that stage verified them; a request
+// that did not pass it is refused and logged as a configuration error. It
+// talks to no one but the store and has no configuration.
 type EventProcessor struct {
-	store store.Store
-	audit *zap.Logger
+	store  store.Store
+	logger *zap.Logger
+	audit  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -37,7 +39,7 @@ func (EventProcessor) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision finds the store and the audit logger.
+// Provision finds the store and the loggers.
 func (p *EventProcessor) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("payment_events: %w", err)
@@ -46,38 +48,23 @@ func (p *EventProcessor) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("payment_events: %w", err)
 	}
-	p.setUp(s, audit.Logger(ctx))
+	p.setUp(s, ctx.Logger(), audit.Logger(ctx))
 	return nil
 }
 
 // setUp is Provision without Caddy's context: tests call it with their own
-// store and audit logger.
-func (p *EventProcessor) setUp(s store.Store, auditLogger *zap.Logger) {
-	p.store, p.audit = s, auditLogger
+// store and loggers.
+func (p *EventProcessor) setUp(s store.Store, logger, auditLogger *zap.Logger) {
+	p.store, p.logger, p.audit = s, logger, auditLogger
 }
 
-// maxEventBody bounds an event's body (the webhook stage bounds it first).
-const maxEventBody = 1 << 20
-
-// The event types processed; any other is acknowledged and ignored.
-const (
-	evPaymentSucceeded      = "payment_intent.succeeded"
-	evPaymentFailed         = "payment_intent.payment_failed"
-	evPaymentCanceled       = "payment_intent.canceled"
-	evPaymentRequiresAction = "payment_intent.requires_action"
-	evPaymentProcessing     = "payment_intent.processing"
-	evSetupSucceeded        = "setup_intent.succeeded"
-	evPaymentMethodDetached = "payment_method.detached"
-	evDisputeCreated        = "charge.dispute.created"
-)
-
 // paymentEventStatus is the status each payment intent event records.
-var paymentEventStatus = map[stripe.EventType]string{
-	evPaymentSucceeded:      statusSucceeded,
-	evPaymentFailed:         statusPaymentFailed,
-	evPaymentCanceled:       statusCanceled,
-	evPaymentRequiresAction: statusRequiresAction,
-	evPaymentProcessing:     statusProcessing,
+var paymentEventStatus = map[string]string{
+	webhookevent.TypePaymentSucceeded:      statusSucceeded,
+	webhookevent.TypePaymentFailed:         statusPaymentFailed,
+	webhookevent.TypePaymentCanceled:       statusCanceled,
+	webhookevent.TypePaymentRequiresAction: statusRequiresAction,
+	webhookevent.TypePaymentProcessing:     statusProcessing,
 }
 
 // Reasons an event was acknowledged without being recorded, in its audit
@@ -86,10 +73,21 @@ const (
 	reasonNotOurs   = "unknown_object"
 	reasonUnhandled = "unhandled_type"
 	reasonStale     = "out_of_order"
+	// reasonBadID: an ID without the prefix its field must have.
+	reasonBadID = "invalid_id"
+	// reasonOwnedByOther: a saved card already recorded as another user's,
+	// which an event never moves.
+	reasonOwnedByOther = "owned_by_another_user"
 )
 
-var errNotAnEvent = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "bad_request",
-	"The request body is not a Stripe event.")
+var (
+	errNotAnEvent = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "bad_request",
+		"The request body is not a Stripe event.")
+	// errNotVerified answers a request that did not pass stripe_webhook:
+	// a configuration error, which the log says.
+	errNotVerified = apierror.New(http.StatusInternalServerError, apierror.TypeAPI, "internal_error",
+		"An internal error occurred.")
+)
 
 // statusRecord is what the store keeps for an intent's status.
 type statusRecord struct {
@@ -115,28 +113,24 @@ type eventResult struct {
 	ignored string
 }
 
-// ServeHTTP processes one Stripe event; it never calls the next handler.
-// It records what the event says in the store and answers 200
+// ServeHTTP processes one verified Stripe event; it never calls the next
+// handler. It records what the event says in the store and answers 200
 // {"received":true}, also for events that are ignored (an object that is
 // not ours, a type not processed), so that Stripe does not retry them. A
 // store failure is a 503, which Stripe retries. Responses are never
 // cacheable.
 func (p *EventProcessor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	w.Header().Set("Cache-Control", "no-store")
-	if r.Method != http.MethodPost {
-		e := payapi.MethodNotAllowed(http.MethodPost)
+	verified, ok := webhookevent.Verified(r)
+	if !ok {
+		p.logger.Error("configuration error: payment_events got a request that did not pass stripe_webhook; put stripe_webhook before it in the same route",
+			zap.String("path", r.URL.Path))
+		observe("webhook.unverified", outcomeRejected, errNotVerified.Code)
+		e := errNotVerified.WithCause(errors.New("event not verified by stripe_webhook"))
 		return caddyhttp.Error(e.Status, e)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return caddyhttp.Error(errBodyTooLarge.Status, errBodyTooLarge.WithCause(err))
-		}
-		return caddyhttp.Error(http.StatusBadRequest, errNotAnEvent.WithCause(err))
-	}
 	var ev stripe.Event
-	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Type == "" || ev.Data == nil || ev.Created <= 0 {
+	if err := json.Unmarshal(verified.Body, &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Type == "" || ev.Data == nil || ev.Created <= 0 {
 		e := errNotAnEvent.WithCause(fmt.Errorf("not a Stripe event (%v)", err))
 		return caddyhttp.Error(e.Status, e)
 	}
@@ -169,8 +163,19 @@ func (p *EventProcessor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 }
 
 func handledEvent(t stripe.EventType) bool {
-	_, payment := paymentEventStatus[t]
-	return payment || t == evSetupSucceeded || t == evPaymentMethodDetached || t == evDisputeCreated
+	return slices.Contains(webhookevent.ProcessedTypes, string(t))
+}
+
+// idPrefix is the prefix of the object ID each processed type is about.
+var idPrefix = map[stripe.EventType]string{
+	webhookevent.TypePaymentSucceeded:      "pi_",
+	webhookevent.TypePaymentFailed:         "pi_",
+	webhookevent.TypePaymentCanceled:       "pi_",
+	webhookevent.TypePaymentRequiresAction: "pi_",
+	webhookevent.TypePaymentProcessing:     "pi_",
+	webhookevent.TypeSetupSucceeded:        "seti_",
+	webhookevent.TypePaymentMethodDetached: "pm_",
+	webhookevent.TypeDisputeCreated:        "dp_",
 }
 
 // processEvent records what ev says about an object of ours.
@@ -189,10 +194,16 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 	if err := json.Unmarshal(ev.Data.Raw, &obj); err != nil || obj.ID == "" {
 		return eventResult{}, errNotAnEvent.WithCause(fmt.Errorf("event %s: no object ID (%v)", ev.ID, err))
 	}
+	if !strings.HasPrefix(obj.ID, idPrefix[ev.Type]) {
+		return eventResult{resource: obj.ID, ignored: reasonBadID}, nil
+	}
 	// The object a dispute is about is its payment intent.
 	subject := obj.ID
-	if ev.Type == evDisputeCreated {
+	if ev.Type == webhookevent.TypeDisputeCreated {
 		subject = expandableID(obj.PaymentIntent)
+		if subject != "" && !strings.HasPrefix(subject, "pi_") {
+			return eventResult{resource: subject, ignored: reasonBadID}, nil
+		}
 	}
 	res := eventResult{resource: subject, ignored: reasonNotOurs}
 	if subject == "" {
@@ -208,7 +219,12 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 	res.owner, res.ignored = owner, ""
 
 	switch ev.Type {
-	case evSetupSucceeded:
+	case webhookevent.TypeSetupSucceeded:
+		pm := expandableID(obj.PaymentMethod)
+		if pm != "" && !strings.HasPrefix(pm, "pm_") {
+			res.ignored = reasonBadID
+			return res, nil
+		}
 		stored, err := p.recordStatus(r, subject, statusSucceeded, ev)
 		if err != nil {
 			return res, err
@@ -216,21 +232,34 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 		if !stored {
 			res.ignored = reasonStale
 		}
-		// The card saved for later is the user's from now on.
-		return res, recordOwned(ctx, p.store, owner, expandableID(obj.PaymentMethod))
-	case evPaymentMethodDetached:
+		// The card saved for later is the user's from now on, unless it
+		// is recorded as someone else's: an event never moves a record.
+		if pm == "" {
+			return res, nil
+		}
+		claimed, err := ownership.Claim(ctx, p.store, pm, owner)
+		if err != nil {
+			return res, apierror.StoreUnavailable.WithCause(err)
+		}
+		if !claimed {
+			res.ignored = reasonOwnedByOther
+			p.logger.Warn("an event would move a saved card to another user; kept with its owner",
+				zap.String("event", ev.ID), zap.String("payment_method", pm))
+		}
+		return res, nil
+	case webhookevent.TypePaymentMethodDetached:
 		if err := ownership.Erase(ctx, p.store, subject); err != nil {
 			return res, apierror.StoreUnavailable.WithCause(err)
 		}
 		return res, nil
-	case evDisputeCreated:
+	case webhookevent.TypeDisputeCreated:
 		rec, _ := json.Marshal(disputeRecord{Dispute: obj.ID, Reason: obj.Reason, Status: obj.Status, Event: ev.ID, Created: ev.Created})
 		if err := p.store.Set(ctx, disputeKey(subject), rec, 0); err != nil {
 			return res, apierror.StoreUnavailable.WithCause(err)
 		}
 		return res, nil
 	}
-	stored, err := p.recordStatus(r, subject, paymentEventStatus[ev.Type], ev)
+	stored, err := p.recordStatus(r, subject, paymentEventStatus[string(ev.Type)], ev)
 	if err == nil && !stored {
 		res.ignored = reasonStale
 	}

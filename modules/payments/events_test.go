@@ -175,25 +175,79 @@ func TestEventsIgnored(t *testing.T) {
 
 func TestEventsRefused(t *testing.T) {
 	th := newEventsHandler(t)
-	for _, tt := range []struct {
-		name, method, body string
-		status             int
-		code               string
-	}{
-		{"GET", "GET", "", 405, "method_not_allowed"},
-		{"not JSON", "POST", "evt_1", 400, "bad_request"},
-		{"not an event", "POST", `{"id":"pi_1","object":"payment_intent"}`, 400, "bad_request"},
-		{"no creation time", "POST", `{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}`, 400, "bad_request"},
-		{"object without ID", "POST", stripeEvent("evt_1", "payment_intent.succeeded", 100, map[string]any{"object": "payment_intent"}), 400, "bad_request"},
-		{"too large", "POST", `{"id":"evt_1","pad":"` + strings.Repeat("a", maxEventBody) + `"}`, 413, "body_too_large"},
+	for _, tt := range []struct{ name, body string }{
+		{"not JSON", "evt_1"},
+		{"not an event", `{"id":"pi_1","object":"payment_intent"}`},
+		{"no creation time", `{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}`},
+		{"object without ID", stripeEvent("evt_1", "payment_intent.succeeded", 100, map[string]any{"object": "payment_intent"})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, e := th.do(tt.method, "/webhooks/stripe", "", tt.body, nil)
-			wantError(t, e, tt.status, tt.code)
+			_, e := th.do("POST", "/webhooks/stripe", "", tt.body, nil)
+			wantError(t, e, http.StatusBadRequest, "bad_request")
 		})
 	}
 	if got := th.status("pi_1"); got != "" {
 		t.Errorf("a refused event recorded status %q", got)
+	}
+}
+
+// TestEventsUnverifiedRefused: a request that did not pass stripe_webhook
+// (the processor routed on its own) changes nothing, whatever it says, and
+// the log names the configuration error.
+func TestEventsUnverifiedRefused(t *testing.T) {
+	th := newEventsHandler(t)
+	th.verified = false
+	forged := stripeEvent("evt_1", "setup_intent.succeeded", 100, map[string]any{"id": "seti_1", "payment_method": "pi_3"})
+	_, e := th.do("POST", "/webhooks/stripe", "", forged, nil)
+	wantError(t, e, http.StatusInternalServerError, "internal_error")
+	if got := th.owner("pi_3"); got != "bob" {
+		t.Errorf("owner of bob's intent = %q after an unverified event", got)
+	}
+	if th.logs.FilterMessageSnippet("did not pass stripe_webhook").Len() != 1 {
+		t.Errorf("no configuration error logged: %v", th.logs.All())
+	}
+}
+
+// TestEventsNeverMoveOwnership: verified events whose IDs do not have the
+// prefix their field must have, or that would give one user's object to
+// another, change no ownership record.
+func TestEventsNeverMoveOwnership(t *testing.T) {
+	th := newEventsHandler(t)
+	for _, body := range []string{
+		// The review's attack: a payment intent as the "card" of a setup
+		// intent.
+		stripeEvent("evt_1", "setup_intent.succeeded", 100, map[string]any{"id": "seti_1", "payment_method": "pi_3"}),
+		// Bob's intent named as a payment method being detached.
+		stripeEvent("evt_2", "payment_method.detached", 100, map[string]any{"id": "pi_3"}),
+		// A payment intent event naming a setup intent.
+		stripeEvent("evt_3", "payment_intent.canceled", 100, map[string]any{"id": "seti_1"}),
+		// A dispute about a payment method.
+		stripeEvent("evt_4", "charge.dispute.created", 100, map[string]any{"id": "dp_1", "payment_intent": "pm_1"}),
+		// A dispute whose own ID is not a dispute's.
+		stripeEvent("evt_5", "charge.dispute.created", 100, map[string]any{"id": "pi_1", "payment_intent": "pi_1"}),
+	} {
+		th.post(body)
+	}
+	if got := th.owner("pi_3"); got != "bob" {
+		t.Errorf("owner of bob's intent = %q", got)
+	}
+	if got := th.status("seti_1"); got != "" {
+		t.Errorf("status of a setup intent recorded from a payment intent event: %q", got)
+	}
+	if n := th.audit.FilterField(zap.String("reason", reasonBadID)).Len(); n != 5 {
+		t.Errorf("%d events audited with %s, want 5", n, reasonBadID)
+	}
+
+	// Alice's setup intent names bob's saved card: it stays bob's.
+	if err := ownership.Record(context.Background(), th.store, "pm_bobs", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	th.post(stripeEvent("evt_6", "setup_intent.succeeded", 100, map[string]any{"id": "seti_1", "payment_method": "pm_bobs"}))
+	if got := th.owner("pm_bobs"); got != "bob" {
+		t.Errorf("owner of bob's card = %q", got)
+	}
+	if n := th.audit.FilterField(zap.String("reason", reasonOwnedByOther)).Len(); n != 1 {
+		t.Errorf("%d events audited with %s, want 1", n, reasonOwnedByOther)
 	}
 }
 

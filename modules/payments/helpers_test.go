@@ -3,6 +3,7 @@ package payments
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/webhookevent"
 )
 
 // shippedCatalog is the catalog the shipped Caddyfile uses: standard_clean
@@ -49,6 +51,9 @@ type testHandler struct {
 	store   store.Store
 	logs    *observer.ObservedLogs
 	audit   *observer.ObservedLogs
+	// verified marks each request's body as an event stripe_webhook
+	// verified, as the webhook stage before an EventProcessor does.
+	verified bool
 }
 
 // newTestHandler sets up a payment API handler on Stripe backend base (no
@@ -83,8 +88,8 @@ func newTestEventProcessor(t *testing.T) *testHandler {
 	t.Helper()
 	th := newTestStore(t)
 	p := new(EventProcessor)
-	p.setUp(th.store, zap.New(th.auditCore))
-	th.serving = p
+	p.setUp(th.store, zap.New(th.logCore), zap.New(th.auditCore))
+	th.serving, th.verified = p, true
 	return th.testHandler
 }
 
@@ -126,6 +131,13 @@ func (th *testHandler) serve(r *http.Request, user string) (*httptest.ResponseRe
 	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
 	if user != "" {
 		repl.Set(userPlaceholder, user)
+	}
+	if th.verified {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			th.t.Fatal(err)
+		}
+		webhookevent.Mark(r, webhookevent.Event{Body: body})
 	}
 	err := th.serving.ServeHTTP(w, r, nil)
 	if err == nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/catalog"
+	"github.com/paygate/paygate/internal/secretref"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -191,7 +192,7 @@ func (h *Handler) checkConfig() error {
 	switch {
 	case h.StripeKey == "":
 		return errors.New("payments: stripe_key is required")
-	case !secretPlaceholder.MatchString(h.StripeKey):
+	case !secretref.Valid(h.StripeKey):
 		return errors.New("payments: stripe_key must be one {env.NAME} or {file.PATH} placeholder, never the key itself")
 	case h.Catalog == "":
 		return errors.New("payments: catalog is required")

@@ -15,12 +15,6 @@ import (
 // defaultAPIBase is Stripe's API.
 const defaultAPIBase = "https://api.stripe.com"
 
-// secretPlaceholder is the only form stripe_key may take in the
-// configuration: one {env.NAME} or {file.PATH} placeholder, so that the key
-// itself is never in a Caddyfile, in the adapted JSON or in the admin API's
-// view of the config.
-var secretPlaceholder = regexp.MustCompile(`^\{(env|file)\.[^{}\s]+\}$`)
-
 // keyPattern is a Stripe secret (sk_) or restricted (rk_) key; a publishable
 // key (pk_) or anything else cannot call the API and is refused at start-up.
 var keyPattern = regexp.MustCompile(`^(sk|rk)_(test|live)_[A-Za-z0-9_]+$`)
