@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate/internal/devtoken"
 	"github.com/paygate/paygate/internal/testenv"
@@ -31,6 +32,9 @@ func deployEnv(services map[string]string) map[string]string {
 		"PAYGATE_TRUSTED_PROXIES": "127.0.0.1/32",
 		"PAYGATE_POLICY_POLLING":  "1s 1s",
 		"PAYGATE_ISSUER":          devtoken.DefaultIssuer,
+		// stripe-mock is test mode, and so are the events signed here.
+		"PAYGATE_STRIPE_MODE":   "test",
+		"STRIPE_WEBHOOK_SECRET": webhookSecret,
 	}
 	for k, v := range services {
 		env[k] = v
@@ -132,6 +136,19 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 		t.Errorf("support read id = %v, want %s", got, intent)
 	}
 
+	// Stripe's webhook route: a signed event about alice's intent is
+	// processed once (its duplicate acknowledged), an unsigned one refused.
+	succeeded := stripeEventBody(t, "evt_deploy_1", "payment_intent.succeeded", map[string]any{"id": intent, "object": "payment_intent"}, nil)
+	for range 2 {
+		resp, body = postEvent(t, pg, succeeded, stripeSignature(succeeded, time.Now(), webhookSecret), nil)
+		wantReceived(t, resp, body)
+	}
+	pg.WaitForMetric(t, `paygate_webhook_events_total{outcome="processed"}`, testenv.MetricIs(1))
+	pg.WaitForMetric(t, `paygate_webhook_events_total{outcome="duplicate"}`, testenv.MetricIs(1))
+	resp, body = postEvent(t, pg, succeeded, "", nil)
+	want("an unsigned event", resp, body, http.StatusBadRequest)
+	decodeAPIError(t, resp, body, "webhook_signature_invalid")
+
 	// The HTTP site: plain HTTP is refused; behind the trusted proxy that
 	// terminated TLS it is the same API, and the same pages.
 	resp, body = call(pg.HTTPURL, "GET", "/v1/payment_methods", "alice", "", nil)
@@ -186,7 +203,7 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 		parts := strings.Split(tok, ".")
 		plants = append(plants, plantSecret(user+"'s token", tok, parts[1], parts[2]))
 	}
-	plants = append(plants, plantSecret("the Stripe key", e2eStripeKey))
+	plants = append(plants, plantSecret("the Stripe key", e2eStripeKey), plantSecret("the webhook secret", webhookSecret))
 	requireNoLeaks(t, pg, plants)
 	for i, line := range strings.Split(strings.TrimSpace(string(pg.Logs(t))), "\n") {
 		if !json.Valid([]byte(line)) {
@@ -210,6 +227,7 @@ func TestDeployCaddyfileLiveKey(t *testing.T) {
 		"PAYGATE_DOMAIN=pay.example.com",
 		"REDIS_URL=redis://127.0.0.1:9/0",
 		"STRIPE_SECRET_KEY=sk_live_e2eLive123",
+		"STRIPE_WEBHOOK_SECRET=" + webhookSecret,
 		"PAYGATE_UPSTREAM=127.0.0.1:9",
 		"PAYGATE_ISSUER=https://id.example.com",
 		"PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json",

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -51,8 +52,8 @@ func (a paymentsAuth) credentials(user string) http.Header {
 
 // paymentsSite is the payment API as the shipped pipeline has it (TLS,
 // headers, request hygiene, card-data guard, methods, authentication, the
-// ownership policy, whole responses, the handler) and the event processor on the webhook route (whose signature
-// stage is not there yet).
+// ownership policy, whole responses, the handler) and the event processor
+// behind the signature stage on the webhook route.
 // {{.Data.log}} is an optional site log block.
 const paymentsSite = `
 https://localhost:{{.HTTPSPort}} {
@@ -81,6 +82,9 @@ https://localhost:{{.HTTPSPort}} {
 	route /webhooks/stripe {
 		security_headers api
 		tls_enforce
+		stripe_webhook {
+			secret {env.STRIPE_WEBHOOK_SECRET}
+		}
 		payment_events
 	}
 	handle_errors {
@@ -177,7 +181,7 @@ func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
 		Site:       paymentsSite,
 		Data: map[string]any{"auth": auth.directive(t), "stripe": stripeFront(t, sm), "catalog": catalog,
 			"redis": rs.URL(), "log": siteLog, "policies": opaPolicies(t)},
-		Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey},
+		Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey, "STRIPE_WEBHOOK_SECRET": webhookSecret},
 	})
 	return &paymentsEnv{t: t, pg: pg, sm: sm, rdb: rs.Client(t), auth: auth}
 }
@@ -430,15 +434,16 @@ func TestPaymentAPIEndToEnd(t *testing.T) {
 	})
 
 	t.Run("events", func(t *testing.T) {
-		event := func(id, typ string, created int64, object string) string {
-			return fmt.Sprintf(`{"id":%q,"object":"event","type":%q,"created":%d,"data":{"object":{"id":%q,"object":"payment_intent"}}}`, id, typ, created, object)
+		event := func(id, typ string, created int64, object string) []byte {
+			return stripeEventBody(t, id, typ, map[string]any{"id": object, "object": "payment_intent"},
+				func(ev map[string]any) { ev["created"] = created })
 		}
-		for _, ev := range []string{
+		for _, ev := range [][]byte{
 			event("evt_1", "payment_intent.succeeded", 2000, intent),
 			event("evt_2", "payment_intent.processing", 1000, intent), // late and older
 			event("evt_3", "payment_intent.succeeded", 2000, "pi_notours"),
 		} {
-			resp, b := e.do("POST", "/webhooks/stripe", "", ev, nil)
+			resp, b := postEvent(t, e.pg, ev, stripeSignature(ev, time.Now(), webhookSecret), nil)
 			wantPaymentStatus(t, resp, b, http.StatusOK)
 			if got := strings.TrimSpace(string(b)); got != `{"received":true}` {
 				t.Errorf("body %s", got)

@@ -18,4 +18,7 @@ export XDG_DATA_HOME="$run_dir/data" XDG_CONFIG_HOME="$run_dir/config"
 # stripe-mock accepts any test-mode key; real keys come from the environment.
 export STRIPE_SECRET_KEY="${STRIPE_SECRET_KEY:-sk_test_paygatedev}"
 export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:12111}"
+# The webhook route's development signing secret; `paygate webhook sign`
+# reads the same variable.
+export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_paygate_development_only}"
 "$paygate" run --config Caddyfile --adapter caddyfile
