@@ -163,6 +163,26 @@ func (m *Memory) Release(ctx context.Context, key, owner string) (bool, error) {
 	return true, nil
 }
 
+// Renew implements Store.
+func (m *Memory) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, true); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if held, err := m.holds(key, owner, now); !held || err != nil {
+		return false, err
+	}
+	e := m.entries[key]
+	e.expires = now.Add(ttl)
+	m.entries[key] = e
+	return true, nil
+}
+
 // holds reports whether owner holds the in-flight lease on key.
 func (m *Memory) holds(key, owner string, now time.Time) (bool, error) {
 	e, ok := m.lookup(key, now)

@@ -132,6 +132,20 @@ func (r *Redis) Release(ctx context.Context, key, owner string) (bool, error) {
 	return ok, nil
 }
 
+// Renew implements Store.
+func (r *Redis) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl, true); err != nil {
+		return false, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	ok, err := renewScript.Run(ctx, r.client, []string{r.prefix + key}, owner, millis(ttl)).Bool()
+	if err != nil {
+		return false, fail("renew", err)
+	}
+	return ok, nil
+}
+
 // PutIfAbsent implements Store with SET NX PX.
 func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	if err := checkTTL(ttl, false); err != nil {

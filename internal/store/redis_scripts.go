@@ -25,6 +25,10 @@ var (
 	releaseLua    string
 	releaseScript = redis.NewScript(releaseLua)
 
+	//go:embed scripts/renew.lua
+	renewLua    string
+	renewScript = redis.NewScript(renewLua)
+
 	//go:embed scripts/set_if_higher.lua
 	setIfHigherLua    string
 	setIfHigherScript = redis.NewScript(setIfHigherLua)

@@ -56,6 +56,11 @@ type Store interface {
 	// Release drops owner's lease on key so that the work may run again. It
 	// reports false, changing nothing, when owner does not hold the lease.
 	Release(ctx context.Context, key, owner string) (bool, error)
+	// Renew extends owner's lease on key to ttl from now, so that work that
+	// runs longer than the lease's first TTL keeps it (only a dead holder's
+	// lease expires). It reports false, changing nothing, when owner does
+	// not hold the lease (it expired and was taken over, or was completed).
+	Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
 
 	// PutIfAbsent stores value under key for ttl unless key exists, and
 	// reports whether it stored it.

@@ -85,6 +85,13 @@ func (s instrumented) Release(ctx context.Context, key, owner string) (bool, err
 	return ok, err
 }
 
+func (s instrumented) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	start := time.Now()
+	ok, err := s.next.Renew(ctx, key, owner, ttl)
+	s.observe("renew", start, err)
+	return ok, err
+}
+
 func (s instrumented) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	start := time.Now()
 	ok, err := s.next.PutIfAbsent(ctx, key, value, ttl)

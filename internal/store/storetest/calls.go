@@ -48,6 +48,15 @@ func (e *env) complete(key, owner, value string, retention time.Duration) bool {
 	return ok
 }
 
+func (e *env) renew(key, owner string, ttl time.Duration) bool {
+	e.t.Helper()
+	ok, err := e.s.Renew(e.ctx, key, owner, ttl)
+	if err != nil {
+		e.t.Fatalf("Renew(%s, %s): %v", key, owner, err)
+	}
+	return ok
+}
+
 func (e *env) release(key, owner string) bool {
 	e.t.Helper()
 	ok, err := e.s.Release(e.ctx, key, owner)

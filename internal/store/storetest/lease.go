@@ -12,6 +12,7 @@ var leaseTests = []test{
 	{"Acquire", testLeaseAcquire},
 	{"Complete", testLeaseComplete},
 	{"Release", testLeaseRelease},
+	{"Renew", testLeaseRenew},
 	{"Absent", testLeaseAbsent},
 	{"Expires", testLeaseExpires},
 	{"CompletedExpires", testLeaseCompletedExpires},
@@ -64,6 +65,36 @@ func testLeaseRelease(e *env) {
 		e.t.Fatal("Complete after Release succeeded")
 	}
 	e.wantLease(k, "b", long, store.Acquired, "value of b")
+}
+
+// testLeaseRenew: only the holder renews, and only its live lease; a
+// renewed lease outlives its first TTL.
+func testLeaseRenew(e *env) {
+	k := store.Key("u1", "idem", "k1")
+	if e.renew(k, "a", long) {
+		e.t.Fatal("Renew of an absent lease succeeded")
+	}
+	const ttl = 300 * time.Millisecond
+	e.wantLease(k, "a", ttl, store.Acquired, "value of a")
+	if e.renew(k, "b", long) {
+		e.t.Fatal("Renew by a non-holder succeeded")
+	}
+	if !e.renew(k, "a", long) {
+		e.t.Fatal("Renew by the holder failed")
+	}
+	// Renewed for an hour: still held once the first TTL has passed
+	// (each Acquire below changes nothing while it is held).
+	deadline := time.Now().Add(2 * ttl)
+	for time.Now().Before(deadline) {
+		e.wantLease(k, "b", long, store.Held, "value of a")
+	}
+	if !e.complete(k, "a", "done by a", long) {
+		e.t.Fatal("Complete after Renew failed")
+	}
+	if e.renew(k, "a", long) {
+		e.t.Fatal("Renew of a completed record succeeded")
+	}
+	e.wantLease(k, "b", long, store.Completed, "done by a")
 }
 
 func testLeaseAbsent(e *env) {
@@ -136,6 +167,10 @@ func testLeaseInvalidTTL(e *env) {
 		}},
 		{"complete zero", func() error {
 			_, err := e.s.Complete(e.ctx, k, "a", nil, 0)
+			return err
+		}},
+		{"renew zero", func() error {
+			_, err := e.s.Renew(e.ctx, k, "a", 0)
 			return err
 		}},
 	}

@@ -63,6 +63,10 @@ func Unavailable(ctx context.Context, t *testing.T, s store.Store, cause error) 
 			_, err := s.Release(ctx, k, "a")
 			return err
 		}},
+		{"Renew", func() error {
+			_, err := s.Renew(ctx, k, "a", long)
+			return err
+		}},
 		{"PutIfAbsent", func() error {
 			_, err := s.PutIfAbsent(ctx, k, nil, long)
 			return err
