@@ -2,10 +2,14 @@ package payments
 
 import (
 	"net/http"
-	"strings"
 	"testing"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/idemkey"
 )
 
+// TestIdempotencyKey: the handler reads the key through idemkey.Parse
+// (tested there) and maps its answers to its own errors.
 func TestIdempotencyKey(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -16,19 +20,9 @@ func TestIdempotencyKey(t *testing.T) {
 	}{
 		{name: "absent"},
 		{name: "bare", values: []string{"order-1"}, want: "order-1", present: true},
-		{name: "spaces trimmed", values: []string{"  order-1 "}, want: "order-1", present: true},
 		{name: "quoted", values: []string{`"order-1"`}, want: "order-1", present: true},
-		{name: "quoted with escapes", values: []string{`"a\"b\\c"`}, want: `a"b\c`, present: true},
-		{name: "longest", values: []string{strings.Repeat("k", 255)}, want: strings.Repeat("k", 255), present: true},
-		{name: "too long", values: []string{strings.Repeat("k", 256)}, wantErr: true},
-		{name: "empty", values: []string{""}, wantErr: true},
-		{name: "empty quoted", values: []string{`""`}, wantErr: true},
+		{name: "spaces are refused, not trimmed", values: []string{"  order-1 "}, wantErr: true},
 		{name: "two fields", values: []string{"a", "b"}, wantErr: true},
-		{name: "control character", values: []string{"a\x01b"}, wantErr: true},
-		{name: "non-ASCII", values: []string{"clé"}, wantErr: true},
-		{name: "bad escape", values: []string{`"a\nb"`}, wantErr: true},
-		{name: "inner quote", values: []string{`"a"b"`}, wantErr: true},
-		{name: "trailing backslash", values: []string{`"a\"`}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +33,9 @@ func TestIdempotencyKey(t *testing.T) {
 			got, present, err := idempotencyKey(r)
 			if (err != nil) != tt.wantErr || got != tt.want || present != tt.present {
 				t.Fatalf("got %q, %v, %v; want %q, %v, error %v", got, present, err, tt.want, tt.present, tt.wantErr)
+			}
+			if tt.wantErr {
+				wantError(t, apierror.Resolve(err, 0), http.StatusBadRequest, "idempotency_key_invalid")
 			}
 		})
 	}
@@ -59,7 +56,7 @@ func TestStripeIdempotencyKeyScope(t *testing.T) {
 			t.Errorf("another user, action or key gives the same Stripe key")
 		}
 	}
-	if len(base) > maxIdempotencyKey || customerIdempotencyKey("alice", "") == customerIdempotencyKey("alice", "gen2") {
+	if len(base) > idemkey.MaxLen || customerIdempotencyKey("alice", "") == customerIdempotencyKey("alice", "gen2") {
 		t.Error("customer keys do not change with the generation, or a key is too long")
 	}
 }
