@@ -462,6 +462,9 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 	defer cancel()
 	fwd := r.WithContext(ctx)
 	forwardStrip.Strip(fwd.Header)
+	// A client's Connection header must not make reverse_proxy drop the
+	// headers set here as hop-by-hop.
+	forwardStrip.UnlistFromConnection(fwd.Header)
 	fwd.Header.Set(webhookevent.HeaderID, ev.ID)
 	fwd.Header.Set(webhookevent.HeaderType, ev.Type)
 	fwd.Header.Set(webhookevent.HeaderLivemode, strconv.FormatBool(ev.Livemode))
