@@ -1,6 +1,6 @@
 // Command paygate is Caddy with its standard modules and every paygate
-// module, plus paygate's own commands: "paygate bundle" (bundle.go) and
-// "paygate token" (token.go).
+// module, plus paygate's own commands: "paygate bundle" (bundle.go),
+// "paygate token" (token.go) and "paygate webhook sign" (webhook.go).
 package main
 
 import (
