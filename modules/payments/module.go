@@ -26,6 +26,7 @@ import (
 
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/catalog"
+	"github.com/paygate/paygate/internal/noexec"
 	"github.com/paygate/paygate/internal/secretref"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -216,7 +217,14 @@ func (h *Handler) Cleanup() error {
 // Responses are never cacheable.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	w.Header().Set("Cache-Control", "no-store")
-	return h.serveAPI(w, r)
+	err := h.serveAPI(w, r)
+	if err != nil && !calledStripe(r) {
+		// Refused before anything was done: the idempotency stage does
+		// not keep this answer, so the corrected request may run under
+		// the same key.
+		noexec.Mark(r)
+	}
+	return err
 }
 
 // Interface guards

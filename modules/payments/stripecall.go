@@ -5,11 +5,24 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stripe/stripe-go/v76"
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/reqid"
 )
+
+// stripeCalledVar is the request variable that says a request reached
+// Stripe; its value's type is unexported, so nothing else can set it.
+const stripeCalledVar = "paygate.payments.stripe_called"
+
+type stripeCalled struct{}
+
+// calledStripe reports whether a call to Stripe was made for r.
+func calledStripe(r *http.Request) bool {
+	_, ok := caddyhttp.GetVar(r.Context(), stripeCalledVar).(stripeCalled)
+	return ok
+}
 
 // stripeCall runs one call to Stripe for request r: do gets a context
 // bounded by the handler's timeout (stripe-go's retries included), to set
@@ -18,6 +31,7 @@ import (
 // request ID, which Stripe's support asks for; a failure comes back mapped
 // to what the client sees (stripeFailure, which logs it).
 func (h *Handler) stripeCall(r *http.Request, op string, do func(ctx context.Context) (*stripe.APIResponse, error)) error {
+	caddyhttp.SetVar(r.Context(), stripeCalledVar, stripeCalled{})
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
 	defer cancel()
 	res, err := do(ctx)

@@ -1,0 +1,520 @@
+// Package idempotency provides the http.handlers.idempotency module
+// (directive idempotency): a request with an Idempotency-Key runs once,
+// however often, wherever and whenever it is retried, and its retries get
+// the original answer back (Stripe's idempotent requests; the IETF
+// Idempotency-Key draft).
+//
+// The record of a key lives in the shared store, keyed by the authenticated
+// user, the method, the route template and the key: absent -> in flight (a
+// lease, renewed while the request runs) -> completed (the response, sealed
+// with AES-256-GCM). Each transition is one atomic store call, and every
+// release or completion is conditional on the holder's own lease token.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/idemkey"
+	"github.com/paygate/paygate/internal/noexec"
+	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/reqid"
+	"github.com/paygate/paygate/internal/secretref"
+	"github.com/paygate/paygate/internal/store"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults and bounds of the configuration.
+const (
+	defaultRetention   = 24 * time.Hour
+	defaultLease       = 30 * time.Second
+	minLease           = time.Second
+	defaultMaxResponse = 64 << 10
+	maxMaxResponse     = 1 << 20
+	// endBudget bounds the store call that ends a request's lease, which
+	// runs after the request's own context may be gone.
+	endBudget = 5 * time.Second
+)
+
+// Handler enforces idempotency on the configured routes.
+type Handler struct {
+	// Routes are the endpoints the stage applies to, each "METHOD
+	// /template" of the payment API's route table. Default: every POST
+	// endpoint of the table.
+	Routes []string `json:"routes,omitempty"`
+
+	// Optional lets a request without an Idempotency-Key through, not
+	// de-duplicated. Default: false (400 idempotency_key_missing).
+	Optional bool `json:"optional,omitempty"`
+
+	// Retention is how long a completed request's response is kept and
+	// replayed. Default: 24h.
+	Retention caddy.Duration `json:"retention,omitempty"`
+
+	// Lease is the TTL of an in-flight request's lease, renewed every
+	// third of it while the request runs, so only a dead instance's lease
+	// expires. Default: 30s; at least 1s.
+	Lease caddy.Duration `json:"lease,omitempty"`
+
+	// MaxResponse bounds a stored response body, in bytes; a larger one
+	// is passed through once and its key answered with 409
+	// idempotency_response_unavailable afterwards, never run again.
+	// Default: 64 KiB; at most 1 MiB.
+	MaxResponse int64 `json:"max_response,omitempty"`
+
+	// SealKeys are the AES-256 keys stored responses are sealed with
+	// (32 bytes, standard base64), each given only as one {env.NAME} or
+	// {file.PATH} placeholder. The first seals; all of them open, so a key
+	// is rolled by putting the new one first and dropping the old one once
+	// Retention has passed. At least one is required.
+	SealKeys []string `json:"seal_keys,omitempty"`
+
+	routes map[string]bool
+	table  *payapi.Table
+	sealer *sealer
+	store  store.Store
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.idempotency",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision applies the defaults, resolves the seal keys and finds the
+// store.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("idempotency: %w", err)
+	}
+	s, err := store.FromContext(ctx)
+	if err != nil {
+		return fmt.Errorf("idempotency: %w", err)
+	}
+	return h.setUp(s, ctx.Logger(), caddy.NewReplacer())
+}
+
+// setUp is Provision without Caddy's context: tests call it with their own
+// store, logger and replacer.
+func (h *Handler) setUp(s store.Store, logger *zap.Logger, repl *caddy.Replacer) error {
+	h.store, h.logger, h.table = s, logger, payapi.Default()
+	if err := h.checkConfig(); err != nil {
+		return err
+	}
+	if h.Retention == 0 {
+		h.Retention = caddy.Duration(defaultRetention)
+	}
+	if h.Lease == 0 {
+		h.Lease = caddy.Duration(defaultLease)
+	}
+	if h.MaxResponse == 0 {
+		h.MaxResponse = defaultMaxResponse
+	}
+	routes, err := h.resolveRoutes()
+	if err != nil {
+		return err
+	}
+	h.routes = routes
+	keys := make([]string, len(h.SealKeys))
+	for i, ref := range h.SealKeys {
+		if keys[i], err = repl.ReplaceOrErr(ref, false, true); err != nil {
+			return fmt.Errorf("idempotency: seal key %d: %w", i+1, err)
+		}
+	}
+	if h.sealer, err = newSealer(keys); err != nil {
+		return fmt.Errorf("idempotency: %w", err)
+	}
+	return nil
+}
+
+// resolveRoutes checks the configured routes against the route table, or
+// takes every POST endpoint of it.
+func (h *Handler) resolveRoutes() (map[string]bool, error) {
+	routes := map[string]bool{}
+	if len(h.Routes) == 0 {
+		for _, rt := range h.table.Routes() {
+			for _, ep := range rt.Endpoints {
+				if ep.Method == http.MethodPost {
+					routes[ep.Method+" "+rt.Template] = true
+				}
+			}
+		}
+		return routes, nil
+	}
+	for _, spec := range h.Routes {
+		method, template, ok := strings.Cut(spec, " ")
+		if !ok || !h.takes(method, template) {
+			return nil, fmt.Errorf("idempotency: route %q is not an endpoint of the payment API's route table (want \"METHOD /template\")", spec)
+		}
+		routes[spec] = true
+	}
+	return routes, nil
+}
+
+// takes reports whether the table has an endpoint method on template.
+func (h *Handler) takes(method, template string) bool {
+	for _, rt := range h.table.Routes() {
+		if rt.Template != template {
+			continue
+		}
+		for _, ep := range rt.Endpoints {
+			if ep.Method == method {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Validate refuses an incomplete configuration.
+func (h *Handler) Validate() error { return h.checkConfig() }
+
+// checkConfig checks the options as configured.
+func (h *Handler) checkConfig() error {
+	if len(h.SealKeys) == 0 {
+		return errors.New("idempotency: at least one seal_key is required (stored responses hold client secrets)")
+	}
+	for i, ref := range h.SealKeys {
+		if !secretref.Valid(ref) {
+			return fmt.Errorf("idempotency: seal key %d must be one {env.NAME} or {file.PATH} placeholder, never the key itself", i+1)
+		}
+	}
+	switch {
+	case h.Retention < 0:
+		return errors.New("idempotency: retention must not be negative")
+	case h.Lease != 0 && time.Duration(h.Lease) < minLease:
+		return fmt.Errorf("idempotency: lease must be at least %s", minLease)
+	case h.MaxResponse < 0 || h.MaxResponse > maxMaxResponse:
+		return fmt.Errorf("idempotency: max_response must be at most %d bytes", maxMaxResponse)
+	}
+	return nil
+}
+
+// Errors answered by the stage.
+var (
+	errKeyMissing = apierror.New(http.StatusBadRequest, apierror.TypeIdempotency, "idempotency_key_missing",
+		"This request requires an Idempotency-Key header.")
+	errKeyInvalid = apierror.New(http.StatusBadRequest, apierror.TypeIdempotency, "idempotency_key_invalid",
+		"The Idempotency-Key header must be 1 to 255 visible ASCII characters, bare or quoted.")
+	errKeyInUse = apierror.New(http.StatusConflict, apierror.TypeIdempotency, "idempotency_key_in_use",
+		"A request with this Idempotency-Key is still being processed. Please retry.").WithHeader("Retry-After", "1")
+	errKeyReused = apierror.New(http.StatusUnprocessableEntity, apierror.TypeIdempotency, "idempotency_key_reused",
+		"This Idempotency-Key was used with another request.")
+	errUnavailable = apierror.New(http.StatusConflict, apierror.TypeIdempotency, "idempotency_response_unavailable",
+		"This request was processed, but its response cannot be returned again.")
+	errNoUser = apierror.New(http.StatusInternalServerError, apierror.TypeAPI, "internal_error",
+		"An internal error occurred.")
+	errBody = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "bad_request",
+		"The request body could not be read.")
+)
+
+// userPlaceholder is the authenticated user, set by jwt_auth.
+const userPlaceholder = "http.auth.user.id"
+
+// ServeHTTP answers a request on a configured route from its key's record,
+// or runs it once under the key's lease and records its response.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	m, err := h.table.Match(r.Method, r.URL.EscapedPath())
+	if err != nil || m.Endpoint == nil || !h.routes[r.Method+" "+m.Route.Template] {
+		return next.ServeHTTP(w, r)
+	}
+	key, err := idemkey.Parse(r.Header)
+	switch {
+	case errors.Is(err, idemkey.ErrMissing) && h.Optional:
+		return next.ServeHTTP(w, r)
+	case errors.Is(err, idemkey.ErrMissing):
+		return h.refuse(outcomeMissing, errKeyMissing.WithCause(err))
+	case err != nil:
+		return h.refuse(outcomeInvalid, errKeyInvalid.WithCause(err))
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	user := ""
+	if repl != nil {
+		user, _ = repl.GetString(userPlaceholder)
+	}
+	if user == "" {
+		h.logger.Error("configuration error: idempotency runs before authentication; put it after jwt_auth")
+		return h.refuse(outcomeMisconfigured, errNoUser.WithCause(errors.New("no authenticated user")))
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return caddyhttp.Error(http.StatusRequestEntityTooLarge, err)
+		}
+		return h.refuse(outcomeInvalid, errBody.WithCause(err))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	storeKey := recordKey(user, r.Method, m.Route.Template, key)
+	fp := fingerprint(r, body)
+	holder := rand.Text()
+	lease, err := h.store.Acquire(r.Context(), storeKey, holder, fp, time.Duration(h.Lease))
+	if err != nil {
+		return h.refuse(outcomeStoreUnavailable, apierror.StoreUnavailable.WithCause(fmt.Errorf("idempotency lease: %w", err)))
+	}
+	switch lease.State {
+	case store.Held:
+		if !bytes.Equal(lease.Value, fp) {
+			return h.refuse(outcomeReused, errKeyReused.WithCause(errors.New("key in flight with another request")))
+		}
+		return h.refuse(outcomeInUse, errKeyInUse.WithCause(errors.New("key in flight")))
+	case store.Completed:
+		return h.replay(w, storeKey, fp, lease.Value)
+	}
+	return h.execute(w, r, next, storeKey, holder, fp)
+}
+
+// refuse counts outcome and returns e to Caddy's error handling.
+func (h *Handler) refuse(outcome string, e *apierror.Error) error {
+	observe(outcome)
+	return caddyhttp.Error(e.Status, e)
+}
+
+// recordKey is the store key of a key's record: a hash of the scope, so
+// that the store holds neither user IDs nor clients' keys, and two scopes
+// never share a record (the parts are NUL-separated, and none holds a NUL:
+// methods and templates never do, keys are visible ASCII, and the user ID
+// comes first).
+func recordKey(user, method, template, key string) string {
+	sum := sha256.Sum256([]byte(method + "\x00" + template + "\x00" + key + "\x00" + user))
+	return store.Key(hex.EncodeToString(sum[:]), "idem")
+}
+
+// fingerprint is what identifies a request under one key: a hash of the
+// method, the request target, the content type and the exact body bytes
+// (a JSON body reformatted is another request: 422).
+func fingerprint(r *http.Request, body []byte) []byte {
+	d := sha256.New()
+	for _, part := range []string{r.Method, r.URL.RequestURI(), r.Header.Get("Content-Type")} {
+		d.Write([]byte(part))
+		d.Write([]byte{0})
+	}
+	d.Write(body)
+	return []byte(hex.EncodeToString(d.Sum(nil)))
+}
+
+// record is what a completed key holds, sealed.
+type record struct {
+	// Fingerprint is the request's (see fingerprint).
+	Fingerprint string `json:"fp"`
+	// TooLarge marks a response that was not kept (over MaxResponse).
+	TooLarge bool        `json:"too_large,omitempty"`
+	Status   int         `json:"status,omitempty"`
+	Header   http.Header `json:"header,omitempty"`
+	Body     []byte      `json:"body,omitempty"`
+}
+
+// storedHeaders are the response headers a record keeps; everything else
+// (Set-Cookie above all, the request ID, the security headers) is the
+// replay's own.
+var storedHeaders = []string{"Content-Type", "Content-Language", "Location", "Retry-After", "Www-Authenticate"}
+
+// replay answers from a completed record: its status, stored headers and
+// body, with Idempotent-Replayed: true; another request under the key is
+// 422.
+func (h *Handler) replay(w http.ResponseWriter, storeKey string, fp, sealed []byte) error {
+	plain, err := h.sealer.open(storeKey, sealed)
+	var rec record
+	if err == nil {
+		err = json.Unmarshal(plain, &rec)
+	}
+	switch {
+	case err != nil:
+		h.logger.Error("a completed idempotency record cannot be opened (its seal key was removed, or it was altered)", zap.Error(err))
+		return h.refuse(outcomeUnavailable, errUnavailable.WithCause(err))
+	case rec.Fingerprint != string(fp):
+		return h.refuse(outcomeReused, errKeyReused.WithCause(errors.New("key completed with another request")))
+	case rec.TooLarge:
+		return h.refuse(outcomeUnavailable, errUnavailable.WithCause(errors.New("the response was over max_response")))
+	}
+	observe(outcomeReplayed)
+	hdr := w.Header()
+	for _, k := range storedHeaders {
+		if v := rec.Header.Values(k); len(v) > 0 {
+			hdr[k] = v
+		}
+	}
+	hdr.Set("Idempotent-Replayed", "true")
+	w.WriteHeader(rec.Status)
+	_, err = w.Write(rec.Body)
+	return err
+}
+
+// execute runs the request under the lease, renewing it, and records the
+// response when it is one to keep (see keep); otherwise, and when the
+// request was aborted (next panicked, the client went away), the lease is
+// released so that the client may retry.
+func (h *Handler) execute(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, storeKey, holder string, fp []byte) error {
+	stopRenewing := h.keepRenewing(r.Context(), storeKey, holder)
+	finished := false
+	defer func() {
+		if !finished {
+			stopRenewing()
+			h.release(storeKey, holder, "aborted")
+		}
+	}()
+	buf := new(bytes.Buffer)
+	rec := caddyhttp.NewResponseRecorder(w, buf, func(int, http.Header) bool { return true })
+	err := next.ServeHTTP(rec, r)
+	finished = true
+	stopRenewing()
+
+	if r.Context().Err() != nil {
+		h.release(storeKey, holder, "aborted")
+		return err
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		if he, ok := errors.AsType[caddyhttp.HandlerError](err); ok && he.StatusCode != 0 {
+			status = he.StatusCode
+		}
+		e := apierror.ResolveRequest(r, err, status)
+		if !keep(r, e.Status) {
+			h.release(storeKey, holder, "not_executed")
+			return err
+		}
+		// What paygate_error will render for this error, byte for byte.
+		out := &capture{header: http.Header{}}
+		apierror.Write(out, e, reqid.From(r))
+		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: out.status, Header: out.header, Body: out.body.Bytes()})
+		return err
+	}
+	status := rec.Status()
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if !keep(r, status) {
+		h.release(storeKey, holder, "not_executed")
+	} else if int64(buf.Len()) > h.MaxResponse {
+		h.complete(storeKey, holder, record{Fingerprint: string(fp), TooLarge: true})
+	} else {
+		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: status, Header: rec.Header().Clone(), Body: bytes.Clone(buf.Bytes())})
+	}
+	return rec.WriteResponse()
+}
+
+// keep applies Stripe's rule: once the handler has started executing, its
+// result is kept, a decline or a 500 included; not kept are a request the
+// handler marked as refused before doing anything, and answers that tell
+// the client to retry (409, 429, 502, 503, 504: a conflict, a limit, an
+// outage of the store, the policy or Stripe), whose retry is safe because
+// the key sent to Stripe is derived from the same scope.
+func keep(r *http.Request, status int) bool {
+	if noexec.Marked(r) {
+		return false
+	}
+	switch status {
+	case http.StatusConflict, http.StatusTooManyRequests, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return false
+	}
+	return true
+}
+
+// keepRenewing renews the lease every third of its TTL until the returned
+// function is called.
+func (h *Handler) keepRenewing(ctx context.Context, storeKey, holder string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lease := time.Duration(h.Lease)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ok, err := h.store.Renew(ctx, storeKey, holder, lease)
+				if ctx.Err() != nil {
+					return
+				}
+				observeRenewal(ok, err)
+				if err == nil && !ok {
+					h.logger.Warn("an idempotency lease was lost while its request ran (the store lost it, or it expired); another instance may run the request")
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// complete seals rec and stores it as the key's completed record, if this
+// request still holds the lease.
+func (h *Handler) complete(storeKey, holder string, rec record) {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		h.logger.Error("encoding an idempotency record", zap.Error(err))
+		h.release(storeKey, holder, "unencodable")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), endBudget)
+	defer cancel()
+	ok, err := h.store.Complete(ctx, storeKey, holder, h.sealer.seal(storeKey, plain), time.Duration(h.Retention))
+	switch {
+	case err != nil:
+		observe(outcomeCompleteFailed)
+		h.logger.Error("storing an idempotency record failed; a retry runs the request again (with the same key at Stripe)", zap.Error(err))
+	case !ok:
+		observe(outcomeCompleteFailed)
+		h.logger.Warn("an idempotency lease was taken over before its request completed; its record was not stored")
+	case rec.TooLarge:
+		observe(outcomeTooLarge)
+	default:
+		observe(outcomeStored)
+	}
+}
+
+// release drops this request's lease, so that the key may run again.
+func (h *Handler) release(storeKey, holder, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), endBudget)
+	defer cancel()
+	if _, err := h.store.Release(ctx, storeKey, holder); err != nil {
+		h.logger.Error("releasing an idempotency lease failed; it expires with its TTL", zap.Error(err))
+	}
+	observe(outcomeReleased + "_" + why)
+}
+
+// capture is a ResponseWriter that keeps what is written.
+type capture struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header         { return c.header }
+func (c *capture) WriteHeader(status int)      { c.status = status }
+func (c *capture) Write(b []byte) (int, error) { return c.body.Write(b) }
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
