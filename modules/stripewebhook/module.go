@@ -65,7 +65,7 @@ const (
 // stripe-go's gets.
 const (
 	// APIVersionAccept processes it and logs the mismatch (once per version
-	// and process).
+	// and loaded configuration).
 	APIVersionAccept = "accept"
 	// APIVersionStrict refuses it with 400, so that Stripe retries it until
 	// the endpoint's version is fixed.
