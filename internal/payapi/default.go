@@ -6,23 +6,23 @@ import "net/http"
 // README's "payments" section).
 var defaultRoutes = []Route{
 	{Template: "/v1/payment_intents", ResourceType: "payment_intent",
-		Endpoints: []Endpoint{{http.MethodPost, "payment_intent.create"}}},
+		Endpoints: []Endpoint{{Method: http.MethodPost, Action: "payment_intent.create", KeyRequired: true}}},
 	{Template: "/v1/payment_intents/{id}", ResourceType: "payment_intent", IDPrefix: "pi_",
-		Endpoints: []Endpoint{{http.MethodGet, "payment_intent.get"}}},
+		Endpoints: []Endpoint{{Method: http.MethodGet, Action: "payment_intent.get"}}},
 	{Template: "/v1/payment_intents/{id}/confirm", ResourceType: "payment_intent", IDPrefix: "pi_",
-		Endpoints: []Endpoint{{http.MethodPost, "payment_intent.confirm"}}},
+		Endpoints: []Endpoint{{Method: http.MethodPost, Action: "payment_intent.confirm"}}},
 	{Template: "/v1/payment_intents/{id}/cancel", ResourceType: "payment_intent", IDPrefix: "pi_",
-		Endpoints: []Endpoint{{http.MethodPost, "payment_intent.cancel"}}},
+		Endpoints: []Endpoint{{Method: http.MethodPost, Action: "payment_intent.cancel"}}},
 	{Template: "/v1/setup_intents", ResourceType: "setup_intent",
-		Endpoints: []Endpoint{{http.MethodPost, "setup_intent.create"}}},
+		Endpoints: []Endpoint{{Method: http.MethodPost, Action: "setup_intent.create"}}},
 	{Template: "/v1/setup_intents/{id}", ResourceType: "setup_intent", IDPrefix: "seti_",
-		Endpoints: []Endpoint{{http.MethodGet, "setup_intent.get"}}},
+		Endpoints: []Endpoint{{Method: http.MethodGet, Action: "setup_intent.get"}}},
 	{Template: "/v1/payment_methods", ResourceType: "payment_method",
-		Endpoints: []Endpoint{{http.MethodGet, "payment_method.list"}}},
+		Endpoints: []Endpoint{{Method: http.MethodGet, Action: "payment_method.list"}}},
 	{Template: "/v1/payment_methods/{id}", ResourceType: "payment_method", IDPrefix: "pm_",
-		Endpoints: []Endpoint{{http.MethodDelete, "payment_method.detach"}}},
+		Endpoints: []Endpoint{{Method: http.MethodDelete, Action: "payment_method.detach"}}},
 	{Template: "/v1/customers/me", ResourceType: "customer",
-		Endpoints: []Endpoint{{http.MethodDelete, "customer.erase"}}},
+		Endpoints: []Endpoint{{Method: http.MethodDelete, Action: "customer.erase"}}},
 }
 
 // defaultTable is defaultRoutes, parsed once: a mistake in them stops every

@@ -25,6 +25,10 @@ type Endpoint struct {
 	// Action names what the endpoint does, e.g. "payment_intent.create":
 	// the action of its audit events and metric series.
 	Action string
+	// KeyRequired says that a request must carry an Idempotency-Key
+	// (400 idempotency_key_missing without one): the payment handler and
+	// the idempotency stage both require it there.
+	KeyRequired bool
 }
 
 // Route is one path template of an API and the endpoints on it.

@@ -35,7 +35,7 @@ func TestDefaultTable(t *testing.T) {
 func TestMatch(t *testing.T) {
 	tab, err := New(append(append([]Route(nil), defaultRoutes...),
 		Route{Template: "/v1/customers/{id}", ResourceType: "customer", IDPrefix: "cus_",
-			Endpoints: []Endpoint{{http.MethodGet, "customer.get"}, {http.MethodPost, "customer.update"}}}))
+			Endpoints: []Endpoint{{Method: http.MethodGet, Action: "customer.get"}, {Method: http.MethodPost, Action: "customer.update"}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestValidID(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	ok := Endpoint{http.MethodGet, "a.get"}
+	ok := Endpoint{Method: http.MethodGet, Action: "a.get"}
 	for name, tt := range map[string]struct {
 		routes  []Route
 		wantErr string
@@ -139,11 +139,11 @@ func TestNewRefuses(t *testing.T) {
 		"bad resource type":     {[]Route{{Template: "/v1/a", ResourceType: "Payment-Intent"}}, "invalid resource type"},
 		"duplicate":             {[]Route{{Template: "/v1/a", ResourceType: "a"}, {Template: "/v1/a", ResourceType: "b"}}, "duplicate template"},
 		"prefix without id":     {[]Route{{Template: "/v1/a", ResourceType: "a", IDPrefix: "a_"}}, "ID prefix without {id}"},
-		"lower-case method":     {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{"get", "a.get"}}}}, `method "get"`},
-		"extension method":      {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{"PURGE", "a.purge"}}}}, `method "PURGE"`},
+		"lower-case method":     {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{Method: "get", Action: "a.get"}}}}, `method "get"`},
+		"extension method":      {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{Method: "PURGE", Action: "a.purge"}}}}, `method "PURGE"`},
 		"method twice":          {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{ok, ok}}}, "GET given twice"},
 		"endpoint sans action":  {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{Method: "GET"}}}}, "without an action"},
-		"trace is not a method": {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{"TRACE", "a.trace"}}}}, `method "TRACE"`},
+		"trace is not a method": {[]Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{Method: "TRACE", Action: "a.trace"}}}}, `method "TRACE"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(tt.routes)
@@ -156,7 +156,7 @@ func TestNewRefuses(t *testing.T) {
 
 // TestNewCopies: a table does not share its routes with the caller's.
 func TestNewCopies(t *testing.T) {
-	routes := []Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{http.MethodGet, "a.get"}}}}
+	routes := []Route{{Template: "/v1/a", ResourceType: "a", Endpoints: []Endpoint{{Method: http.MethodGet, Action: "a.get"}}}}
 	tab, err := New(routes)
 	if err != nil {
 		t.Fatal(err)

@@ -29,8 +29,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	idempotency {
 //	    seal_key     <{env.NAME}|{file.PATH}>...  # repeatable; the first seals
-//	    route        <METHOD> </template>         # repeatable; default: every POST of the API
-//	    optional                                  # a request without a key passes, not de-duplicated
+//	    route        <METHOD> </template> [required|optional]  # repeatable; default: every POST of the API
 //	    retention    <duration>                   # default 24h
 //	    lease        <duration>                   # default 30s, renewed every third
 //	    max_response <size>                       # default 64KiB
@@ -47,12 +46,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.Strings(d, &h.SealKeys)
 		case "route":
 			var args []string
-			if args, err = cfgargs.Args(d, 2, 2); err == nil {
-				h.Routes = append(h.Routes, args[0]+" "+args[1])
-			}
-		case "optional":
-			if _, err = cfgargs.Args(d, 0, 0); err == nil {
-				h.Optional = true
+			if args, err = cfgargs.Args(d, 2, 3); err == nil {
+				rt := Route{Method: args[0], Template: args[1]}
+				if len(args) == 3 {
+					rt.Key = args[2]
+				}
+				h.Routes = append(h.Routes, rt)
 			}
 		case "retention":
 			err = cfgargs.Duration(d, &h.Retention, 0)

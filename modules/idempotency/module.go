@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -56,14 +55,10 @@ const (
 
 // Handler enforces idempotency on the configured routes.
 type Handler struct {
-	// Routes are the endpoints the stage applies to, each "METHOD
-	// /template" of the payment API's route table. Default: every POST
-	// endpoint of the table.
-	Routes []string `json:"routes,omitempty"`
-
-	// Optional lets a request without an Idempotency-Key through, not
-	// de-duplicated. Default: false (400 idempotency_key_missing).
-	Optional bool `json:"optional,omitempty"`
+	// Routes are the endpoints the stage applies to, of the payment API's
+	// route table. Default: every POST endpoint of the table, with the key
+	// required where the table requires it (POST /v1/payment_intents).
+	Routes []Route `json:"routes,omitempty"`
 
 	// Retention is how long a completed request's response is kept and
 	// replayed. Default: 24h.
@@ -87,12 +82,31 @@ type Handler struct {
 	// Retention has passed. At least one is required.
 	SealKeys []string `json:"seal_keys,omitempty"`
 
+	// routes maps "METHOD /template" to whether the key is required.
 	routes map[string]bool
 	table  *payapi.Table
 	sealer *sealer
 	store  store.Store
 	logger *zap.Logger
 }
+
+// Route is one endpoint the stage applies to.
+type Route struct {
+	// Method and Template name an endpoint of the route table, e.g. POST
+	// and /v1/payment_intents.
+	Method   string `json:"method"`
+	Template string `json:"template"`
+	// Key is "required" (a request without an Idempotency-Key is 400
+	// idempotency_key_missing) or "optional" (it passes, not
+	// de-duplicated). Default: what the route table says.
+	Key string `json:"key,omitempty"`
+}
+
+// Key requirements of a Route.
+const (
+	KeyRequired = "required"
+	KeyOptional = "optional"
+)
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -149,42 +163,50 @@ func (h *Handler) setUp(s store.Store, logger *zap.Logger, repl *caddy.Replacer)
 }
 
 // resolveRoutes checks the configured routes against the route table, or
-// takes every POST endpoint of it.
+// takes every POST endpoint of it; the value says whether the key is
+// required.
 func (h *Handler) resolveRoutes() (map[string]bool, error) {
 	routes := map[string]bool{}
 	if len(h.Routes) == 0 {
 		for _, rt := range h.table.Routes() {
 			for _, ep := range rt.Endpoints {
 				if ep.Method == http.MethodPost {
-					routes[ep.Method+" "+rt.Template] = true
+					routes[ep.Method+" "+rt.Template] = ep.KeyRequired
 				}
 			}
 		}
 		return routes, nil
 	}
-	for _, spec := range h.Routes {
-		method, template, ok := strings.Cut(spec, " ")
-		if !ok || !h.takes(method, template) {
-			return nil, fmt.Errorf("idempotency: route %q is not an endpoint of the payment API's route table (want \"METHOD /template\")", spec)
+	for _, cfg := range h.Routes {
+		ep := h.endpoint(cfg.Method, cfg.Template)
+		if ep == nil {
+			return nil, fmt.Errorf("idempotency: %s %s is not an endpoint of the payment API's route table", cfg.Method, cfg.Template)
 		}
-		routes[spec] = true
+		required := ep.KeyRequired
+		switch cfg.Key {
+		case KeyRequired:
+			required = true
+		case KeyOptional:
+			required = false
+		}
+		routes[cfg.Method+" "+cfg.Template] = required
 	}
 	return routes, nil
 }
 
-// takes reports whether the table has an endpoint method on template.
-func (h *Handler) takes(method, template string) bool {
+// endpoint is the table's endpoint method on template, or nil.
+func (h *Handler) endpoint(method, template string) *payapi.Endpoint {
 	for _, rt := range h.table.Routes() {
 		if rt.Template != template {
 			continue
 		}
-		for _, ep := range rt.Endpoints {
-			if ep.Method == method {
-				return true
+		for i := range rt.Endpoints {
+			if rt.Endpoints[i].Method == method {
+				return &rt.Endpoints[i]
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 // Validate refuses an incomplete configuration.
@@ -198,6 +220,11 @@ func (h *Handler) checkConfig() error {
 	for i, ref := range h.SealKeys {
 		if !secretref.Valid(ref) {
 			return fmt.Errorf("idempotency: seal key %d must be one {env.NAME} or {file.PATH} placeholder, never the key itself", i+1)
+		}
+	}
+	for _, rt := range h.Routes {
+		if rt.Key != "" && rt.Key != KeyRequired && rt.Key != KeyOptional {
+			return fmt.Errorf("idempotency: route %s %s: key must be %s or %s", rt.Method, rt.Template, KeyRequired, KeyOptional)
 		}
 	}
 	switch {
@@ -236,12 +263,16 @@ const userPlaceholder = "http.auth.user.id"
 // or runs it once under the key's lease and records its response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	m, err := h.table.Match(r.Method, r.URL.EscapedPath())
-	if err != nil || m.Endpoint == nil || !h.routes[r.Method+" "+m.Route.Template] {
+	if err != nil || m.Endpoint == nil {
+		return next.ServeHTTP(w, r)
+	}
+	required, applies := h.routes[r.Method+" "+m.Route.Template]
+	if !applies {
 		return next.ServeHTTP(w, r)
 	}
 	key, err := idemkey.Parse(r.Header)
 	switch {
-	case errors.Is(err, idemkey.ErrMissing) && h.Optional:
+	case errors.Is(err, idemkey.ErrMissing) && !required:
 		return next.ServeHTTP(w, r)
 	case errors.Is(err, idemkey.ErrMissing):
 		return h.refuse(outcomeMissing, errKeyMissing.WithCause(err))

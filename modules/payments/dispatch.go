@@ -88,6 +88,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	action := m.Endpoint.Action
 	c := &call{w: w, r: r, id: m.ID, resource: m.ID}
 	err = h.prepare(c, m.Route)
+	if err == nil && m.Endpoint.KeyRequired {
+		err = requireIdempotencyKey(r)
+	}
 	if err == nil {
 		err = endpoints[action](h, c)
 	}

@@ -32,6 +32,16 @@ func idempotencyKey(r *http.Request) (string, bool, error) {
 	return key, true, nil
 }
 
+// requireIdempotencyKey refuses a request without a well-formed
+// Idempotency-Key, on the endpoints whose route table entry requires one.
+func requireIdempotencyKey(r *http.Request) error {
+	_, ok, err := idempotencyKey(r)
+	if err == nil && !ok {
+		err = errIdempotencyKeyMissing
+	}
+	return err
+}
+
 // stripeIdempotencyKey is the key sent to Stripe for a client's key: scoped
 // by user and action, as the idempotency stage scopes it, so that two users
 // who happen to choose the same key never collide in Stripe's idempotency
