@@ -468,7 +468,7 @@ func TestHardeningStoreOutageRetryAfter(t *testing.T) {
 			Site:       paymentsSite,
 			Data: map[string]any{"auth": opaAuth(t), "stripe": sm.URL, "catalog": catalog,
 				"redis": rs.URL(), "log": "", "policies": opaPolicies(t)},
-			Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey, "STRIPE_WEBHOOK_SECRET": webhookSecret},
+			Env: paymentsSiteEnv(),
 		})
 		rs.Stop()
 		resp, body := send(t, pg.Client(), "POST", pg.HTTPSURL+"/v1/setup_intents", "", hlBearer(t, "alice"))

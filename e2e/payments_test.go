@@ -70,6 +70,9 @@ https://localhost:{{.HTTPSPort}} {
 			policy_dir {{.Data.policies}}
 			claims role
 		}
+		idempotency {
+			seal_key {env.PAYGATE_IDEMPOTENCY_KEY}
+		}
 		api_response
 		payments {
 			stripe_key {env.STRIPE_SECRET_KEY}
@@ -92,6 +95,15 @@ https://localhost:{{.HTTPSPort}} {
 	}
 }
 `
+
+// e2eSealKey is the idempotency stage's seal key in the end-to-end tests
+// (32 bytes, base64).
+const e2eSealKey = "cGF5Z2F0ZS1lMmUtc2VhbC1rZXktMzItYnl0ZXMhISE="
+
+// paymentsSiteEnv is the environment paymentsSite reads its secrets from.
+func paymentsSiteEnv() map[string]string {
+	return map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey, "STRIPE_WEBHOOK_SECRET": webhookSecret, "PAYGATE_IDEMPOTENCY_KEY": e2eSealKey}
+}
 
 // e2eStripeKey is the test-mode key paygate gets from its environment.
 const e2eStripeKey = "sk_test_e2ePaygate4242"
@@ -181,7 +193,7 @@ func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
 		Site:       paymentsSite,
 		Data: map[string]any{"auth": auth.directive(t), "stripe": stripeFront(t, sm), "catalog": catalog,
 			"redis": rs.URL(), "log": siteLog, "policies": opaPolicies(t)},
-		Env: map[string]string{"STRIPE_SECRET_KEY": e2eStripeKey, "STRIPE_WEBHOOK_SECRET": webhookSecret},
+		Env: paymentsSiteEnv(),
 	})
 	return &paymentsEnv{t: t, pg: pg, sm: sm, rdb: rs.Client(t), auth: auth}
 }
