@@ -42,7 +42,7 @@ check-config: build
 		echo "validate $$f"; \
 		out=$$(PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 XDG_DATA_HOME=$$(mktemp -d) \
 			STRIPE_SECRET_KEY=sk_test_check STRIPE_API_BASE=http://127.0.0.1:12111 PAYGATE_UPSTREAM=127.0.0.1:9 \
-			STRIPE_WEBHOOK_SECRET=whsec_check_config_only \
+			STRIPE_WEBHOOK_SECRET=whsec_check_config_only PAYGATE_IDEMPOTENCY_KEY=cGF5Z2F0ZS1jaGVjay1jb25maWctc2VhbC1rZXktMzI= \
 			PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
 			PAYGATE_CATALOG=testdata/catalog/catalog.json \
 			PAYGATE_POLICY_BUNDLE_URL=http://127.0.0.1:9/paygate.tar.gz PAYGATE_POLICY_PUBLIC_KEY=testdata/opa/bundle-signing.pub \

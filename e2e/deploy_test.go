@@ -33,8 +33,9 @@ func deployEnv(services map[string]string) map[string]string {
 		"PAYGATE_POLICY_POLLING":  "1s 1s",
 		"PAYGATE_ISSUER":          devtoken.DefaultIssuer,
 		// stripe-mock is test mode, and so are the events signed here.
-		"PAYGATE_STRIPE_MODE":   "test",
-		"STRIPE_WEBHOOK_SECRET": webhookSecret,
+		"PAYGATE_STRIPE_MODE":     "test",
+		"STRIPE_WEBHOOK_SECRET":   webhookSecret,
+		"PAYGATE_IDEMPOTENCY_KEY": e2eSealKey,
 	}
 	for k, v := range services {
 		env[k] = v
@@ -127,6 +128,12 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 	resp, body = call(pg.HTTPSURL, "POST", "/v1/payment_intents", "alice", paymentOrder, http.Header{"Idempotency-Key": {"deploy-1"}})
 	want("alice creates an intent", resp, body, http.StatusCreated)
 	intent := paymentJSON(t, body)["id"].(string)
+	// Her retry is answered from the shared store: the same bytes, marked.
+	replay, replayBody := call(pg.HTTPSURL, "POST", "/v1/payment_intents", "alice", paymentOrder, http.Header{"Idempotency-Key": {"deploy-1"}})
+	want("alice retries the creation", replay, replayBody, http.StatusCreated)
+	if replay.Header.Get("Idempotent-Replayed") != "true" || string(replayBody) != string(body) {
+		t.Errorf("the retry was not a replay of the creation: Idempotent-Replayed %q, body %s", replay.Header.Get("Idempotent-Replayed"), replayBody)
+	}
 	resp, body = call(pg.HTTPSURL, "GET", "/v1/payment_intents/"+intent, "bob", "", nil)
 	want("bob reads alice's intent", resp, body, http.StatusNotFound)
 	decodeAPIError(t, resp, body, "resource_missing")
@@ -203,7 +210,8 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 		parts := strings.Split(tok, ".")
 		plants = append(plants, plantSecret(user+"'s token", tok, parts[1], parts[2]))
 	}
-	plants = append(plants, plantSecret("the Stripe key", e2eStripeKey), plantSecret("the webhook secret", webhookSecret))
+	plants = append(plants, plantSecret("the Stripe key", e2eStripeKey), plantSecret("the webhook secret", webhookSecret),
+		plantSecret("the seal key", e2eSealKey))
 	requireNoLeaks(t, pg, plants)
 	for i, line := range strings.Split(strings.TrimSpace(string(pg.Logs(t))), "\n") {
 		if !json.Valid([]byte(line)) {
@@ -228,6 +236,7 @@ func TestDeployCaddyfileLiveKey(t *testing.T) {
 		"REDIS_URL=redis://127.0.0.1:9/0",
 		"STRIPE_SECRET_KEY=sk_live_e2eLive123",
 		"STRIPE_WEBHOOK_SECRET=" + webhookSecret,
+		"PAYGATE_IDEMPOTENCY_KEY=" + e2eSealKey,
 		"PAYGATE_UPSTREAM=127.0.0.1:9",
 		"PAYGATE_ISSUER=https://id.example.com",
 		"PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json",

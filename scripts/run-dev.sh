@@ -21,4 +21,6 @@ export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:12111}"
 # The webhook route's development signing secret; `paygate webhook sign`
 # reads the same variable.
 export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_paygate_development_only}"
+# The idempotency stage's development seal key (32 bytes, base64).
+export PAYGATE_IDEMPOTENCY_KEY="${PAYGATE_IDEMPOTENCY_KEY:-cGF5Z2F0ZS1kZXYtb25seS1zZWFsLWtleS0zMmJ5dGU=}"
 "$paygate" run --config Caddyfile --adapter caddyfile
