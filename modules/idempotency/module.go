@@ -48,6 +48,9 @@ const (
 	minLease           = time.Second
 	defaultMaxResponse = 64 << 10
 	maxMaxResponse     = 1 << 20
+	// maxRequestBody bounds the body read for the fingerprint, whatever
+	// request_body allows (the API's own limit is lower).
+	maxRequestBody = 1 << 20
 	// endBudget bounds the store call that ends a request's lease, which
 	// runs after the request's own context may be gone.
 	endBudget = 5 * time.Second
@@ -254,6 +257,8 @@ var (
 		"An internal error occurred.")
 	errBody = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "bad_request",
 		"The request body could not be read.")
+	errBodyTooLarge = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "body_too_large",
+		"The request body is too large.")
 )
 
 // userPlaceholder is the authenticated user, set by jwt_auth.
@@ -288,10 +293,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.logger.Error("configuration error: idempotency runs before authentication; put it after jwt_auth")
 		return h.refuse(outcomeMisconfigured, errNoUser.WithCause(errors.New("no authenticated user")))
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return caddyhttp.Error(http.StatusRequestEntityTooLarge, err)
+			return h.refuse(outcomeInvalid, errBodyTooLarge.WithCause(err))
 		}
 		return h.refuse(outcomeInvalid, errBody.WithCause(err))
 	}
