@@ -96,11 +96,12 @@ func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult,
 	}
 	results := make([]LimitResult, len(zones))
 	for i, z := range zones {
-		if all {
+		charged := all && !z.peek
+		if charged {
 			tat := tats[i] + z.increment
 			m.entries[reqs[i].Key] = entry{kind: kindTAT, tat: tat, expires: time.UnixMicro(tat)}
 		}
-		results[i] = z.result(now, tats[i], all)
+		results[i] = z.result(now, tats[i], charged)
 	}
 	return results, nil
 }

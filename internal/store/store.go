@@ -104,6 +104,11 @@ type LimitRequest struct {
 	Burst int64
 	// Cost is the number of units this request takes (at least 1).
 	Cost int64
+	// Peek makes the zone decide like any other (a zone that would refuse
+	// Cost units refuses the whole call) without ever being charged: for a
+	// budget charged later, by another call, when a response's outcome is
+	// known (a decline, a 401).
+	Peek bool
 }
 
 // LimitResult is one zone's part of a decision.

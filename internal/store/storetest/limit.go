@@ -16,6 +16,7 @@ var limitTests = []test{
 	{"Recovers", testLimitRecovers},
 	{"KeyExpires", testLimitKeyExpires},
 	{"AllOrNothing", testLimitAllOrNothing},
+	{"Peek", testLimitPeek},
 	{"SeparateKeys", testLimitSeparateKeys},
 	{"ShrunkBurst", testLimitShrunkBurst},
 	{"SharedTag", testLimitSharedTag},
@@ -63,6 +64,27 @@ func testLimitBurst(e *env) {
 	for range 2 {
 		e.wantResults(e.limit(hourly(k, 5, 1)), denied(0, time.Hour, 5*time.Hour))
 	}
+}
+
+// testLimitPeek: a peeking zone decides like any other but is never
+// charged; once spent (by plain calls) it refuses the whole call, and the
+// other zones are not charged either.
+func testLimitPeek(e *env) {
+	budget := store.Key("u1", "rl", "declines")
+	other := store.Key("u1", "rl", "user")
+	peek := hourly(budget, 2, 1)
+	peek.Peek = true
+	for range 3 {
+		e.wantResults(e.limit(peek, hourly(other, 10, 1))[:1], allowed(2, 0))
+	}
+	// Charging the budget is a plain call.
+	e.wantResults(e.limit(hourly(budget, 2, 1)), allowed(1, time.Hour))
+	e.wantResults(e.limit(peek), allowed(1, time.Hour))
+	e.wantResults(e.limit(hourly(budget, 2, 1)), allowed(0, 2*time.Hour))
+	// Spent: the peek refuses, and the other zone is not charged (it has
+	// 10 - 3 left from the three admitted calls above).
+	e.wantResults(e.limit(peek, hourly(other, 10, 1)),
+		denied(0, time.Hour, 2*time.Hour), allowed(7, 3*time.Hour))
 }
 
 func testLimitCost(e *env) {
