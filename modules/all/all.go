@@ -12,6 +12,7 @@ import (
 	_ "github.com/paygate/paygate/modules/paygateapp"
 	_ "github.com/paygate/paygate/modules/paygateerror"
 	_ "github.com/paygate/paygate/modules/payments"
+	_ "github.com/paygate/paygate/modules/ratelimit"
 	_ "github.com/paygate/paygate/modules/redactencoder"
 	_ "github.com/paygate/paygate/modules/requestguard"
 	_ "github.com/paygate/paygate/modules/securityheaders"

@@ -406,15 +406,15 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 		return p.refuse(w, r, string(jwtverify.ReasonOf(err)), cred.source, err)
 	}
 
-	user := caddyauth.User{ID: claims.Subject}
-	if len(p.Placeholders) > 0 {
-		user.Metadata = make(map[string]string, len(p.Placeholders))
-		for key, claim := range p.Placeholders {
-			if v, ok := claims.Value(claim); ok {
-				user.Metadata[key] = v
-			}
+	// {http.auth.user.iss} is always the verified issuer, so that stages
+	// keyed by user (rate limits) can tell two IdPs' equal subs apart.
+	user := caddyauth.User{ID: claims.Subject, Metadata: make(map[string]string, len(p.Placeholders)+1)}
+	for key, claim := range p.Placeholders {
+		if v, ok := claims.Value(claim); ok {
+			user.Metadata[key] = v
 		}
 	}
+	user.Metadata[IssuerPlaceholder] = claims.Issuer
 	p.strip.Strip(r.Header)
 	p.strip.UnlistFromConnection(r.Header)
 	for name, claim := range p.IdentityHeaders {
@@ -512,6 +512,10 @@ func cacheLookedUp(hit bool) {
 		tokenCacheLookups.WithLabelValues("miss").Inc()
 	}
 }
+
+// IssuerPlaceholder is the user metadata key (placeholder
+// {http.auth.user.iss}) that always holds the token's verified issuer.
+const IssuerPlaceholder = "iss"
 
 // Interface guards
 var (

@@ -1,0 +1,580 @@
+// Package ratelimit provides the http.handlers.redis_rate_limit module
+// (directive redis_rate_limit): GCRA rate limits in the shared store, exact
+// across any number of replicas, each stage instance deciding every zone
+// that applies to a request in one atomic store call.
+//
+// A zone counts requests (all of them, or those matching its endpoints) or,
+// when it names response statuses, outcomes: a decline (402), a 401, a 404.
+// An outcome zone refuses matching requests once its budget is spent and is
+// charged after a response with one of its statuses. Put one stage before
+// authentication (per client IP: forged tokens and 401s spend the IP's
+// budget) and one after it (per user, per route, payment velocity,
+// declines), after the idempotency stage so that a replay never charges a
+// velocity budget.
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/audit"
+	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/store"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Placeholders the stage adds for key templates, besides Caddy's own.
+const (
+	// PlaceholderClientIP is the client IP as Caddy resolved it
+	// (trusted_proxies), an IPv6 address reduced to its IPv6Prefix.
+	PlaceholderClientIP = "paygate.client_ip"
+	// PlaceholderUser is the authenticated user qualified by the token's
+	// issuer, so that two identity providers' equal subs never share a
+	// bucket; empty without an authenticated user.
+	PlaceholderUser = "paygate.user"
+	// PlaceholderRoute is the request's route template in the payment
+	// API's table (never the raw path), or "other".
+	PlaceholderRoute = "paygate.route"
+)
+
+// Failure modes: what a zone does when the store cannot decide.
+const (
+	FailDeny  = "deny"
+	FailAllow = "allow"
+	FailLocal = "local"
+)
+
+const defaultIPv6Prefix = 64
+
+// Handler enforces the zones that apply to each request.
+type Handler struct {
+	// Zones are the limits; at least one.
+	Zones []Zone `json:"zones,omitempty"`
+
+	// IPv6Prefix is the prefix length IPv6 clients are grouped by in
+	// {paygate.client_ip}: a /64 is one subscriber. Default: 64.
+	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
+
+	zones  []*zone
+	table  *payapi.Table
+	store  store.Store
+	logger *zap.Logger
+	audit  *zap.Logger
+	// degraded is set while the store fails, to log each change once.
+	degraded *atomic.Bool
+}
+
+// Zone is one limit.
+type Zone struct {
+	// Name names the zone in metrics, logs and RateLimit headers; unique
+	// within a stage.
+	Name string `json:"name"`
+	// Key is the template of the zone's counter key, e.g.
+	// "{paygate.client_ip}" or "{paygate.user}"; a zone whose key comes out
+	// empty (no user before authentication) does not apply.
+	Key string `json:"key"`
+	// Rate units per Period on average, Burst at once from idle.
+	Rate   int64          `json:"rate"`
+	Period caddy.Duration `json:"period"`
+	Burst  int64          `json:"burst"`
+	// Match limits the zone to these endpoints of the payment API's route
+	// table; empty: every request.
+	Match []Endpoint `json:"match,omitempty"`
+	// Statuses makes the zone outcome-driven: it is charged after a
+	// response with one of these statuses (4xx only: paygate's outages
+	// never count), and refuses matching requests while it is spent.
+	Statuses []int `json:"statuses,omitempty"`
+	// OnStoreFailure is deny (503 store_unavailable), allow, or local (an
+	// in-process GCRA with the same parameters divided by Replicas).
+	// Default: deny on a zone that matches a payment-creating endpoint
+	// (POST /v1/payment_intents), else local.
+	OnStoreFailure string `json:"on_store_failure,omitempty"`
+	// Replicas divides the rate and burst of the local fallback, so that
+	// the replicas together admit what the shared limit would. Default: 1.
+	Replicas int64 `json:"replicas,omitempty"`
+	// Shadow counts and logs what the zone would refuse, and refuses
+	// nothing: for rolling out a new limit.
+	Shadow bool `json:"shadow,omitempty"`
+}
+
+// Endpoint names an endpoint of the route table.
+type Endpoint struct {
+	Method   string `json:"method"`
+	Template string `json:"template"`
+}
+
+// zone is a provisioned Zone.
+type zone struct {
+	Zone
+	match    map[string]bool
+	statuses map[int]bool
+	fail     string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.redis_rate_limit",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision checks the zones and finds the store.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("redis_rate_limit: %w", err)
+	}
+	s, err := store.FromContext(ctx)
+	if err != nil {
+		return fmt.Errorf("redis_rate_limit: %w", err)
+	}
+	return h.setUp(s, ctx.Logger(), audit.Logger(ctx))
+}
+
+// setUp is Provision without Caddy's context.
+func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
+	h.store, h.logger, h.audit, h.table = s, logger, auditLogger, payapi.Default()
+	h.degraded = new(atomic.Bool)
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	if h.IPv6Prefix == 0 {
+		h.IPv6Prefix = defaultIPv6Prefix
+	}
+	h.zones = make([]*zone, len(h.Zones))
+	for i, cfg := range h.Zones {
+		z := &zone{Zone: cfg, match: map[string]bool{}, statuses: map[int]bool{}, fail: cfg.OnStoreFailure}
+		creates := false
+		for _, ep := range cfg.Match {
+			if !h.takes(ep) {
+				return fmt.Errorf("redis_rate_limit: zone %s: %s %s is not an endpoint of the payment API's route table", cfg.Name, ep.Method, ep.Template)
+			}
+			z.match[ep.Method+" "+ep.Template] = true
+			creates = creates || ep.Method == http.MethodPost && ep.Template == "/v1/payment_intents"
+		}
+		for _, s := range cfg.Statuses {
+			z.statuses[s] = true
+		}
+		if z.fail == "" {
+			z.fail = FailLocal
+			if creates {
+				z.fail = FailDeny
+			}
+		}
+		if z.Replicas == 0 {
+			z.Replicas = 1
+		}
+		h.zones[i] = z
+	}
+	return nil
+}
+
+// takes reports whether the table has the endpoint.
+func (h *Handler) takes(ep Endpoint) bool {
+	for _, rt := range h.table.Routes() {
+		if rt.Template != ep.Template {
+			continue
+		}
+		for _, e := range rt.Endpoints {
+			if e.Method == ep.Method {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Validate refuses an incomplete or unenforceable configuration.
+func (h *Handler) Validate() error {
+	if len(h.Zones) == 0 {
+		return errors.New("redis_rate_limit: at least one zone is required")
+	}
+	if h.IPv6Prefix < 0 || h.IPv6Prefix > 128 {
+		return errors.New("redis_rate_limit: ipv6_prefix must be 0 to 128")
+	}
+	seen := map[string]bool{}
+	for _, z := range h.Zones {
+		switch {
+		case !validName(z.Name):
+			return fmt.Errorf("redis_rate_limit: zone name %q: want 1 to 32 of a-z, 0-9 and _", z.Name)
+		case seen[z.Name]:
+			return fmt.Errorf("redis_rate_limit: zone %s is defined twice", z.Name)
+		case z.Key == "":
+			return fmt.Errorf("redis_rate_limit: zone %s: key is required", z.Name)
+		case z.OnStoreFailure != "" && z.OnStoreFailure != FailDeny && z.OnStoreFailure != FailAllow && z.OnStoreFailure != FailLocal:
+			return fmt.Errorf("redis_rate_limit: zone %s: on_store_failure must be deny, allow or local", z.Name)
+		case z.Replicas < 0 || z.Replicas > z.Rate && z.Rate > 0:
+			return fmt.Errorf("redis_rate_limit: zone %s: replicas must be 1 to the rate", z.Name)
+		}
+		seen[z.Name] = true
+		req := store.LimitRequest{Key: "x", Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}
+		if err := req.Validate(); err != nil {
+			return fmt.Errorf("redis_rate_limit: zone %s: %w", z.Name, err)
+		}
+		for _, s := range z.Statuses {
+			if s < 400 || s > 499 {
+				return fmt.Errorf("redis_rate_limit: zone %s: status %d: only 4xx outcomes are counted (paygate's own outages never are)", z.Name, s)
+			}
+		}
+	}
+	return nil
+}
+
+// validName: lower-case letters, digits and '_', 1 to 32 of them.
+func validName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// errRateLimited is the 429 body.
+var errRateLimited = apierror.New(http.StatusTooManyRequests, apierror.TypeRateLimit, "rate_limited",
+	"Too many requests. Please retry later.")
+
+// applied is one zone's part of a request.
+type applied struct {
+	z *zone
+	// key is the zone's counter key value (before hashing).
+	key string
+	req store.LimitRequest
+}
+
+// ServeHTTP decides every zone that applies in one store call; a refusal
+// is 429 (or 503 when a deny zone cannot be decided); outcome zones are
+// charged after the response.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return next.ServeHTTP(w, r)
+	}
+	endpoint := r.Method + " " + h.setPlaceholders(r, repl)
+	var zones []applied
+	for _, z := range h.zones {
+		if len(z.match) > 0 && !z.match[endpoint] {
+			continue
+		}
+		key := repl.ReplaceAll(z.Key, "")
+		if key == "" {
+			continue
+		}
+		zones = append(zones, applied{z: z, key: key})
+	}
+	if len(zones) == 0 {
+		return next.ServeHTTP(w, r)
+	}
+	// Every counter of one call shares the first zone's key as its hash
+	// tag, so the call is atomic on Redis Cluster too.
+	tag := digest(zones[0].key)
+	for i := range zones {
+		a := &zones[i]
+		a.req = store.LimitRequest{Key: store.Key(tag, "rl", a.z.Name, digest(a.key)), Rate: a.z.Rate,
+			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1, Peek: len(a.z.statuses) > 0}
+	}
+
+	results, err := h.decide(r.Context(), zones)
+	if err != nil {
+		if results, err = h.fallback(zones, err); err != nil {
+			return err
+		}
+	}
+	var refused []int
+	for i, res := range results {
+		if res.Allowed {
+			continue
+		}
+		if zones[i].z.Shadow {
+			observe(zones[i].z.Name, outcomeShadowRefused)
+			h.logger.Info("shadow zone would refuse", zap.String("zone", zones[i].z.Name))
+			continue
+		}
+		refused = append(refused, i)
+	}
+	if len(refused) > 0 {
+		return h.refuse(w, r, zones, results, refused)
+	}
+	for _, a := range zones {
+		observe(a.z.Name, outcomeAllowed)
+	}
+	setHeaders(w.Header(), zones, results, allIndexes(len(zones)))
+	if !hasOutcomeZones(zones) {
+		return next.ServeHTTP(w, r)
+	}
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	err = next.ServeHTTP(rec, r)
+	h.chargeOutcome(r, zones, responseStatus(rec, err))
+	return err
+}
+
+// decide runs the one store call; a refusal caused only by shadow zones is
+// decided again without them, so that the others are charged as if the
+// shadow zones were not there.
+func (h *Handler) decide(ctx context.Context, zones []applied) ([]store.LimitResult, error) {
+	reqs := make([]store.LimitRequest, len(zones))
+	for i, a := range zones {
+		reqs[i] = a.req
+	}
+	results, err := h.store.Limit(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if h.degraded.CompareAndSwap(true, false) {
+		h.logger.Info("rate limits decided by the store again")
+	}
+	onlyShadow, anyRefused := true, false
+	for i, res := range results {
+		if !res.Allowed {
+			anyRefused = true
+			onlyShadow = onlyShadow && zones[i].z.Shadow
+		}
+	}
+	if !anyRefused || !onlyShadow {
+		return results, nil
+	}
+	var enforced []store.LimitRequest
+	var at []int
+	for i, a := range zones {
+		if !a.z.Shadow {
+			enforced = append(enforced, a.req)
+			at = append(at, i)
+		}
+	}
+	if len(enforced) == 0 {
+		return results, nil
+	}
+	again, err := h.store.Limit(ctx, enforced)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		results[i] = again[j]
+	}
+	return results, nil
+}
+
+// local is the in-process store of the local fallback; it outlives config
+// reloads, so a reload keeps its buckets.
+var local = sync.OnceValue(func() store.Store { return store.NewMemory(time.Now) })
+
+// fallback decides when the store failed: a deny zone makes the request a
+// 503, allow zones admit, local zones ask the in-process store with their
+// share of the limit.
+func (h *Handler) fallback(zones []applied, cause error) ([]store.LimitResult, error) {
+	if !h.degraded.Swap(true) {
+		h.logger.Error("the store cannot decide rate limits; zones fall back to their on_store_failure", zap.Error(cause))
+	}
+	results := make([]store.LimitResult, len(zones))
+	var reqs []store.LimitRequest
+	var at []int
+	for i, a := range zones {
+		fallbacks.WithLabelValues(a.z.Name, a.z.fail).Inc()
+		switch a.z.fail {
+		case FailDeny:
+			if !a.z.Shadow {
+				e := apierror.StoreUnavailable.WithCause(fmt.Errorf("rate limit zone %s: %w", a.z.Name, cause))
+				return nil, caddyhttp.Error(e.Status, e)
+			}
+			results[i] = store.LimitResult{Allowed: true}
+		case FailAllow:
+			results[i] = store.LimitResult{Allowed: true}
+		case FailLocal:
+			req := a.req
+			req.Rate = max(req.Rate/a.z.Replicas, 1)
+			req.Burst = max(req.Burst/a.z.Replicas, 1)
+			reqs = append(reqs, req)
+			at = append(at, i)
+		}
+	}
+	if len(reqs) > 0 {
+		// The memory store takes any keys in one call; its failure would
+		// be a bug, and then the zones admit.
+		res, err := local().Limit(context.Background(), reqs)
+		for j, i := range at {
+			results[i] = store.LimitResult{Allowed: true}
+			if err == nil {
+				results[i] = res[j]
+			}
+		}
+	}
+	return results, nil
+}
+
+// refuse answers 429 for the refused zones.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied, results []store.LimitResult, refused []int) error {
+	var retry time.Duration
+	names := make([]string, 0, len(refused))
+	for _, i := range refused {
+		retry = max(retry, results[i].RetryAfter)
+		names = append(names, zones[i].z.Name)
+		observe(zones[i].z.Name, outcomeRefused)
+	}
+	for i, a := range zones {
+		if !slices.Contains(refused, i) {
+			observe(a.z.Name, outcomeNotCharged)
+		}
+	}
+	setHeaders(w.Header(), zones, results, refused)
+	audit.Log(h.audit, r, audit.Event{Action: "rate_limited", Outcome: audit.Denied, Reason: strings.Join(names, ",")})
+	seconds := max(int64((retry+time.Second-1)/time.Second), 1)
+	e := errRateLimited.WithHeader("Retry-After", strconv.FormatInt(seconds, 10)).
+		WithCause(fmt.Errorf("rate limited by %s", strings.Join(names, ",")))
+	return caddyhttp.Error(e.Status, e)
+}
+
+// setHeaders writes the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers-10) for the zones at indexes: the
+// quota, the window, what remains and when it resets, and a partition key
+// that is a hash of the zone's key, never the key itself.
+func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
+	policies := make([]string, 0, len(indexes))
+	limits := make([]string, 0, len(indexes))
+	for _, i := range indexes {
+		a, res := zones[i], results[i]
+		pk := partitionKey(a.z.Name, a.key)
+		policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d;pk=:%s:", a.z.Name, a.z.Rate, int64(time.Duration(a.z.Period)/time.Second), pk))
+		reset := int64((res.ResetAfter + time.Second - 1) / time.Second)
+		limits = append(limits, fmt.Sprintf("%q;r=%d;t=%d;pk=:%s:", a.z.Name, res.Remaining, reset, pk))
+	}
+	h.Set("RateLimit-Policy", strings.Join(policies, ", "))
+	h.Set("RateLimit", strings.Join(limits, ", "))
+}
+
+// partitionKey is the draft's partition key: 9 bytes of a hash of the
+// zone and its key, base64 (a Structured Field byte sequence).
+func partitionKey(zone, key string) string {
+	sum := sha256.Sum256([]byte(zone + "\x00" + key))
+	return base64.StdEncoding.EncodeToString(sum[:9])
+}
+
+// digest hides a key value (an IP, a user ID) in store keys.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
+}
+
+func allIndexes(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+func hasOutcomeZones(zones []applied) bool {
+	for _, a := range zones {
+		if len(a.z.statuses) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// responseStatus is the status of the response next gave: its error's, or
+// the one it wrote.
+func responseStatus(rec caddyhttp.ResponseRecorder, err error) int {
+	if err != nil {
+		if he, ok := errors.AsType[caddyhttp.HandlerError](err); ok && he.StatusCode != 0 {
+			return he.StatusCode
+		}
+		return http.StatusInternalServerError
+	}
+	if s := rec.Status(); s != 0 {
+		return s
+	}
+	return http.StatusOK
+}
+
+// chargeOutcome charges, in one call, the outcome zones counting status.
+func (h *Handler) chargeOutcome(r *http.Request, zones []applied, status int) {
+	var reqs []store.LimitRequest
+	for _, a := range zones {
+		if a.z.statuses[status] {
+			req := a.req
+			req.Peek = false
+			reqs = append(reqs, req)
+			observe(a.z.Name, outcomeCharged)
+		}
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	// The request is over: its context may be gone, the charge is not.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	defer cancel()
+	if _, err := h.store.Limit(ctx, reqs); err != nil {
+		h.logger.Warn("charging an outcome zone failed", zap.Int("status", status), zap.Error(err))
+	}
+}
+
+// setPlaceholders adds the stage's placeholders to the request's replacer
+// and returns the route template.
+func (h *Handler) setPlaceholders(r *http.Request, repl *caddy.Replacer) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if ip == "" {
+		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	repl.Set(PlaceholderClientIP, groupIP(ip, h.IPv6Prefix))
+	user := ""
+	if id, _ := repl.GetString("http.auth.user.id"); id != "" {
+		iss, _ := repl.GetString("http.auth.user.iss")
+		user = iss + " " + id
+	}
+	repl.Set(PlaceholderUser, user)
+	route := "other"
+	if m, err := h.table.Match(r.Method, r.URL.EscapedPath()); err == nil && m.Route != nil {
+		route = m.Route.Template
+	}
+	repl.Set(PlaceholderRoute, route)
+	return route
+}
+
+// groupIP reduces an IPv6 address to its prefix (an IPv4 one, or an
+// IPv4-mapped IPv6 one, stays whole); text that is no IP stays as it is.
+func groupIP(s string, bits int) string {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return addr.String()
+	}
+	return p.String()
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
