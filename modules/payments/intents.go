@@ -51,6 +51,8 @@ func (h *Handler) createPaymentIntent(c *call) error {
 		}
 		if req.PaymentMethod != "" {
 			params.PaymentMethod = stripe.String(req.PaymentMethod)
+			// The card's fingerprint, for the card-testing defence.
+			params.AddExpand("payment_method")
 		}
 		params.Context = ctx
 		params.AddMetadata("paygate_user", c.user)
@@ -65,6 +67,7 @@ func (h *Handler) createPaymentIntent(c *call) error {
 	if err != nil {
 		return err
 	}
+	noteCard(c.r, pi.PaymentMethod)
 	c.resource = pi.ID
 	if err := recordOwned(ctx, h.store, c.user, pi.ID, req.PaymentMethod); err != nil {
 		return err
@@ -119,6 +122,8 @@ func (h *Handler) confirmPaymentIntent(c *call) error {
 	if req.PaymentMethod != "" {
 		params.PaymentMethod = stripe.String(req.PaymentMethod)
 	}
+	// The card's fingerprint, for the card-testing defence.
+	params.AddExpand("payment_method")
 	if err := forwardIdempotencyKey(c, &params.Params, "payment_intent.confirm"); err != nil {
 		return err
 	}
@@ -134,6 +139,7 @@ func (h *Handler) confirmPaymentIntent(c *call) error {
 	if err != nil {
 		return err
 	}
+	noteCard(c.r, pi.PaymentMethod)
 	if err := recordOwned(ctx, h.store, c.user, req.PaymentMethod); err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stripe/stripe-go/v76"
 	"go.uber.org/zap"
@@ -24,6 +26,23 @@ func calledStripe(r *http.Request) bool {
 	return ok
 }
 
+// CardPlaceholder is the placeholder ({paygate.card_fingerprint}) that
+// holds the fingerprint Stripe gives for the card a payment used or was
+// declined with (never a card number), for the rate-limit stage's
+// distinct-card zones.
+const CardPlaceholder = "paygate.card_fingerprint"
+
+// noteCard sets CardPlaceholder from a payment method, if it is an
+// expanded card.
+func noteCard(r *http.Request, pm *stripe.PaymentMethod) {
+	if pm == nil || pm.Card == nil || pm.Card.Fingerprint == "" {
+		return
+	}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(CardPlaceholder, pm.Card.Fingerprint)
+	}
+}
+
 // stripeCall runs one call to Stripe for request r: do gets a context
 // bounded by the handler's timeout (stripe-go's retries included), to set
 // on its params, and returns the response its object or list came in. The
@@ -35,6 +54,10 @@ func (h *Handler) stripeCall(r *http.Request, op string, do func(ctx context.Con
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
 	defer cancel()
 	res, err := do(ctx)
+	if se, ok := errors.AsType[*stripe.Error](err); ok {
+		// A decline names the card it declined.
+		noteCard(r, se.PaymentMethod)
+	}
 	if err != nil {
 		paymentMetrics.stripeCalls.WithLabelValues(op, stripeResultError).Inc()
 		return h.stripeFailure(op, err)

@@ -148,12 +148,13 @@ func TestCreatePaymentIntentCalls(t *testing.T) {
 	}
 
 	// The next payment reuses the customer; a payment method is passed on
-	// and recorded as alice's.
+	// (expanded in the answer, for its card's fingerprint) and recorded as
+	// alice's.
 	withPM := `{"items":[{"sku":"deep_clean","quantity":1}],"currency":"usd","reference":"booking-43","payment_method":"pm_card_visa"}`
 	w, e = th.do("POST", "/v1/payment_intents", "alice", withPM, idem(`"order-2"`))
 	wantOK(t, w, e, http.StatusCreated)
 	calls = rc.want("POST /v1/payment_intents")
-	if f := form(calls[0]); f["amount"] != "18900" || f["customer"] != cus || f["payment_method"] != "pm_card_visa" || len(f) != len(wantIntent)+1 {
+	if f := form(calls[0]); f["amount"] != "18900" || f["customer"] != cus || f["payment_method"] != "pm_card_visa" || f["expand[0]"] != "payment_method" || len(f) != len(wantIntent)+2 {
 		t.Errorf("second intent parameters = %v", f)
 	}
 	if got := th.owner("pm_card_visa"); got != "alice" {
@@ -296,14 +297,15 @@ func TestPaymentIntentLifecycle(t *testing.T) {
 	}
 
 	// Confirm: the payment method goes to Stripe with use_stripe_sdk, so
-	// that 3-D Secure comes back as a next action for Stripe.js.
+	// that 3-D Secure comes back as a next action for Stripe.js, and comes
+	// back expanded, for its card's fingerprint.
 	w, e = th.do("POST", "/v1/payment_intents/"+id+"/confirm", "alice", `{"payment_method":"pm_card_visa"}`, idem("c1"))
 	wantOK(t, w, e, http.StatusOK)
 	if v := decode(t, w.Body.Bytes()); v["client_secret"] == nil || v["id"] != id {
 		t.Errorf("confirm response = %v", v)
 	}
 	calls := rc.want("POST /v1/payment_intents/" + id + "/confirm")
-	if got, want := form(calls[0]), map[string]string{"payment_method": "pm_card_visa", "use_stripe_sdk": "true"}; !maps.Equal(got, want) {
+	if got, want := form(calls[0]), map[string]string{"payment_method": "pm_card_visa", "use_stripe_sdk": "true", "expand[0]": "payment_method"}; !maps.Equal(got, want) {
 		t.Errorf("confirm parameters = %v, want %v", got, want)
 	}
 	if calls[0].IdempotencyKey != stripeIdempotencyKey("alice", "payment_intent.confirm "+id, "c1") {

@@ -38,6 +38,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        burst            <n>
 //	        match            <METHOD> </template> # repeatable; default: every request
 //	        statuses         <4xx>...            # outcome zone: charged by these responses
+//	        distinct         <template>          # charged by each new value, e.g. {paygate.card_fingerprint}
 //	        on_store_failure deny|allow|local
 //	        replicas         <n>                 # local fallback: rate and burst divided by n
 //	        shadow
@@ -107,6 +108,8 @@ func parseZone(d *caddyfile.Dispenser, z *Zone) error {
 					z.Statuses = append(z.Statuses, s)
 				}
 			}
+		case "distinct":
+			err = cfgargs.String(d, &z.Distinct)
 		case "on_store_failure":
 			err = cfgargs.String(d, &z.OnStoreFailure)
 		case "replicas":

@@ -105,6 +105,14 @@ type Zone struct {
 	// response with one of these statuses (4xx only: paygate's outages
 	// never count), and refuses matching requests while it is spent.
 	Statuses []int `json:"statuses,omitempty"`
+	// Distinct makes the zone count distinct values of this template
+	// after each response (with Statuses, only responses with one of
+	// them): it is charged the first time a value (e.g.
+	// {paygate.card_fingerprint}, which the payment handler sets from the
+	// card Stripe used or declined) is seen for the zone's key within
+	// Period, and refuses matching requests while it is spent. Rate
+	// distinct values per Period, Burst at once.
+	Distinct string `json:"distinct,omitempty"`
 	// OnStoreFailure is deny (503 store_unavailable), allow, or local (an
 	// in-process GCRA with the same parameters divided by Replicas).
 	// Default: deny on a zone that matches a payment-creating endpoint
@@ -131,6 +139,10 @@ type zone struct {
 	statuses map[int]bool
 	fail     string
 }
+
+// deferred reports whether the zone is charged after the response (an
+// outcome or distinct-value zone) rather than by the request.
+func (z *zone) deferred() bool { return len(z.statuses) > 0 || z.Distinct != "" }
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -295,7 +307,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	for i := range zones {
 		a := &zones[i]
 		a.req = store.LimitRequest{Key: store.Key(tag, "rl", a.z.Name, digest(a.key)), Rate: a.z.Rate,
-			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1, Peek: len(a.z.statuses) > 0}
+			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1, Peek: a.z.deferred()}
 	}
 
 	results, err := h.decide(r.Context(), zones)
@@ -328,7 +340,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	err = next.ServeHTTP(rec, r)
-	h.chargeOutcome(r, zones, responseStatus(rec, err))
+	h.chargeOutcome(r, repl, zones, responseStatus(rec, err))
 	return err
 }
 
@@ -488,7 +500,7 @@ func allIndexes(n int) []int {
 
 func hasOutcomeZones(zones []applied) bool {
 	for _, a := range zones {
-		if len(a.z.statuses) > 0 {
+		if a.z.deferred() {
 			return true
 		}
 	}
@@ -510,23 +522,41 @@ func responseStatus(rec caddyhttp.ResponseRecorder, err error) int {
 	return http.StatusOK
 }
 
-// chargeOutcome charges, in one call, the outcome zones counting status.
-func (h *Handler) chargeOutcome(r *http.Request, zones []applied, status int) {
+// chargeOutcome charges, in one call, the deferred zones the response
+// counts in: an outcome zone whose statuses include status; a distinct
+// zone (whose statuses, if any, include it) whose value was not seen yet
+// for its key within its period (one more store call per value).
+func (h *Handler) chargeOutcome(r *http.Request, repl *caddy.Replacer, zones []applied, status int) {
+	// The request is over: its context may be gone, the charge is not.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	defer cancel()
 	var reqs []store.LimitRequest
 	for _, a := range zones {
-		if a.z.statuses[status] {
-			req := a.req
-			req.Peek = false
-			reqs = append(reqs, req)
-			observe(a.z.Name, outcomeCharged)
+		if !a.z.deferred() || len(a.z.statuses) > 0 && !a.z.statuses[status] {
+			continue
 		}
+		if a.z.Distinct != "" {
+			value := repl.ReplaceAll(a.z.Distinct, "")
+			if value == "" {
+				continue
+			}
+			fresh, err := h.store.PutIfAbsent(ctx, a.req.Key+":"+digest(value), nil, time.Duration(a.z.Period))
+			if err != nil {
+				h.logger.Warn("recording a distinct value failed", zap.String("zone", a.z.Name), zap.Error(err))
+				continue
+			}
+			if !fresh {
+				continue
+			}
+		}
+		req := a.req
+		req.Peek = false
+		reqs = append(reqs, req)
+		observe(a.z.Name, outcomeCharged)
 	}
 	if len(reqs) == 0 {
 		return
 	}
-	// The request is over: its context may be gone, the charge is not.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
-	defer cancel()
 	if _, err := h.store.Limit(ctx, reqs); err != nil {
 		h.logger.Warn("charging an outcome zone failed", zap.Int("status", status), zap.Error(err))
 	}
