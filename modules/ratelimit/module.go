@@ -340,7 +340,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	err = next.ServeHTTP(rec, r)
-	h.chargeOutcome(r, repl, zones, responseStatus(rec, err))
+	if rec.Header().Get("Idempotent-Replayed") == "" {
+		// A replay is the first request's outcome, counted then.
+		h.chargeOutcome(r, repl, zones, responseStatus(rec, err))
+	}
 	return err
 }
 
