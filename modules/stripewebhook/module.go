@@ -14,6 +14,7 @@ package stripewebhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -214,15 +215,7 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger, repl *ca
 }
 
 // Validate refuses an unsafe or incomplete configuration.
-func (h *Handler) Validate() error {
-	if err := h.checkConfig(); err != nil {
-		return err
-	}
-	if h.Lease <= h.Timeout {
-		return fmt.Errorf("stripe_webhook: lease (%s) must be longer than timeout (%s), so that a slow delivery keeps its lease", time.Duration(h.Lease), time.Duration(h.Timeout))
-	}
-	return nil
-}
+func (h *Handler) Validate() error { return h.checkConfig() }
 
 // checkConfig checks the options as configured, before defaults apply.
 func (h *Handler) checkConfig() error {
@@ -254,6 +247,10 @@ func (h *Handler) checkConfig() error {
 		if t == "" || strings.ContainsAny(t, " \t*") {
 			return fmt.Errorf("stripe_webhook: %q is not an event type", t)
 		}
+	}
+	lease, timeout := cmp.Or(time.Duration(h.Lease), defaultLease), cmp.Or(time.Duration(h.Timeout), defaultTimeout)
+	if lease <= timeout {
+		return fmt.Errorf("stripe_webhook: lease (%s) must be longer than timeout (%s), so that a slow delivery keeps its lease", lease, timeout)
 	}
 	return nil
 }
@@ -456,11 +453,15 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 		if !finished {
 			// next panicked: the delivery did not happen.
 			h.end(key, holder, ev, nil)
+			observe(outcomeFailed)
+			h.audited(r, ev, audit.Failed, outcomeFailed)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
 	defer cancel()
-	fwd := r.WithContext(ctx)
+	// A deep copy: the headers removed here stay on the original request
+	// (its access log, its error handling).
+	fwd := r.Clone(ctx)
 	forwardStrip.Strip(fwd.Header)
 	// A client's Connection header must not make reverse_proxy drop the
 	// headers set here as hop-by-hop.
