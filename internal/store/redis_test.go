@@ -166,44 +166,17 @@ func silentServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// roundTrips is a go-redis hook counting what a client sends: each command
-// and each pipeline is one round trip.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // countingStore is a Redis store that reports its round trips to
 // storetest.Bench.
 type countingStore struct {
 	store.Store
-	rt *roundTrips
+	rt *testenv.RoundTrips
 }
 
-func (s countingStore) RoundTrips() int64 { return s.rt.n.Load() }
+func (s countingStore) RoundTrips() int64 { return s.rt.Count() }
 
-// newCountingStore counts on the connections to each server, so that a
-// cluster's pipeline split over several nodes counts once per node.
 func newCountingStore(c redis.UniversalClient) countingStore {
-	rt := &roundTrips{}
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		cc.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })
-	} else {
-		c.AddHook(rt)
-	}
+	rt := testenv.CountRoundTrips(c)
 	return countingStore{Store: store.NewRedis(c, store.RedisOptions{Prefix: uniquePrefix()}), rt: rt}
 }
 

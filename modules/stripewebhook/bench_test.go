@@ -1,17 +1,14 @@
 package stripewebhook
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/store"
@@ -31,8 +28,7 @@ func BenchmarkVerifyAndDedup(b *testing.B) {
 	})
 	b.Run("redis", func(b *testing.B) {
 		c := testenv.Redis(b).Client(b)
-		rt := &roundTrips{}
-		c.AddHook(rt)
+		rt := testenv.CountRoundTrips(c)
 		benchDeliveries(b, benchHandler(b, store.NewRedis(c, store.RedisOptions{})), rt)
 	})
 	b.Run("request_only", func(b *testing.B) {
@@ -60,7 +56,7 @@ func benchHandler(b *testing.B, s store.Store) caddyhttp.Handler {
 
 // benchDeliveries serves b.N deliveries of distinct events to h, counting
 // rt's round trips when rt is not nil.
-func benchDeliveries(b *testing.B, h caddyhttp.Handler, rt *roundTrips) {
+func benchDeliveries(b *testing.B, h caddyhttp.Handler, rt *testenv.RoundTrips) {
 	// Signing is Stripe's work, not the stage's: every delivery is made
 	// before the timer starts. The first one, outside the count, loads the
 	// store's scripts.
@@ -79,7 +75,7 @@ func benchDeliveries(b *testing.B, h caddyhttp.Handler, rt *roundTrips) {
 	serve(b.N)
 	var before int64
 	if rt != nil {
-		before = rt.n.Load()
+		before = rt.Count()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -88,28 +84,7 @@ func benchDeliveries(b *testing.B, h caddyhttp.Handler, rt *roundTrips) {
 	}
 	b.StopTimer()
 	if rt != nil {
-		b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
-	}
-}
-
-// roundTrips is a go-redis hook counting what a client sends: each command
-// and each pipeline is one round trip. (internal/store's tests have the same
-// hook, unexported.)
-type roundTrips struct{ n atomic.Int64 }
-
-func (rt *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (rt *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		rt.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (rt *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		rt.n.Add(1)
-		return next(ctx, cmds)
+		b.ReportMetric(float64(rt.Count()-before)/float64(b.N), "roundtrips/op")
 	}
 }
 
