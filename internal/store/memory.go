@@ -136,32 +136,14 @@ func (m *Memory) Complete(ctx context.Context, key, owner string, value []byte, 
 	if err := checkTTL(retention, true); err != nil {
 		return false, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now, err := m.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	if held, err := m.holds(key, owner, now); !held || err != nil {
-		return false, err
-	}
-	m.entries[key] = entry{kind: kindDone, value: bytes.Clone(value), expires: now.Add(retention)}
-	return true, nil
+	return m.withLease(ctx, key, owner, func(now time.Time) {
+		m.entries[key] = entry{kind: kindDone, value: bytes.Clone(value), expires: now.Add(retention)}
+	})
 }
 
 // Release implements Store.
 func (m *Memory) Release(ctx context.Context, key, owner string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now, err := m.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	if held, err := m.holds(key, owner, now); !held || err != nil {
-		return false, err
-	}
-	delete(m.entries, key)
-	return true, nil
+	return m.withLease(ctx, key, owner, func(time.Time) { delete(m.entries, key) })
 }
 
 // Renew implements Store.
@@ -169,6 +151,16 @@ func (m *Memory) Renew(ctx context.Context, key, owner string, ttl time.Duration
 	if err := checkTTL(ttl, true); err != nil {
 		return false, err
 	}
+	return m.withLease(ctx, key, owner, func(now time.Time) {
+		e := m.entries[key]
+		e.expires = now.Add(ttl)
+		m.entries[key] = e
+	})
+}
+
+// withLease runs change under the lock when owner holds the live lease on
+// key, and reports whether it did.
+func (m *Memory) withLease(ctx context.Context, key, owner string, change func(now time.Time)) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now, err := m.begin(ctx)
@@ -178,9 +170,7 @@ func (m *Memory) Renew(ctx context.Context, key, owner string, ttl time.Duration
 	if held, err := m.holds(key, owner, now); !held || err != nil {
 		return false, err
 	}
-	e := m.entries[key]
-	e.expires = now.Add(ttl)
-	m.entries[key] = e
+	change(now)
 	return true, nil
 }
 
