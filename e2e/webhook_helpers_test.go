@@ -24,7 +24,8 @@ const (
 
 // webhookSite is the webhook route as the shipped configs have it (TLS,
 // headers, stripe_webhook, a downstream), with {{.Data.webhook}} inside
-// stripe_webhook's block and {{.Data.downstream}} after it.
+// stripe_webhook's block, {{.Data.downstream}} after it, and
+// {{.Data.extra}} (more routes) after the route.
 const webhookSite = `
 https://localhost:{{.HTTPSPort}} {
 	bind 127.0.0.1
@@ -36,6 +37,7 @@ https://localhost:{{.HTTPSPort}} {
 		}
 		{{.Data.downstream}}
 	}
+	{{.Data.extra}}
 	handle_errors {
 		paygate_error
 	}
@@ -55,6 +57,8 @@ type webhookConfig struct {
 	global string
 	// env is added to the processes' environment.
 	env map[string]string
+	// extra is more of the site (other routes).
+	extra string
 }
 
 // webhookOptions are the paygate options of cfg.
@@ -73,7 +77,7 @@ func webhookOptions(cfg webhookConfig) testenv.PaygateOptions {
 		Upstream: cfg.upstream,
 		Global:   cfg.global,
 		Site:     webhookSite,
-		Data:     map[string]any{"webhook": cfg.webhook, "downstream": cfg.downstream},
+		Data:     map[string]any{"webhook": cfg.webhook, "downstream": cfg.downstream, "extra": cfg.extra},
 		Env:      env,
 	}
 }

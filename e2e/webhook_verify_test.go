@@ -562,30 +562,14 @@ func wantEventHeaders(t *testing.T, h http.Header, ev map[string]any) {
 	}
 }
 
-// webhookBypassSite is webhookSite plus a route where payment_events runs
-// without stripe_webhook before it: the configuration mistake that would
-// let anyone post events.
-const webhookBypassSite = `
-https://localhost:{{.HTTPSPort}} {
-	bind 127.0.0.1
-	route /webhooks/stripe {
+// webhookBypassRoute is a route where payment_events runs without
+// stripe_webhook before it: the configuration mistake that would let
+// anyone post events.
+const webhookBypassRoute = `route /webhooks/unverified {
 		security_headers api
 		tls_enforce
-		stripe_webhook {
-			{{.Data.webhook}}
-		}
-		{{.Data.downstream}}
-	}
-	route /webhooks/unverified {
-		security_headers api
-		tls_enforce
-		{{.Data.downstream}}
-	}
-	handle_errors {
-		paygate_error
-	}
-}
-`
+		payment_events
+	}`
 
 // TestWebhookForgedEvents is the forged-event attack on the ownership
 // index through payment_events: an attacker who owns a setup intent posts
@@ -597,8 +581,7 @@ https://localhost:{{.HTTPSPort}} {
 // positive controls prove that verified events do change ownership.
 func TestWebhookForgedEvents(t *testing.T) {
 	rs := testenv.Redis(t)
-	opts := webhookOptions(webhookConfig{downstream: "payment_events", global: redisStoreGlobal(rs)})
-	opts.Site = webhookBypassSite
+	opts := webhookOptions(webhookConfig{downstream: "payment_events", global: redisStoreGlobal(rs), extra: webhookBypassRoute})
 	pg := testenv.StartPaygate(t, opts)
 	rdb := rs.Client(t)
 	ctx := context.Background()
