@@ -1,0 +1,176 @@
+package idempotency
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/testenv"
+)
+
+// benchAnswer is a typical created payment intent: 300 bytes of JSON.
+var benchAnswer = func() []byte {
+	const head = `{"id":"pi_3NvZQa2eZvKYlo2C0X6ZvEBd","object":"payment_intent","amount":8900,"currency":"usd","status":"requires_payment_method","client_secret":"pi_3NvZQa2eZvKYlo2C0X6ZvEBd_secret_9aKLmW3nQ","metadata":{"order":"`
+	const tail = `"}}`
+	return []byte(head + strings.Repeat("o", 300-len(head)-len(tail)) + tail)
+}()
+
+// benchNext answers every request with benchAnswer.
+var benchNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(benchAnswer)
+	return err
+})
+
+// sink is a ResponseWriter that keeps the status and headers, not the body.
+type sink struct {
+	header http.Header
+	status int
+}
+
+// Header implements http.ResponseWriter.
+func (s *sink) Header() http.Header { return s.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (s *sink) WriteHeader(status int) { s.status = status }
+
+// Write implements http.ResponseWriter, dropping p.
+func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
+
+// callCounter is a go-redis hook counting round trips: each command, and
+// each pipeline as one.
+type callCounter struct{ n atomic.Int64 }
+
+// DialHook implements redis.Hook.
+func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook: one command, one round trip.
+func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook: one pipeline, one round trip.
+func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// count is the number of round trips so far; 0 for a nil counter.
+func (c *callCounter) count() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.n.Load()
+}
+
+// benchStores runs bench on the memory store and on a private Redis
+// server; calls counts the Redis round trips (nil for memory).
+func benchStores(b *testing.B, bench func(b *testing.B, s store.Store, calls *callCounter)) {
+	b.Run("memory", func(b *testing.B) {
+		s := store.NewMemory(time.Now)
+		b.Cleanup(func() { _ = s.Close() })
+		bench(b, s, nil)
+	})
+	b.Run("redis", func(b *testing.B) {
+		client := testenv.Redis(b).Client(b)
+		calls := new(callCounter)
+		client.AddHook(calls)
+		s := store.NewRedis(client, store.RedisOptions{Timeout: 5 * time.Second})
+		b.Cleanup(func() { _ = s.Close() })
+		bench(b, s, calls)
+	})
+}
+
+// benchRequest is a prepared POST /v1/payment_intents of alice's, served
+// to w; the caller sets its key and body before each use.
+func benchRequest(w http.ResponseWriter) *http.Request {
+	repl := caddy.NewReplacer()
+	r := caddyhttp.PrepareRequest(post(intents, intentBody), repl, w, &caddyhttp.Server{})
+	repl.Set(userPlaceholder, "alice")
+	return r
+}
+
+// serveBench serves r with key through h, as a fresh request.
+func serveBench(b *testing.B, h *Handler, w *sink, r *http.Request, key string) {
+	r.Header.Set("Idempotency-Key", key)
+	r.Body = io.NopCloser(strings.NewReader(intentBody))
+	clear(w.header)
+	w.status = 0
+	if err := h.ServeHTTP(w, r, benchNext); err != nil {
+		b.Fatal(err)
+	}
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d, want 200", w.status)
+	}
+}
+
+// reportCalls reports the Redis round trips per operation.
+func reportCalls(b *testing.B, calls *callCounter, before int64, ops int) {
+	if calls != nil && ops > 0 {
+		b.ReportMetric(float64(calls.n.Load()-before)/float64(ops), "redis-calls/op")
+	}
+}
+
+// BenchmarkIdempotentPOST is the stage's cost on a request with a new key:
+// the lease taken, next run under it, its 300-byte answer sealed and
+// stored.
+func BenchmarkIdempotentPOST(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store, calls *callCounter) {
+		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
+		w := &sink{header: http.Header{}}
+		r := benchRequest(w)
+		// Load the scripts, so that what is measured is the steady state.
+		serveBench(b, h, w, r, "warm-up")
+		before, ops := calls.count(), 0
+		b.SetBytes(int64(len(benchAnswer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			ops++
+			serveBench(b, h, w, r, "k"+strconv.Itoa(ops))
+		}
+		if w.header.Get(replayedHdr) != "" {
+			b.Fatal("a new key was answered with a replay")
+		}
+		reportCalls(b, calls, before, ops)
+	})
+}
+
+// BenchmarkReplay is the stage's cost on a retry: the record fetched,
+// opened and written.
+func BenchmarkReplay(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store, calls *callCounter) {
+		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
+		w := &sink{header: http.Header{}}
+		r := benchRequest(w)
+		serveBench(b, h, w, r, "k")
+		before, ops := calls.count(), 0
+		b.SetBytes(int64(len(benchAnswer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			ops++
+			serveBench(b, h, w, r, "k")
+		}
+		if w.header.Get(replayedHdr) != "true" {
+			b.Fatal("a retry was not answered with a replay")
+		}
+		reportCalls(b, calls, before, ops)
+	})
+}
+
+var _ redis.Hook = (*callCounter)(nil)
