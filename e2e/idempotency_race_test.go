@@ -11,11 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -472,90 +468,6 @@ func TestIdempotencyRaceSlowExecution(t *testing.T) {
 	p.pgs[0].WaitForMetric(t, `paygate_idempotency_lease_renewals_total{result="ok"}`, testenv.MetricAbove(0))
 }
 
-// raceKill kills pg's process with SIGKILL, as a crash or the OOM killer
-// would: unlike Stop (SIGTERM, and Caddy's graceful shutdown, which waits
-// for the held request and renews its lease meanwhile), nothing is
-// released. The process is the test's child whose Caddyfile has pg's admin
-// address.
-func raceKill(t *testing.T, pg *testenv.Paygate) {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("finding a replica's process needs /proc")
-	}
-	admin := "admin " + strings.TrimPrefix(pg.AdminURL, "http://") + "\n"
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for _, d := range dirs {
-		id, err := strconv.Atoi(d.Name())
-		if err != nil || raceParent(id) != os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		i := slices.Index(args, "--config")
-		if i < 0 || i+1 >= len(args) {
-			continue
-		}
-		if config, err := os.ReadFile(args[i+1]); err == nil && strings.Contains(string(config), admin) {
-			pid = id
-			break
-		}
-	}
-	if pid == 0 {
-		t.Fatalf("no child process serves the admin API at %s", pg.AdminURL)
-	}
-	proc, err := os.FindProcess(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Kill(); err != nil {
-		t.Fatalf("kill %d: %v", pid, err)
-	}
-	testenv.Eventually(t, fmt.Sprintf("process %d gone", pid), func() bool {
-		state := raceState(pid)
-		return state == "" || state == "Z"
-	})
-}
-
-// raceStatFields are the fields of /proc/<pid>/stat after the command
-// name, from the state on; nil when the process is gone.
-func raceStatFields(pid int) []string {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil
-	}
-	// The command name, in parentheses, may hold spaces and parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(stat[i+1:]))
-}
-
-// raceParent is pid's parent's ID, or 0.
-func raceParent(pid int) int {
-	f := raceStatFields(pid)
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
-}
-
-// raceState is pid's state letter (Z for a zombie), or "" when it is gone.
-func raceState(pid int) string {
-	if f := raceStatFields(pid); len(f) > 0 {
-		return f[0]
-	}
-	return ""
-}
-
 // TestIdempotencyRaceInstanceKilled: a replica killed while it runs a
 // request leaves its lease to expire (1 s); then a retry on another replica
 // runs the request once more, and at Stripe it carries the same
@@ -568,7 +480,7 @@ func TestIdempotencyRaceInstanceKilled(t *testing.T) {
 		testenv.Eventually(t, "the first request at the upstream", func() bool { return p.up.Count() == 1 })
 		raceWantInUse(t, p.post(1, key))
 
-		raceKill(t, p.pgs[0])
+		p.pgs[0].Kill()
 		killed := time.Now()
 		if a := raceReceive(t, first); a.err == nil {
 			t.Fatalf("the killed replica answered: %d %s", a.resp.StatusCode, a.body)
@@ -597,7 +509,7 @@ func TestIdempotencyRaceInstanceKilled(t *testing.T) {
 		await(t, e.gate.held, "the first creation at Stripe")
 		raceWantInUse(t, e.post(1, "alice", key))
 
-		raceKill(t, e.pgs[0])
+		e.pgs[0].Kill()
 		if a := raceReceive(t, first); a.err == nil {
 			t.Fatalf("the killed replica answered: %d %s", a.resp.StatusCode, a.body)
 		}

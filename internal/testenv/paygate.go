@@ -304,6 +304,13 @@ func (p *Paygate) Stop() {
 	p.proc.stop()
 }
 
+// Kill ends the process with SIGKILL, as a crash or the OOM killer would:
+// no graceful shutdown, in-flight requests cut off. It waits for the exit.
+func (p *Paygate) Kill() {
+	p.client.CloseIdleConnections()
+	p.proc.kill()
+}
+
 // SetGlobal replaces the extra global options (a template, like
 // PaygateOptions.Global) that the next Reload writes.
 func (p *Paygate) SetGlobal(global string) {

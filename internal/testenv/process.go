@@ -114,6 +114,12 @@ func (p *process) stop() {
 	<-p.done
 }
 
+// kill sends SIGKILL and waits for the process to exit.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // stopAtCleanup stops the process when the test ends and, if the test
 // failed, logs the last lines of its output.
 func (p *process) stopAtCleanup(t testing.TB) {

@@ -1,12 +1,10 @@
 package idempotency
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,40 +46,17 @@ func (s *sink) WriteHeader(status int) { s.status = status }
 // Write implements http.ResponseWriter, dropping p.
 func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
 
-// callCounter is a go-redis hook counting round trips: each command, and
-// each pipeline as one.
-type callCounter struct{ n atomic.Int64 }
-
-// DialHook implements redis.Hook.
-func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook implements redis.Hook: one command, one round trip.
-func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-// ProcessPipelineHook implements redis.Hook: one pipeline, one round trip.
-func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// count is the number of round trips so far; 0 for a nil counter.
-func (c *callCounter) count() int64 {
-	if c == nil {
+// roundTripsSoFar is the round trips so far; 0 for none counted (the memory store).
+func roundTripsSoFar(rt *testenv.RoundTrips) int64 {
+	if rt == nil {
 		return 0
 	}
-	return c.n.Load()
+	return rt.Count()
 }
 
 // benchStores runs bench on the memory store and on a private Redis
 // server; calls counts the Redis round trips (nil for memory).
-func benchStores(b *testing.B, bench func(b *testing.B, s store.Store, calls *callCounter)) {
+func benchStores(b *testing.B, bench func(b *testing.B, s store.Store, calls *testenv.RoundTrips)) {
 	b.Run("memory", func(b *testing.B) {
 		s := store.NewMemory(time.Now)
 		b.Cleanup(func() { _ = s.Close() })
@@ -89,8 +64,7 @@ func benchStores(b *testing.B, bench func(b *testing.B, s store.Store, calls *ca
 	})
 	b.Run("redis", func(b *testing.B) {
 		client := testenv.Redis(b).Client(b)
-		calls := new(callCounter)
-		client.AddHook(calls)
+		calls := testenv.CountRoundTrips(client)
 		s := store.NewRedis(client, store.RedisOptions{Timeout: 5 * time.Second})
 		b.Cleanup(func() { _ = s.Close() })
 		bench(b, s, calls)
@@ -121,9 +95,9 @@ func serveBench(b *testing.B, h *Handler, w *sink, r *http.Request, key string) 
 }
 
 // reportCalls reports the Redis round trips per operation.
-func reportCalls(b *testing.B, calls *callCounter, before int64, ops int) {
+func reportCalls(b *testing.B, calls *testenv.RoundTrips, before int64, ops int) {
 	if calls != nil && ops > 0 {
-		b.ReportMetric(float64(calls.n.Load()-before)/float64(ops), "redis-calls/op")
+		b.ReportMetric(float64(calls.Count()-before)/float64(ops), "redis-calls/op")
 	}
 }
 
@@ -131,13 +105,13 @@ func reportCalls(b *testing.B, calls *callCounter, before int64, ops int) {
 // the lease taken, next run under it, its 300-byte answer sealed and
 // stored.
 func BenchmarkIdempotentPOST(b *testing.B) {
-	benchStores(b, func(b *testing.B, s store.Store, calls *callCounter) {
+	benchStores(b, func(b *testing.B, s store.Store, calls *testenv.RoundTrips) {
 		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
 		w := &sink{header: http.Header{}}
 		r := benchRequest(w)
 		// Load the scripts, so that what is measured is the steady state.
 		serveBench(b, h, w, r, "warm-up")
-		before, ops := calls.count(), 0
+		before, ops := roundTripsSoFar(calls), 0
 		b.SetBytes(int64(len(benchAnswer)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -154,12 +128,12 @@ func BenchmarkIdempotentPOST(b *testing.B) {
 // BenchmarkReplay is the stage's cost on a retry: the record fetched,
 // opened and written.
 func BenchmarkReplay(b *testing.B) {
-	benchStores(b, func(b *testing.B, s store.Store, calls *callCounter) {
+	benchStores(b, func(b *testing.B, s store.Store, calls *testenv.RoundTrips) {
 		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
 		w := &sink{header: http.Header{}}
 		r := benchRequest(w)
 		serveBench(b, h, w, r, "k")
-		before, ops := calls.count(), 0
+		before, ops := roundTripsSoFar(calls), 0
 		b.SetBytes(int64(len(benchAnswer)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -173,4 +147,4 @@ func BenchmarkReplay(b *testing.B) {
 	})
 }
 
-var _ redis.Hook = (*callCounter)(nil)
+var _ redis.Hook = (*testenv.RoundTrips)(nil)

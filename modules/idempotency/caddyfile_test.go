@@ -109,11 +109,19 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}
 }
 
-// TestRoutesOfTheTable: a route the payment API's table does not have is
-// refused when the stage is set up.
+// TestRoutesOfTheTable: a route the payment API's table does not have, or
+// one that does not take a key (GET, DELETE), is refused when the stage is
+// set up.
 func TestRoutesOfTheTable(t *testing.T) {
 	t.Setenv(sealEnv, newSealKey(t))
-	for _, route := range []string{"POST /v1/refunds", "POST /v1/payment_methods", "post /v1/payment_intents", "POST /v1/payment_intents/pi_1/confirm"} {
+	for route, want := range map[string]string{
+		"POST /v1/refunds":                      "is not an endpoint of the payment API's route table",
+		"POST /v1/payment_methods":              "is not an endpoint of the payment API's route table",
+		"post /v1/payment_intents":              "is not an endpoint of the payment API's route table",
+		"POST /v1/payment_intents/pi_1/confirm": "is not an endpoint of the payment API's route table",
+		"GET /v1/payment_intents/{id}":          "only POST and PATCH endpoints take an Idempotency-Key",
+		"DELETE /v1/payment_methods/{id}":       "only POST and PATCH endpoints take an Idempotency-Key",
+	} {
 		t.Run(route, func(t *testing.T) {
 			var h Handler
 			input := "idempotency {\nseal_key {env." + sealEnv + "}\nroute " + route + "\n}"
@@ -123,8 +131,8 @@ func TestRoutesOfTheTable(t *testing.T) {
 			s := store.NewMemory(time.Now)
 			defer s.Close()
 			err := h.setUp(s, zap.NewNop(), caddy.NewReplacer())
-			if err == nil || !strings.Contains(err.Error(), "is not an endpoint of the payment API's route table") {
-				t.Errorf("set-up error = %v, want a route the table does not have", err)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("set-up error = %v, want %q", err, want)
 			}
 		})
 	}

@@ -182,8 +182,13 @@ func (h *Handler) resolveRoutes() (map[string]bool, error) {
 	}
 	for _, cfg := range h.Routes {
 		ep := h.endpoint(cfg.Method, cfg.Template)
-		if ep == nil {
+		switch {
+		case ep == nil:
 			return nil, fmt.Errorf("idempotency: %s %s is not an endpoint of the payment API's route table", cfg.Method, cfg.Template)
+		case cfg.Method != http.MethodPost && cfg.Method != http.MethodPatch:
+			// A replayed GET would answer stale data for a day; DELETE is
+			// idempotent by itself.
+			return nil, fmt.Errorf("idempotency: %s %s: only POST and PATCH endpoints take an Idempotency-Key", cfg.Method, cfg.Template)
 		}
 		required := ep.KeyRequired
 		switch cfg.Key {
@@ -236,7 +241,7 @@ func (h *Handler) checkConfig() error {
 	case h.Lease != 0 && time.Duration(h.Lease) < minLease:
 		return fmt.Errorf("idempotency: lease must be at least %s", minLease)
 	case h.MaxResponse < 0 || h.MaxResponse > maxMaxResponse:
-		return fmt.Errorf("idempotency: max_response must be at most %d bytes", maxMaxResponse)
+		return fmt.Errorf("idempotency: max_response must be 1 to %d bytes", maxMaxResponse)
 	}
 	return nil
 }
@@ -329,9 +334,9 @@ func (h *Handler) refuse(outcome string, e *apierror.Error) error {
 
 // recordKey is the store key of a key's record: a hash of the scope, so
 // that the store holds neither user IDs nor clients' keys, and two scopes
-// never share a record (the parts are NUL-separated, and none holds a NUL:
-// methods and templates never do, keys are visible ASCII, and the user ID
-// comes first).
+// never share a record (the parts are NUL-separated: methods, templates
+// and keys never hold a NUL, and the user ID, the only part that may, comes
+// last).
 func recordKey(user, method, template, key string) string {
 	sum := sha256.Sum256([]byte(method + "\x00" + template + "\x00" + key + "\x00" + user))
 	return store.Key(hex.EncodeToString(sum[:]), "idem")
