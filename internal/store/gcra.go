@@ -57,7 +57,6 @@ type zone struct {
 	interval  int64 // T
 	capacity  int64 // C = Burst*T
 	increment int64 // Cost*T
-	peek      bool  // decides, is never charged
 }
 
 // prepareLimit checks one Limit call and converts its requests to zones.
@@ -80,7 +79,7 @@ func prepareLimit(reqs []LimitRequest) ([]zone, error) {
 			return nil, fmt.Errorf("zone %d: %w", i, ErrCrossSlot)
 		}
 		t := r.interval()
-		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, peek: r.Peek}
+		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t}
 	}
 	return zones, nil
 }
@@ -92,8 +91,8 @@ func (z zone) admits(now, tat int64) bool {
 }
 
 // result is the zone's part of a decision; charged tells whether the call
-// was admitted by every zone and this zone charged (a peeking zone never
-// is). scripts/limit.lua computes the same.
+// was admitted by every zone and so charged. scripts/limit.lua computes the
+// same.
 func (z zone) result(now, tat int64, charged bool) LimitResult {
 	res := LimitResult{Allowed: true}
 	used := tat - now

@@ -96,14 +96,43 @@ func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult,
 	}
 	results := make([]LimitResult, len(zones))
 	for i, z := range zones {
-		charged := all && !z.peek
-		if charged {
+		if all {
 			tat := tats[i] + z.increment
 			m.entries[reqs[i].Key] = entry{kind: kindTAT, tat: tat, expires: time.UnixMicro(tat)}
 		}
-		results[i] = z.result(now, tats[i], charged)
+		results[i] = z.result(now, tats[i], all)
 	}
 	return results, nil
+}
+
+// Refund implements Store.
+func (m *Memory) Refund(ctx context.Context, reqs []LimitRequest) error {
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, err := m.begin(ctx)
+	if err != nil {
+		return err
+	}
+	now := at.UnixMicro()
+	for i, z := range zones {
+		e, ok := m.lookup(reqs[i].Key, at)
+		switch {
+		case !ok:
+			continue
+		case e.kind != kindTAT:
+			return errWrongKind
+		}
+		if tat := e.tat - z.increment; tat > now {
+			m.entries[reqs[i].Key] = entry{kind: kindTAT, tat: tat, expires: time.UnixMicro(tat)}
+		} else {
+			delete(m.entries, reqs[i].Key)
+		}
+	}
+	return nil
 }
 
 // Acquire implements Store.

@@ -55,14 +55,10 @@ func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, 
 		return nil, err
 	}
 	keys := make([]string, len(reqs))
-	args := make([]any, 0, 4*len(zones))
+	args := make([]any, 0, 3*len(zones))
 	for i, z := range zones {
 		keys[i] = r.prefix + reqs[i].Key
-		peek := 0
-		if z.peek {
-			peek = 1
-		}
-		args = append(args, z.interval, z.capacity, z.increment, peek)
+		args = append(args, z.interval, z.capacity, z.increment)
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
@@ -84,6 +80,26 @@ func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, 
 		}
 	}
 	return results, nil
+}
+
+// Refund implements Store.
+func (r *Redis) Refund(ctx context.Context, reqs []LimitRequest) error {
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, len(reqs))
+	args := make([]any, len(zones))
+	for i, z := range zones {
+		keys[i] = r.prefix + reqs[i].Key
+		args[i] = z.increment
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := refundScript.Run(ctx, r.client, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fail("refund", err)
+	}
+	return nil
 }
 
 // Acquire implements Store.

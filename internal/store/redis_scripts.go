@@ -13,6 +13,10 @@ var (
 	limitLua    string
 	limitScript = redis.NewScript(limitLua)
 
+	//go:embed scripts/refund.lua
+	refundLua    string
+	refundScript = redis.NewScript(refundLua)
+
 	//go:embed scripts/acquire.lua
 	acquireLua    string
 	acquireScript = redis.NewScript(acquireLua)

@@ -43,6 +43,13 @@ type Store interface {
 	// charged. Results are in the order of reqs. Every key must share one
 	// hash tag.
 	Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, error)
+	// Refund gives back Cost units to each zone, atomically: a unit
+	// charged by Limit for a request whose outcome, known later, does not
+	// count (a zone of declines reserves a unit with each payment attempt
+	// and gives it back when the attempt was not declined, so that
+	// concurrent attempts can never exceed its budget). A zone never holds
+	// more than its capacity. Every key must share one hash tag.
+	Refund(ctx context.Context, reqs []LimitRequest) error
 
 	// Acquire takes the lease on key for owner, storing value with the lease,
 	// unless a lease is already held (Held) or a completed record exists
@@ -104,11 +111,6 @@ type LimitRequest struct {
 	Burst int64
 	// Cost is the number of units this request takes (at least 1).
 	Cost int64
-	// Peek makes the zone decide like any other (a zone that would refuse
-	// Cost units refuses the whole call) without ever being charged: for a
-	// budget charged later, by another call, when a response's outcome is
-	// known (a decline, a 401).
-	Peek bool
 }
 
 // LimitResult is one zone's part of a decision.

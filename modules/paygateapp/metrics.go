@@ -64,6 +64,13 @@ func (s instrumented) Limit(ctx context.Context, reqs []store.LimitRequest) ([]s
 	return res, err
 }
 
+func (s instrumented) Refund(ctx context.Context, reqs []store.LimitRequest) error {
+	start := time.Now()
+	err := s.next.Refund(ctx, reqs)
+	s.observe("refund", start, err)
+	return err
+}
+
 func (s instrumented) Acquire(ctx context.Context, key, owner string, value []byte, ttl time.Duration) (store.Lease, error) {
 	start := time.Now()
 	l, err := s.next.Acquire(ctx, key, owner, value, ttl)

@@ -276,6 +276,9 @@ type applied struct {
 	// key is the zone's counter key value (before hashing).
 	key string
 	req store.LimitRequest
+	// by is the store that charged the zone for this request (the shared
+	// one, or the local fallback), or nil.
+	by store.Store
 }
 
 // ServeHTTP decides every zone that applies in one store call; a refusal
@@ -307,7 +310,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	for i := range zones {
 		a := &zones[i]
 		a.req = store.LimitRequest{Key: store.Key(tag, "rl", a.z.Name, digest(a.key)), Rate: a.z.Rate,
-			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1, Peek: a.z.deferred()}
+			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1}
 	}
 
 	results, err := h.decide(r.Context(), zones)
@@ -340,10 +343,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	err = next.ServeHTTP(rec, r)
-	if rec.Header().Get("Idempotent-Replayed") == "" {
-		// A replay is the first request's outcome, counted then.
-		h.chargeOutcome(r, repl, zones, responseStatus(rec, err))
-	}
+	h.settle(r, repl, zones, responseStatus(rec, err), rec.Header().Get("Idempotent-Replayed") != "")
 	return err
 }
 
@@ -361,6 +361,12 @@ func (h *Handler) decide(ctx context.Context, zones []applied) ([]store.LimitRes
 	}
 	if h.degraded.CompareAndSwap(true, false) {
 		h.logger.Info("rate limits decided by the store again")
+	}
+	if admitted(results) {
+		for i := range zones {
+			zones[i].by = h.store
+		}
+		return results, nil
 	}
 	onlyShadow, anyRefused := true, false
 	for i, res := range results {
@@ -389,8 +395,22 @@ func (h *Handler) decide(ctx context.Context, zones []applied) ([]store.LimitRes
 	}
 	for j, i := range at {
 		results[i] = again[j]
+		if admitted(again) {
+			zones[i].by = h.store
+		}
 	}
 	return results, nil
+}
+
+// admitted reports whether every zone of a call admitted it (and so was
+// charged).
+func admitted(results []store.LimitResult) bool {
+	for _, res := range results {
+		if !res.Allowed {
+			return false
+		}
+	}
+	return true
 }
 
 // local is the in-process store of the local fallback; it outlives config
@@ -434,6 +454,9 @@ func (h *Handler) fallback(zones []applied, cause error) ([]store.LimitResult, e
 			results[i] = store.LimitResult{Allowed: true}
 			if err == nil {
 				results[i] = res[j]
+				if admitted(res) {
+					zones[i].by = local()
+				}
 			}
 		}
 	}
@@ -525,44 +548,54 @@ func responseStatus(rec caddyhttp.ResponseRecorder, err error) int {
 	return http.StatusOK
 }
 
-// chargeOutcome charges, in one call, the deferred zones the response
-// counts in: an outcome zone whose statuses include status; a distinct
-// zone (whose statuses, if any, include it) whose value was not seen yet
-// for its key within its period (one more store call per value).
-func (h *Handler) chargeOutcome(r *http.Request, repl *caddy.Replacer, zones []applied, status int) {
-	// The request is over: its context may be gone, the charge is not.
+// settle keeps the unit a deferred zone reserved with the request when
+// the response counts in it, and gives it back otherwise (one store call
+// for all of them): an outcome zone counts a response with one of its
+// statuses; a distinct zone (whose statuses, if any, include status) a
+// value not seen yet for its key within its period (one more store call
+// per value); a replayed response counts in none, it was counted when it
+// ran. Reserving with the request is what keeps concurrent attempts within
+// the budget.
+func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied, status int, replay bool) {
+	// The request is over: its context may be gone, the settling is not.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 	defer cancel()
-	var reqs []store.LimitRequest
+	refunds := map[store.Store][]store.LimitRequest{}
 	for _, a := range zones {
-		if !a.z.deferred() || len(a.z.statuses) > 0 && !a.z.statuses[status] {
+		if a.by == nil || !a.z.deferred() {
 			continue
 		}
-		if a.z.Distinct != "" {
-			value := repl.ReplaceAll(a.z.Distinct, "")
-			if value == "" {
-				continue
-			}
-			fresh, err := h.store.PutIfAbsent(ctx, a.req.Key+":"+digest(value), nil, time.Duration(a.z.Period))
-			if err != nil {
-				h.logger.Warn("recording a distinct value failed", zap.String("zone", a.z.Name), zap.Error(err))
-				continue
-			}
-			if !fresh {
-				continue
-			}
+		if !replay && h.counts(ctx, repl, a, status) {
+			observe(a.z.Name, outcomeCharged)
+			continue
 		}
-		req := a.req
-		req.Peek = false
-		reqs = append(reqs, req)
-		observe(a.z.Name, outcomeCharged)
+		refunds[a.by] = append(refunds[a.by], a.req)
 	}
-	if len(reqs) == 0 {
-		return
+	for s, reqs := range refunds {
+		if err := s.Refund(ctx, reqs); err != nil {
+			h.logger.Warn("giving back reserved rate-limit units failed; they return with time", zap.Int("status", status), zap.Error(err))
+		}
 	}
-	if _, err := h.store.Limit(ctx, reqs); err != nil {
-		h.logger.Warn("charging an outcome zone failed", zap.Int("status", status), zap.Error(err))
+}
+
+// counts reports whether a response with status counts in a deferred zone.
+func (h *Handler) counts(ctx context.Context, repl *caddy.Replacer, a applied, status int) bool {
+	if len(a.z.statuses) > 0 && !a.z.statuses[status] {
+		return false
 	}
+	if a.z.Distinct == "" {
+		return true
+	}
+	value := repl.ReplaceAll(a.z.Distinct, "")
+	if value == "" {
+		return false
+	}
+	fresh, err := a.by.PutIfAbsent(ctx, a.req.Key+":"+digest(value), nil, time.Duration(a.z.Period))
+	if err != nil {
+		h.logger.Warn("recording a distinct value failed; counted as new", zap.String("zone", a.z.Name), zap.Error(err))
+		return true
+	}
+	return fresh
 }
 
 // setPlaceholders adds the stage's placeholders to the request's replacer

@@ -1,8 +1,7 @@
 -- One all-or-nothing GCRA decision over several zones, on the server's clock.
 -- KEYS[i] holds zone i's theoretical arrival time (TAT) in microseconds since
--- the Unix epoch. ARGV holds four integers per zone: in microseconds, the
--- emission interval T, the capacity C and the increment Cost*T; then 1 for a
--- zone that decides but is never charged (peek), else 0.
+-- the Unix epoch. ARGV holds three integers per zone, in microseconds: the
+-- emission interval T, the capacity C and the increment Cost*T.
 -- Returns four integers per zone: allowed (1 or 0), remaining units,
 -- retry-after and reset-after in microseconds. gcra.go computes the same.
 local t = redis.call('TIME')
@@ -16,19 +15,18 @@ for i = 1, #KEYS do
     tat = now
   end
   tats[i] = tat
-  if tat + tonumber(ARGV[4 * i - 1]) - now > tonumber(ARGV[4 * i - 2]) then
+  if tat + tonumber(ARGV[3 * i]) - now > tonumber(ARGV[3 * i - 1]) then
     all = false
   end
 end
 
 local out = {}
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[4 * i - 3])
-  local capacity = tonumber(ARGV[4 * i - 2])
-  local increment = tonumber(ARGV[4 * i - 1])
-  local peek = ARGV[4 * i] == '1'
+  local interval = tonumber(ARGV[3 * i - 2])
+  local capacity = tonumber(ARGV[3 * i - 1])
+  local increment = tonumber(ARGV[3 * i])
   local allowed, retry, used = 1, 0, tats[i] - now
-  if all and not peek then
+  if all then
     used = used + increment
     redis.call('SET', KEYS[i], string.format('%.0f', tats[i] + increment),
       'PX', string.format('%.0f', math.ceil(used / 1000)))

@@ -22,6 +22,13 @@ func (e *env) limit(reqs ...store.LimitRequest) []store.LimitResult {
 	return res
 }
 
+func (e *env) refund(reqs ...store.LimitRequest) {
+	e.t.Helper()
+	if err := e.s.Refund(e.ctx, reqs); err != nil {
+		e.t.Fatalf("Refund: %v", err)
+	}
+}
+
 func (e *env) acquire(key, owner, value string, ttl time.Duration) store.Lease {
 	e.t.Helper()
 	l, err := e.s.Acquire(e.ctx, key, owner, []byte(value), ttl)

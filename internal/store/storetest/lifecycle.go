@@ -51,6 +51,7 @@ func Unavailable(ctx context.Context, t *testing.T, s store.Store, cause error) 
 			_, err := s.Limit(ctx, []store.LimitRequest{hourly(k, 1, 1)})
 			return err
 		}},
+		{"Refund", func() error { return s.Refund(ctx, []store.LimitRequest{hourly(k, 1, 1)}) }},
 		{"Acquire", func() error {
 			_, err := s.Acquire(ctx, k, "a", nil, long)
 			return err

@@ -16,7 +16,7 @@ var limitTests = []test{
 	{"Recovers", testLimitRecovers},
 	{"KeyExpires", testLimitKeyExpires},
 	{"AllOrNothing", testLimitAllOrNothing},
-	{"Peek", testLimitPeek},
+	{"Refund", testLimitRefund},
 	{"SeparateKeys", testLimitSeparateKeys},
 	{"ShrunkBurst", testLimitShrunkBurst},
 	{"SharedTag", testLimitSharedTag},
@@ -66,25 +66,26 @@ func testLimitBurst(e *env) {
 	}
 }
 
-// testLimitPeek: a peeking zone decides like any other but is never
-// charged; once spent (by plain calls) it refuses the whole call, and the
-// other zones are not charged either.
-func testLimitPeek(e *env) {
-	budget := store.Key("u1", "rl", "declines")
+// testLimitRefund: units given back are admitted again, atomically over
+// several zones; a zone never holds more than its capacity, and giving back
+// to an unknown zone changes nothing.
+func testLimitRefund(e *env) {
+	declines := store.Key("u1", "rl", "declines")
 	other := store.Key("u1", "rl", "user")
-	peek := hourly(budget, 2, 1)
-	peek.Peek = true
-	for range 3 {
-		e.wantResults(e.limit(peek, hourly(other, 10, 1))[:1], allowed(2, 0))
+	e.wantResults(e.limit(hourly(declines, 2, 1), hourly(other, 3, 1)), allowed(1, time.Hour), allowed(2, time.Hour))
+	e.wantResults(e.limit(hourly(declines, 2, 1)), allowed(0, 2*time.Hour))
+	e.wantResults(e.limit(hourly(declines, 2, 1)), denied(0, time.Hour, 2*time.Hour))
+	e.refund(hourly(declines, 2, 1), hourly(other, 3, 1))
+	e.wantResults(e.limit(hourly(declines, 2, 1), hourly(other, 3, 1)), allowed(0, 2*time.Hour), allowed(2, time.Hour))
+	// More than was charged: back to full, not beyond.
+	e.refund(hourly(declines, 2, 2), hourly(other, 3, 3))
+	e.refund(hourly(declines, 2, 2))
+	for range 2 {
+		e.limit(hourly(declines, 2, 1))
 	}
-	// Charging the budget is a plain call.
-	e.wantResults(e.limit(hourly(budget, 2, 1)), allowed(1, time.Hour))
-	e.wantResults(e.limit(peek), allowed(1, time.Hour))
-	e.wantResults(e.limit(hourly(budget, 2, 1)), allowed(0, 2*time.Hour))
-	// Spent: the peek refuses, and the other zone is not charged (it has
-	// 10 - 3 left from the three admitted calls above).
-	e.wantResults(e.limit(peek, hourly(other, 10, 1)),
-		denied(0, time.Hour, 2*time.Hour), allowed(7, 3*time.Hour))
+	e.wantResults(e.limit(hourly(declines, 2, 1)), denied(0, time.Hour, 2*time.Hour))
+	e.refund(hourly(store.Key("u1", "rl", "unknown"), 2, 1))
+	e.wantResults(e.limit(hourly(store.Key("u1", "rl", "unknown"), 2, 1)), allowed(1, time.Hour))
 }
 
 func testLimitCost(e *env) {
