@@ -53,7 +53,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "ipv6_prefix":
-			err = cfgargs.Int(d, &h.IPv6Prefix, 0)
+			err = cfgargs.Int(d, &h.IPv6Prefix, 1)
 		case "zone":
 			var z Zone
 			if err = cfgargs.String(d, &z.Name); err == nil {

@@ -91,8 +91,9 @@ type Zone struct {
 	// within a stage.
 	Name string `json:"name"`
 	// Key is the template of the zone's counter key, e.g.
-	// "{paygate.client_ip}" or "{paygate.user}"; a zone whose key comes out
-	// empty (no user before authentication) does not apply.
+	// "{paygate.client_ip}" or "{paygate.user}"; the same for every zone of
+	// a stage (one atomic call decides them all). When it comes out empty
+	// (no user before authentication) no zone applies.
 	Key string `json:"key"`
 	// Rate units per Period on average, Burst at once from idle.
 	Rate   int64          `json:"rate"`
@@ -223,7 +224,7 @@ func (h *Handler) Validate() error {
 		return errors.New("redis_rate_limit: at least one zone is required")
 	}
 	if h.IPv6Prefix < 0 || h.IPv6Prefix > 128 {
-		return errors.New("redis_rate_limit: ipv6_prefix must be 0 to 128")
+		return errors.New("redis_rate_limit: ipv6_prefix must be 1 to 128")
 	}
 	seen := map[string]bool{}
 	for _, z := range h.Zones {
@@ -234,6 +235,8 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("redis_rate_limit: zone %s is defined twice", z.Name)
 		case z.Key == "":
 			return fmt.Errorf("redis_rate_limit: zone %s: key is required", z.Name)
+		case z.Key != h.Zones[0].Key:
+			return fmt.Errorf("redis_rate_limit: zone %s: key %s differs from zone %s's %s: the zones of one stage share their key, so that one atomic call decides them all; put zones with another key in another redis_rate_limit", z.Name, z.Key, h.Zones[0].Name, h.Zones[0].Key)
 		case z.OnStoreFailure != "" && z.OnStoreFailure != FailDeny && z.OnStoreFailure != FailAllow && z.OnStoreFailure != FailLocal:
 			return fmt.Errorf("redis_rate_limit: zone %s: on_store_failure must be deny, allow or local", z.Name)
 		case z.Replicas < 0 || z.Replicas > z.Rate && z.Rate > 0:
@@ -290,27 +293,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	endpoint := r.Method + " " + h.setPlaceholders(r, repl)
+	key := repl.ReplaceAll(h.zones[0].Key, "")
+	if key == "" {
+		return next.ServeHTTP(w, r)
+	}
+	// Every counter is tagged by the key, so the call is atomic on Redis
+	// Cluster too; the key is hashed, so the store never holds an IP or a
+	// user ID.
+	tag := digest(key)
 	var zones []applied
 	for _, z := range h.zones {
 		if len(z.match) > 0 && !z.match[endpoint] {
 			continue
 		}
-		key := repl.ReplaceAll(z.Key, "")
-		if key == "" {
-			continue
-		}
-		zones = append(zones, applied{z: z, key: key})
+		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: store.Key(tag, "rl", z.Name),
+			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
 	}
 	if len(zones) == 0 {
 		return next.ServeHTTP(w, r)
-	}
-	// Every counter of one call shares the first zone's key as its hash
-	// tag, so the call is atomic on Redis Cluster too.
-	tag := digest(zones[0].key)
-	for i := range zones {
-		a := &zones[i]
-		a.req = store.LimitRequest{Key: store.Key(tag, "rl", a.z.Name, digest(a.key)), Rate: a.z.Rate,
-			Period: time.Duration(a.z.Period), Burst: a.z.Burst, Cost: 1}
 	}
 
 	results, err := h.decide(r.Context(), zones)
