@@ -290,7 +290,7 @@ type rluField struct {
 func rluRateLimit(t *testing.T, resp *http.Response) map[string]rluField {
 	t.Helper()
 	out := map[string]rluField{}
-	value := resp.Header.Get("RateLimit")
+	value := strings.Join(resp.Header.Values("RateLimit"), ", ")
 	if value == "" {
 		return out
 	}

@@ -477,30 +477,42 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 			observe(a.z.Name, outcomeNotCharged)
 		}
 	}
+	// A 429's fields name the zones that refused, not those of earlier
+	// stages that admitted.
+	w.Header().Del("RateLimit-Policy")
+	w.Header().Del("RateLimit")
 	setHeaders(w.Header(), zones, results, refused)
 	audit.Log(h.audit, r, audit.Event{Action: "rate_limited", Outcome: audit.Denied, Reason: strings.Join(names, ",")})
-	seconds := max(int64((retry+time.Second-1)/time.Second), 1)
+	seconds := max(ceilSeconds(retry), 1)
 	e := errRateLimited.WithHeader("Retry-After", strconv.FormatInt(seconds, 10)).
 		WithCause(fmt.Errorf("rate limited by %s", strings.Join(names, ",")))
 	return caddyhttp.Error(e.Status, e)
 }
 
-// setHeaders writes the IETF RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers-10) for the zones at indexes: the
-// quota, the window, what remains and when it resets, and a partition key
-// that is a hash of the zone's key, never the key itself.
+// setHeaders adds the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers-10) for the zones at indexes (a
+// second stage adds its own to the first's): the quota q is the burst and
+// the window w the time the zone takes to refill it from empty (burst
+// emission intervals), so that r, what remains, never exceeds q; t is when
+// the zone is full again; the partition key pk is a hash of the zone's
+// key, never the key itself.
 func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
 	policies := make([]string, 0, len(indexes))
 	limits := make([]string, 0, len(indexes))
 	for _, i := range indexes {
 		a, res := zones[i], results[i]
 		pk := partitionKey(a.z.Name, a.key)
-		policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d;pk=:%s:", a.z.Name, a.z.Rate, int64(time.Duration(a.z.Period)/time.Second), pk))
-		reset := int64((res.ResetAfter + time.Second - 1) / time.Second)
-		limits = append(limits, fmt.Sprintf("%q;r=%d;t=%d;pk=:%s:", a.z.Name, res.Remaining, reset, pk))
+		window := max(ceilSeconds(time.Duration(a.z.Period)/time.Duration(a.z.Rate)*time.Duration(a.z.Burst)), 1)
+		policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d;pk=:%s:", a.z.Name, a.z.Burst, window, pk))
+		limits = append(limits, fmt.Sprintf("%q;r=%d;t=%d;pk=:%s:", a.z.Name, res.Remaining, ceilSeconds(res.ResetAfter), pk))
 	}
-	h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-	h.Set("RateLimit", strings.Join(limits, ", "))
+	h.Add("RateLimit-Policy", strings.Join(policies, ", "))
+	h.Add("RateLimit", strings.Join(limits, ", "))
+}
+
+// ceilSeconds is d in whole seconds, rounded up.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // partitionKey is the draft's partition key: 9 bytes of a hash of the

@@ -247,7 +247,8 @@ func TestBurstThenRefused(t *testing.T) {
 	// pk is base64 of 9 bytes of SHA-256("ip\x00203.0.113.7"): a hash of
 	// the zone and the client IP, never the IP.
 	const pk = "pk=:vf0N7XBnxZZq:"
-	const policy = `"ip";q=2;w=60;` + pk
+	// q is the burst, w the time to refill it: 3 requests of 30s.
+	const policy = `"ip";q=3;w=90;` + pk
 	steps := []struct {
 		name    string
 		advance time.Duration
@@ -524,40 +525,29 @@ func TestUserPlaceholder(t *testing.T) {
 	}
 }
 
-// TestEmptyKeySkipsZone: a zone whose key comes out empty does not apply,
-// and the others still do.
-func TestEmptyKeySkipsZone(t *testing.T) {
-	user := Zone{Name: "user", Key: "{paygate.user}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: 1}
-	header := Zone{Name: "tenant", Key: "{http.request.header.X-Tenant}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: 1}
-	s := newStage(t, &Handler{Zones: []Zone{user, header, hourly("ip", 3)}})
-	for i := range 3 {
+// TestEmptyKeySkipsStage: when the stage's key comes out empty (a header
+// that is not there) no zone applies; when it is there, every zone does.
+func TestEmptyKeySkipsStage(t *testing.T) {
+	tenant := Zone{Name: "tenant", Key: "{http.request.header.X-Tenant}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: 1}
+	s := newStage(t, &Handler{Zones: []Zone{tenant}})
+	for range 3 {
 		res := s.serve(call{})
 		mustPass(t, res)
-		if item(res.header, "RateLimit", "user") != nil || item(res.header, "RateLimit", "tenant") != nil {
-			t.Fatalf("RateLimit %q names a zone whose key is empty", res.header.Get("RateLimit"))
-		}
-		if r := remaining(t, res, "ip"); r != 2-i {
-			t.Fatalf("request %d: ip r=%d, want %d", i+1, r, 2-i)
+		if res.header.Get("RateLimit") != "" {
+			t.Fatalf("RateLimit %q for a request without the key", res.header.Get("RateLimit"))
 		}
 	}
-	mustRefuse(t, s.serve(call{}))
 }
 
-// TestZoneBucketDoesNotDependOnOtherZones: a zone's bucket is its key's,
-// whichever other zones of the stage apply to a request. A per-IP zone
-// after a per-user zone must count one client IP's requests across the
-// accounts it rotates through.
-func TestZoneBucketDoesNotDependOnOtherZones(t *testing.T) {
+// TestZonesShareTheStageKey: zones of one stage with different key
+// templates are refused, since a zone's bucket must never depend on which
+// other zones apply to a request.
+func TestZonesShareTheStageKey(t *testing.T) {
 	user := Zone{Name: "user", Key: "{paygate.user}", Rate: 100, Period: caddy.Duration(time.Hour), Burst: 100}
-	s := newStage(t, &Handler{Zones: []Zone{user, hourly("ip", 3)}})
-	for i, who := range []string{"", "alice", "bob"} {
-		res := s.serve(call{iss: "https://idp.example", user: who})
-		mustPass(t, res)
-		if r := remaining(t, res, "ip"); r != 2-i {
-			t.Errorf("request %d (user %q): ip r=%d, want %d: the IP's bucket must not depend on the user", i+1, who, r, 2-i)
-		}
+	h := &Handler{Zones: []Zone{user, hourly("ip", 3)}}
+	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "share their key") {
+		t.Fatalf("Validate: %v, want the zones to share their key", err)
 	}
-	mustRefuse(t, s.serve(call{iss: "https://idp.example", user: "carol"}))
 }
 
 // outcomeZone is a per-IP zone charged by 402s, one an hour, burst at once.
@@ -577,15 +567,15 @@ func TestOutcomeZone(t *testing.T) {
 	if !res.passed || res.err == nil || res.err.Code != "card_declined" {
 		t.Fatalf("passed=%v err=%v, want next's 402 handed back", res.passed, res.err)
 	}
-	// RateLimit tells the state the request was decided on: an outcome
-	// zone is charged after the response.
-	if r := remaining(t, res, "declines"); r != 2 {
-		t.Errorf("first decline: r=%d, want 2", r)
+	// RateLimit tells the state with the request's own reservation: an
+	// outcome zone reserves a unit, kept when the response counts.
+	if r := remaining(t, res, "declines"); r != 1 {
+		t.Errorf("first decline: r=%d, want 1", r)
 	}
 	res = s.serve(call{})
 	mustPass(t, res)
-	if r := remaining(t, res, "declines"); r != 1 {
-		t.Errorf("after a decline and a 200: r=%d, want 1", r)
+	if r := remaining(t, res, "declines"); r != 0 {
+		t.Errorf("a 200 after a decline: r=%d, want 0 (its own reservation, given back after)", r)
 	}
 	s.serve(call{next: respond(http.StatusPaymentRequired)})
 	calls := s.nextCalls.Load()
@@ -646,8 +636,9 @@ func TestOutcomeZoneStatuses(t *testing.T) {
 		}
 		res := s.serve(call{})
 		mustPass(t, res)
-		if r := remaining(t, res, "declines"); r != want {
-			t.Errorf("after %s: r=%d, want %d", st.name, r, want)
+		// The probe's own reservation is one unit (given back after).
+		if r := remaining(t, res, "declines"); r != want-1 {
+			t.Errorf("after %s: r=%d, want %d", st.name, r, want-1)
 		}
 	}
 }
@@ -667,13 +658,13 @@ func TestDistinctZone(t *testing.T) {
 	steps := []struct {
 		name string
 		fp   string
-		r    int // before the request's own charge
+		r    int // with the request's own reservation
 	}{
-		{"first card", "fp_a", 2},
-		{"same card", "fp_a", 1},
-		{"same card again", "fp_a", 1},
-		{"no card", "", 1},
-		{"second card", "fp_b", 1},
+		{"first card", "fp_a", 1},
+		{"same card", "fp_a", 0},
+		{"same card again", "fp_a", 0},
+		{"no card", "", 0},
+		{"second card", "fp_b", 0},
 	}
 	for _, st := range steps {
 		res := s.serve(call{next: withCard(st.fp)})
@@ -710,41 +701,40 @@ func TestDistinctZoneWithStatuses(t *testing.T) {
 	mustRefuse(t, s.serve(call{}))
 }
 
-// TestOutcomeChargesAreIndependent: the charges after a response are not
-// all-or-nothing: one spent deferred zone (two declines in flight, the
-// other one charged it first) must not keep a distinct zone from counting
-// a new card, which is then recorded as seen.
-func TestOutcomeChargesAreIndependent(t *testing.T) {
+// TestConcurrentOutcomesReserve: a deferred zone reserves its unit with
+// the request, so attempts in flight at once never exceed its budget (a
+// card tester sends them in parallel): with room for one decline, a second
+// attempt while the first runs is refused and never reaches next, and a
+// distinct zone still counts the first attempt's card.
+func TestConcurrentOutcomesReserve(t *testing.T) {
 	declines := outcomeZone(1)
 	cards := Zone{Name: "cards", Key: "{paygate.client_ip}", Distinct: "{paygate.card_fingerprint}", Rate: 3, Period: caddy.Duration(24 * time.Hour), Burst: 3}
 	s := newStage(t, &Handler{Zones: []Zone{declines, cards}})
-	declineWith := func(fp string, wait <-chan struct{}, entered chan<- struct{}) func(http.ResponseWriter, *caddy.Replacer) error {
-		return func(w http.ResponseWriter, repl *caddy.Replacer) error {
-			if entered != nil {
-				close(entered)
-				<-wait
-			}
-			repl.Set("paygate.card_fingerprint", fp)
-			return respond(http.StatusPaymentRequired)(w, repl)
-		}
-	}
 	entered, release := make(chan struct{}), make(chan struct{})
 	first := make(chan result)
-	go func() { first <- s.serve(call{next: declineWith("fp_a", release, entered)}) }()
+	go func() {
+		first <- s.serve(call{next: func(w http.ResponseWriter, repl *caddy.Replacer) error {
+			close(entered)
+			<-release
+			repl.Set("paygate.card_fingerprint", "fp_a")
+			return respond(http.StatusPaymentRequired)(w, repl)
+		}})
+	}()
 	<-entered
-	// Both were admitted while declines had room for one.
-	if res := s.serve(call{next: declineWith("fp_b", nil, nil)}); !res.passed {
-		t.Fatalf("second decline refused: %v", res.err)
+	calls := s.nextCalls.Load()
+	mustRefuse(t, s.serve(call{next: respond(http.StatusPaymentRequired)}))
+	if s.nextCalls.Load() != calls {
+		t.Error("a second attempt reached next while the first held the zone's last unit")
 	}
 	close(release)
 	if res := <-first; !res.passed {
 		t.Fatalf("first decline refused: %v", res.err)
 	}
-	// Two new cards were seen: cards has one of three left. A stage with
-	// cards alone reads the same bucket (same zone, same key).
+	// The card was counted: cards has two of three left (a stage with cards
+	// alone reads the same bucket; its own reservation shows as one more).
 	probe := newStageOn(t, &Handler{Zones: []Zone{cards}}, s.store)
 	if r := remaining(t, probe.serve(call{}), "cards"); r != 1 {
-		t.Errorf("cards: r=%d, want 1 (fp_a and fp_b charged)", r)
+		t.Errorf("cards: r=%d, want 1 (fp_a counted, the probe's reservation)", r)
 	}
 }
 
@@ -911,15 +901,16 @@ func TestStoreFailureLogs(t *testing.T) {
 }
 
 // TestRedisStore runs the stage on a Redis Cluster, where a call whose keys
-// spanned slots would fail: one request decides zones of several key
-// templates at once, refuses when one is spent and charges no other.
+// spanned slots would fail: one request decides several zones at once,
+// refuses when one is spent and charges no other.
 func TestRedisStore(t *testing.T) {
 	cluster := testenv.RedisCluster(t)
 	s := store.NewRedis(cluster.Client(t), store.RedisOptions{Prefix: "rltest:"})
 	t.Cleanup(func() { _ = s.Close() })
-	user := Zone{Name: "user", Key: "{paygate.user}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: 5}
-	route := Zone{Name: "user_route", Key: "{paygate.user} {paygate.route}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: 2}
-	st := newStageOn(t, &Handler{Zones: []Zone{user, route, hourly("ip", 5)}}, s)
+	zone := func(name string, burst int64, match ...Endpoint) Zone {
+		return Zone{Name: name, Key: "{paygate.user}", Rate: 1, Period: caddy.Duration(time.Hour), Burst: burst, Match: match}
+	}
+	st := newStageOn(t, &Handler{Zones: []Zone{zone("user", 5), zone("user_route", 2, Endpoint{http.MethodGet, "/v1/payment_intents/{id}"}), zone("ip", 5)}}, s)
 	alice := call{iss: "https://idp.example", user: "alice"}
 	wantRemaining := func(res result, want map[string]int) {
 		t.Helper()
@@ -937,11 +928,12 @@ func TestRedisStore(t *testing.T) {
 	for range 2 {
 		mustRefuse(t, st.serve(alice))
 	}
-	// Another route of alice's: the refusals charged neither user nor ip.
+	// Another route of alice's (user_route does not apply): the refusals
+	// charged neither user nor ip.
 	alice.target = "/v1/payment_methods"
 	res := st.serve(alice)
 	mustPass(t, res)
-	wantRemaining(res, map[string]int{"user": 2, "user_route": 1, "ip": 2})
+	wantRemaining(res, map[string]int{"user": 2, "ip": 2})
 	if l := st.logs.FilterLevelExact(zapcore.ErrorLevel).Len(); l != 0 {
 		t.Errorf("%d error lines: %v", l, st.logs.All())
 	}
@@ -994,7 +986,7 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
-	valid := Handler{IPv6Prefix: 128, Zones: []Zone{ok, outcomeZone(3), {Name: "a_0", Key: "k", Rate: 1, Period: caddy.Duration(time.Second), Burst: 1,
+	valid := Handler{IPv6Prefix: 128, Zones: []Zone{ok, outcomeZone(3), {Name: "a_0", Key: "{paygate.client_ip}", Rate: 1, Period: caddy.Duration(time.Second), Burst: 1,
 		Statuses: []int{400, 499}, OnStoreFailure: FailAllow, Replicas: 1, Shadow: true}}}
 	if err := valid.Validate(); err != nil {
 		t.Errorf("Validate of a valid stage: %v", err)
