@@ -326,8 +326,9 @@ func TestIdempotencyRaceConcurrentRetries(t *testing.T) {
 	raceWantCreates(t, e.creates(), 1, "alice", key)
 }
 
-// raceProxySite puts the idempotency stage, with a lease of 1 s, between
-// authentication and an upstream.
+// raceProxySite puts the idempotency stage, with a lease of 2 s (renewed
+// every 667 ms, so a stall of more than a second on a busy machine would
+// be needed to lose it), between authentication and an upstream.
 const raceProxySite = `
 https://localhost:{{.HTTPSPort}} {
 	bind 127.0.0.1
@@ -335,7 +336,7 @@ https://localhost:{{.HTTPSPort}} {
 		{{.Data.auth}}
 		idempotency {
 			seal_key {env.PAYGATE_IDEMPOTENCY_KEY}
-			lease 1s
+			lease 2s
 		}
 		reverse_proxy {{.Upstream}}
 	}
@@ -438,8 +439,8 @@ func TestIdempotencyRaceSlowExecution(t *testing.T) {
 	first := p.postAsync(0, key)
 	testenv.Eventually(t, "the first request at the upstream", func() bool { return p.up.Count() == 1 })
 
-	// Lease 1 s: without renewal it would have expired twice over.
-	const outlived = 2500 * time.Millisecond
+	// Lease 2 s: without renewal it would have expired twice over.
+	const outlived = 5 * time.Second
 	var retry raceAnswer
 	var elapsed time.Duration
 	testenv.Eventually(t, fmt.Sprintf("%v since the first request started", outlived), func() bool {
@@ -469,7 +470,7 @@ func TestIdempotencyRaceSlowExecution(t *testing.T) {
 }
 
 // TestIdempotencyRaceInstanceKilled: a replica killed while it runs a
-// request leaves its lease to expire (1 s); then a retry on another replica
+// request leaves its lease to expire (2 s); then a retry on another replica
 // runs the request once more, and at Stripe it carries the same
 // Idempotency-Key as the first attempt, so Stripe de-duplicates it.
 func TestIdempotencyRaceInstanceKilled(t *testing.T) {
@@ -502,7 +503,7 @@ func TestIdempotencyRaceInstanceKilled(t *testing.T) {
 	})
 
 	t.Run("Stripe", func(t *testing.T) {
-		e := raceStartPayments(t, "1s")
+		e := raceStartPayments(t, "2s")
 		const key = "race-killed-2"
 		first := make(chan raceAnswer, 1)
 		go func() { first <- e.post(0, "alice", key) }()
