@@ -243,7 +243,7 @@ func rluStartFront(t *testing.T, sm *testenv.StripeMock) *rluFront {
 		case pm == pmDeclined:
 			status, answer = http.StatusPaymentRequired, map[string]any{"error": map[string]any{
 				"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "declined",
-				"payment_intent": intent}}
+				"payment_intent": intent, "charge": rluDeclinedCharge(id)}}
 		case pm == rluPMOutage:
 			status, answer = http.StatusInternalServerError, map[string]any{"error": map[string]any{
 				"type": "api_error", "message": "An unknown error occurred"}}
@@ -838,4 +838,58 @@ func rluStatus(pg *testenv.Paygate, token string) (int, error) {
 	defer resp.Body.Close()
 	_, err = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, err
+}
+
+// rluDeclinedCharge is the charge rluFront declines pmDeclined with on
+// intent, as Stripe names it in the card error and in the
+// payment_intent.payment_failed event that follows.
+func rluDeclinedCharge(intent string) string { return "ch_rlu_" + intent }
+
+// TestRateLimitUserDeclineEvents: payment_intent.payment_failed events
+// count in the declines zone that names them, for the user who made the
+// payment, once per decline: a confirmation's 402 and Stripe's event about
+// the same charge count once; a failure that only an event tells of (a
+// failed 3-D Secure) counts too. Another user's budget is untouched.
+func TestRateLimitUserDeclineEvents(t *testing.T) {
+	e := rluStart(t, rluOptions{userLimit: `redis_rate_limit {
+			zone user_declines {
+				key {paygate.user}
+				statuses 402
+				distinct {paygate.decline_id}
+				events payment_intent.payment_failed
+				rate 2 1h
+				burst 2
+			}
+		}`})
+	pg := e.pgs[0]
+	failed := func(id, intent, charge string) {
+		t.Helper()
+		object := map[string]any{"id": intent, "object": "payment_intent", "status": "requires_payment_method"}
+		if charge != "" {
+			object["last_payment_error"] = map[string]any{"type": "card_error", "charge": charge}
+		}
+		body := stripeEventBody(t, id, "payment_intent.payment_failed", object, nil)
+		resp, b := postEvent(t, pg, body, stripeSignature(body, time.Now(), webhookSecret), nil)
+		wantReceived(t, resp, b)
+	}
+	alice := rluToken(t, "alice", "alice-0")
+	intent := e.createdIntent(t, alice, "rlu-events")
+
+	resp, b := e.confirm(t, alice, intent, pmDeclined)
+	wantPaymentStatus(t, resp, b, http.StatusPaymentRequired)
+	failed("evt_rlu_1", intent, rluDeclinedCharge(intent))
+	// One decline so far, not two: a good card still gets through.
+	resp, b = e.confirm(t, alice, intent, "pm_card_visa")
+	wantPaymentStatus(t, resp, b, http.StatusOK)
+
+	// A failure only the event tells of: the budget of two is spent.
+	failed("evt_rlu_2", intent, "")
+	resp, b = e.confirm(t, alice, intent, "pm_card_visa")
+	rluWantRefused(t, resp, b, "user_declines")
+
+	t.Run("another user's budget is their own", func(t *testing.T) {
+		bob := rluToken(t, "bob", "bob-0")
+		resp, b := e.confirm(t, bob, e.createdIntent(t, bob, "rlu-events-bob"), "pm_card_mastercard")
+		wantPaymentStatus(t, resp, b, http.StatusOK)
+	})
 }

@@ -235,7 +235,7 @@ func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string)
 			return apierror.StoreUnavailable.WithCause(err)
 		}
 		if ok && owner == user {
-			keys = append(keys, ownership.Key(id), statusKey(id), disputeKey(id))
+			keys = append(keys, ownership.Key(id), statusKey(id), disputeKey(id), subjectKey(id))
 		}
 	}
 	if len(keys) == 0 {

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/ownership"
+	"github.com/paygate/paygate/internal/ratezone"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/webhookevent"
 )
@@ -182,11 +184,14 @@ var idPrefix = map[stripe.EventType]string{
 func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventResult, error) {
 	ctx := r.Context()
 	var obj struct {
-		ID            string          `json:"id"`
-		PaymentMethod json.RawMessage `json:"payment_method"`
-		PaymentIntent json.RawMessage `json:"payment_intent"`
-		Reason        string          `json:"reason"`
-		Status        string          `json:"status"`
+		ID               string          `json:"id"`
+		PaymentMethod    json.RawMessage `json:"payment_method"`
+		PaymentIntent    json.RawMessage `json:"payment_intent"`
+		Reason           string          `json:"reason"`
+		Status           string          `json:"status"`
+		LastPaymentError *struct {
+			Charge string `json:"charge"`
+		} `json:"last_payment_error"`
 	}
 	if !handledEvent(ev.Type) {
 		return eventResult{ignored: reasonUnhandled}, nil
@@ -263,7 +268,49 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 	if err == nil && !stored {
 		res.ignored = reasonStale
 	}
+	if err == nil && ev.Type == webhookevent.TypePaymentFailed {
+		// The decline's ID: the charge, which the attempt's 402 named too;
+		// a failure without one (3-D Secure) is the event's own.
+		declineID := ev.ID
+		if obj.LastPaymentError != nil && obj.LastPaymentError.Charge != "" {
+			declineID = obj.LastPaymentError.Charge
+		}
+		p.countDecline(ctx, subject, string(ev.Type), declineID)
+	}
 	return res, err
+}
+
+// countDecline counts a failed payment in the rate-limit zones that count
+// its event type, for the subject (user, client IP) of the payment's
+// latest attempt. A failure is logged: the event itself was processed.
+func (p *EventProcessor) countDecline(ctx context.Context, intent, eventType, declineID string) {
+	zones := ratezone.ForEvent(eventType)
+	if len(zones) == 0 {
+		return
+	}
+	b, ok, err := p.store.Get(ctx, subjectKey(intent))
+	var s subject
+	if err == nil && ok {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil || !ok {
+		if err != nil {
+			p.logger.Warn("reading a payment's rate-limit subject failed; its decline is not counted", zap.Error(err))
+		}
+		return
+	}
+	repl := caddy.NewEmptyReplacer()
+	repl.Set(ratezone.SubjectUser, s.User)
+	repl.Set(ratezone.SubjectIP, s.IP)
+	for _, z := range zones {
+		key := repl.ReplaceAll(z.KeyTemplate, "")
+		if key == "" {
+			continue
+		}
+		if _, err := ratezone.Count(ctx, p.store, z, key, declineID); err != nil {
+			p.logger.Warn("counting a decline event in a rate-limit zone failed", zap.String("zone", z.Name), zap.Error(err))
+		}
+	}
 }
 
 // recordStatus stores status for an intent unless a status of a higher

@@ -68,6 +68,7 @@ func (h *Handler) createPaymentIntent(c *call) error {
 		return err
 	}
 	noteCard(c.r, pi.PaymentMethod)
+	h.recordSubject(ctx, c.r, pi.ID)
 	c.resource = pi.ID
 	if err := recordOwned(ctx, h.store, c.user, pi.ID, req.PaymentMethod); err != nil {
 		return err
@@ -124,6 +125,7 @@ func (h *Handler) confirmPaymentIntent(c *call) error {
 	}
 	// The card's fingerprint, for the card-testing defence.
 	params.AddExpand("payment_method")
+	h.recordSubject(ctx, c.r, c.id)
 	if err := forwardIdempotencyKey(c, &params.Params, "payment_intent.confirm"); err != nil {
 		return err
 	}

@@ -55,8 +55,13 @@ func (h *Handler) stripeCall(r *http.Request, op string, do func(ctx context.Con
 	defer cancel()
 	res, err := do(ctx)
 	if se, ok := errors.AsType[*stripe.Error](err); ok {
-		// A decline names the card it declined.
+		// A decline names the card and the charge it declined.
 		noteCard(r, se.PaymentMethod)
+		if se.ChargeID != "" {
+			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+				repl.Set(DeclinePlaceholder, se.ChargeID)
+			}
+		}
 	}
 	if err != nil {
 		paymentMetrics.stripeCalls.WithLabelValues(op, stripeResultError).Inc()

@@ -39,6 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        match            <METHOD> </template> # repeatable; default: every request
 //	        statuses         <4xx>...            # outcome zone: charged by these responses
 //	        distinct         <template>          # charged by each new value, e.g. {paygate.card_fingerprint}
+//	        events           <type>...           # outcome zone: these Stripe events count too
 //	        on_store_failure deny|allow|local
 //	        replicas         <n>                 # local fallback: rate and burst divided by n
 //	        shadow
@@ -108,6 +109,8 @@ func parseZone(d *caddyfile.Dispenser, z *Zone) error {
 					z.Statuses = append(z.Statuses, s)
 				}
 			}
+		case "events":
+			err = cfgargs.Strings(d, &z.Events)
 		case "distinct":
 			err = cfgargs.String(d, &z.Distinct)
 		case "on_store_failure":

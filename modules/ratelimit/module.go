@@ -17,7 +17,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -37,6 +36,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/ratezone"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -48,11 +48,11 @@ func init() {
 const (
 	// PlaceholderClientIP is the client IP as Caddy resolved it
 	// (trusted_proxies), an IPv6 address reduced to its IPv6Prefix.
-	PlaceholderClientIP = "paygate.client_ip"
+	PlaceholderClientIP = ratezone.SubjectIP
 	// PlaceholderUser is the authenticated user qualified by the token's
 	// issuer, so that two identity providers' equal subs never share a
 	// bucket; empty without an authenticated user.
-	PlaceholderUser = "paygate.user"
+	PlaceholderUser = ratezone.SubjectUser
 	// PlaceholderRoute is the request's route template in the payment
 	// API's table (never the raw path), or "other".
 	PlaceholderRoute = "paygate.route"
@@ -106,6 +106,12 @@ type Zone struct {
 	// response with one of these statuses (4xx only: paygate's outages
 	// never count), and refuses matching requests while it is spent.
 	Statuses []int `json:"statuses,omitempty"`
+	// Events are Stripe event types (payment_intent.payment_failed) that
+	// count in this outcome zone too, as payment_events processes them,
+	// for the subject (user, client IP) of the payment they are about;
+	// with Distinct {paygate.decline_id}, a decline counted by its 402 is
+	// not counted again by its event.
+	Events []string `json:"events,omitempty"`
 	// Distinct makes the zone count distinct values of this template
 	// after each response (with Statuses, only responses with one of
 	// them): it is charged the first time a value (e.g.
@@ -200,6 +206,33 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 		}
 		h.zones[i] = z
 	}
+	h.registerEventZones()
+	return nil
+}
+
+// registerEventZones lets payment_events count events in the zones that
+// name them.
+func (h *Handler) registerEventZones() {
+	var zs []ratezone.Zone
+	for _, z := range h.zones {
+		if len(z.Events) == 0 {
+			continue
+		}
+		events := make(map[string]bool, len(z.Events))
+		for _, t := range z.Events {
+			events[t] = true
+		}
+		zs = append(zs, ratezone.Zone{Name: z.Name, KeyTemplate: z.Key, Distinct: z.Distinct != "", Events: events,
+			Limit: store.LimitRequest{Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
+	}
+	if len(zs) > 0 {
+		ratezone.Register(h, zs)
+	}
+}
+
+// Cleanup stops the zones of this configuration from counting events.
+func (h *Handler) Cleanup() error {
+	ratezone.Unregister(h)
 	return nil
 }
 
@@ -246,6 +279,9 @@ func (h *Handler) Validate() error {
 		req := store.LimitRequest{Key: "x", Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}
 		if err := req.Validate(); err != nil {
 			return fmt.Errorf("redis_rate_limit: zone %s: %w", z.Name, err)
+		}
+		if len(z.Events) > 0 && len(z.Statuses) == 0 {
+			return fmt.Errorf("redis_rate_limit: zone %s: events count in an outcome zone only (give it statuses)", z.Name)
 		}
 		for _, s := range z.Statuses {
 			if s < 400 || s > 499 {
@@ -300,13 +336,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Every counter is tagged by the key, so the call is atomic on Redis
 	// Cluster too; the key is hashed, so the store never holds an IP or a
 	// user ID.
-	tag := digest(key)
 	var zones []applied
 	for _, z := range h.zones {
 		if len(z.match) > 0 && !z.match[endpoint] {
 			continue
 		}
-		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: store.Key(tag, "rl", z.Name),
+		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: ratezone.CounterKey(key, z.Name),
 			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
 	}
 	if len(zones) == 0 {
@@ -522,12 +557,6 @@ func partitionKey(zone, key string) string {
 	return base64.StdEncoding.EncodeToString(sum[:9])
 }
 
-// digest hides a key value (an IP, a user ID) in store keys.
-func digest(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:12])
-}
-
 func allIndexes(n int) []int {
 	idx := make([]int, n)
 	for i := range idx {
@@ -600,9 +629,12 @@ func (h *Handler) counts(ctx context.Context, repl *caddy.Replacer, a applied, s
 	}
 	value := repl.ReplaceAll(a.z.Distinct, "")
 	if value == "" {
-		return false
+		// No value to tell it apart: an outcome zone's matching response
+		// still counts (a decline without a charge ID), a bare distinct
+		// zone's does not (a request without a card).
+		return len(a.z.statuses) > 0
 	}
-	fresh, err := a.by.PutIfAbsent(ctx, a.req.Key+":"+digest(value), nil, time.Duration(a.z.Period))
+	fresh, err := a.by.PutIfAbsent(ctx, ratezone.SeenKey(a.req.Key, value), nil, time.Duration(a.z.Period))
 	if err != nil {
 		h.logger.Warn("recording a distinct value failed; counted as new", zap.String("zone", a.z.Name), zap.Error(err))
 		return true
@@ -654,5 +686,6 @@ func groupIP(s string, bits int) string {
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

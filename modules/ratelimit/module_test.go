@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/ratezone"
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/testenv"
 )
@@ -1011,5 +1012,28 @@ func TestMatchValidated(t *testing.T) {
 		if want := ep.Method + " " + ep.Template + " is not an endpoint"; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("match %s %s: %v, want an error containing %q", ep.Method, ep.Template, err, want)
 		}
+	}
+}
+
+// TestEventZones: a zone that counts events must be an outcome zone; the
+// stage registers it for payment_events while its configuration runs.
+func TestEventZones(t *testing.T) {
+	bare := hourly("declines", 2)
+	bare.Events = []string{"payment_intent.payment_failed"}
+	if err := (&Handler{Zones: []Zone{bare}}).Validate(); err == nil || !strings.Contains(err.Error(), "outcome zone only") {
+		t.Fatalf("Validate: %v, want events refused on a zone without statuses", err)
+	}
+	z := outcomeZone(2)
+	z.Distinct, z.Events = "{paygate.decline_id}", []string{"payment_intent.payment_failed"}
+	s := newStage(t, &Handler{Zones: []Zone{z}})
+	zs := ratezone.ForEvent("payment_intent.payment_failed")
+	if len(zs) != 1 || zs[0].Name != "declines" || !zs[0].Distinct || zs[0].Limit.Burst != 2 {
+		t.Fatalf("registered %+v, want the declines zone", zs)
+	}
+	if err := s.h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if zs := ratezone.ForEvent("payment_intent.payment_failed"); len(zs) != 0 {
+		t.Fatalf("after Cleanup: %+v", zs)
 	}
 }

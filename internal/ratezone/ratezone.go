@@ -1,0 +1,128 @@
+// Package ratezone is what the rate-limit stage (redis_rate_limit) shares
+// with the event processor (payment_events): where a zone's counter and
+// its seen values live in the store, and the zones that also count Stripe
+// events (a payment_intent.payment_failed is a decline as much as a 402
+// is), registered by the stages of the running configuration.
+package ratezone
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/paygate/paygate/internal/store"
+)
+
+// Digest hides a key value (an IP, a user ID) or a counted value in store
+// keys.
+func Digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
+}
+
+// CounterKey is the store key of zone's GCRA counter for key (the value of
+// the zone's key template), tagged by the key so that every zone of one
+// stage is decided in one call on Redis Cluster too.
+func CounterKey(key, zone string) string {
+	return store.Key(Digest(key), "rl", zone)
+}
+
+// SeenKey is the store key that marks value as counted by the zone whose
+// counter is counterKey (a distinct zone counts each value once).
+func SeenKey(counterKey, value string) string {
+	return counterKey + ":" + Digest(value)
+}
+
+// Zone is a zone that also counts Stripe events.
+type Zone struct {
+	// Name is the zone's name; KeyTemplate its key template, which may use
+	// SubjectUser and SubjectIP.
+	Name, KeyTemplate string
+	// Limit is the zone's rate, period and burst (Key unset, Cost 1).
+	Limit store.LimitRequest
+	// Distinct says that each counted value (a decline's ID) counts once,
+	// whichever way it arrives (the 402 or the event).
+	Distinct bool
+	// Events are the event types that count.
+	Events map[string]bool
+}
+
+// The placeholders a zone's key template may use for an event: the
+// subject of the payment, as it was when the payment was made.
+const (
+	SubjectUser = "paygate.user"
+	SubjectIP   = "paygate.client_ip"
+)
+
+var (
+	mu    sync.Mutex
+	zones = map[string]registered{}
+)
+
+type registered struct {
+	owner any
+	zone  Zone
+}
+
+// Register makes owner's zones count events; a zone of the same name
+// registered before (by the previous configuration) is replaced.
+func Register(owner any, zs []Zone) {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, z := range zs {
+		zones[z.Name] = registered{owner: owner, zone: z}
+	}
+}
+
+// Unregister removes the zones owner registered, unless another owner
+// registered them since (a reload provisions the new stage before
+// cleaning up the old one).
+func Unregister(owner any) {
+	mu.Lock()
+	defer mu.Unlock()
+	for name, r := range zones {
+		if r.owner == owner {
+			delete(zones, name)
+		}
+	}
+}
+
+// ForEvent returns the zones that count events of type t.
+func ForEvent(t string) []Zone {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []Zone
+	for _, r := range zones {
+		if r.zone.Events[t] {
+			out = append(out, r.zone)
+		}
+	}
+	return out
+}
+
+// Count charges z one unit for the outcome value (a decline's ID) of the
+// subject whose key is key, unless z is distinct and already counted it.
+// It reports whether it charged.
+func Count(ctx context.Context, s store.Store, z Zone, key, value string) (bool, error) {
+	counter := CounterKey(key, z.Name)
+	if z.Distinct {
+		fresh, err := s.PutIfAbsent(ctx, SeenKey(counter, value), nil, z.Limit.Period)
+		if err != nil || !fresh {
+			return false, err
+		}
+	}
+	req := z.Limit
+	req.Key, req.Cost = counter, 1
+	res, err := s.Limit(ctx, []store.LimitRequest{req})
+	if err != nil {
+		return false, err
+	}
+	return res[0].Allowed, nil
+}
+
+// SubjectTTL is how long a payment's subject is kept for its events: the
+// events of a failed payment come within minutes, Stripe's retries within
+// three days.
+const SubjectTTL = 72 * time.Hour

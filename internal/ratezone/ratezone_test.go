@@ -1,0 +1,56 @@
+package ratezone
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate/internal/store"
+)
+
+func TestRegistry(t *testing.T) {
+	failed := map[string]bool{"payment_intent.payment_failed": true}
+	oldStage, newStage := new(int), new(int)
+	Register(oldStage, []Zone{{Name: "declines", Events: failed}, {Name: "gone", Events: failed}})
+	t.Cleanup(func() { Unregister(oldStage); Unregister(newStage) })
+	if got := len(ForEvent("payment_intent.payment_failed")); got != 2 {
+		t.Fatalf("%d zones for the event, want 2", got)
+	}
+	if got := len(ForEvent("payment_intent.succeeded")); got != 0 {
+		t.Fatalf("%d zones for another event, want 0", got)
+	}
+	// A reload: the new stage registers before the old one is cleaned up,
+	// and the cleanup leaves the new stage's zones alone.
+	Register(newStage, []Zone{{Name: "declines", KeyTemplate: "new", Events: failed}})
+	Unregister(oldStage)
+	zs := ForEvent("payment_intent.payment_failed")
+	if len(zs) != 1 || zs[0].KeyTemplate != "new" {
+		t.Fatalf("after the reload: %+v, want the new stage's declines only", zs)
+	}
+}
+
+// TestCount: a distinct zone counts a value once, whichever caller saw it
+// first, and refuses nothing (a spent zone is just not charged).
+func TestCount(t *testing.T) {
+	s := store.NewMemory(time.Now)
+	defer s.Close()
+	ctx := context.Background()
+	z := Zone{Name: "declines", Distinct: true, Limit: store.LimitRequest{Rate: 2, Period: time.Hour, Burst: 2}}
+	for _, step := range []struct {
+		value string
+		want  bool
+	}{{"ch_1", true}, {"ch_1", false}, {"ch_2", true}, {"ch_3", false}} {
+		got, err := Count(ctx, s, z, "alice", step.value)
+		if err != nil || got != step.want {
+			t.Fatalf("Count(%s) = %v, %v; want %v", step.value, got, err, step.want)
+		}
+	}
+	// The stage's own bookkeeping uses the same keys: a value it marked is
+	// not counted again here.
+	if _, err := s.PutIfAbsent(ctx, SeenKey(CounterKey("bob", "declines"), "ch_9"), nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Count(ctx, s, z, "bob", "ch_9"); err != nil || got {
+		t.Fatalf("Count of a value the stage counted = %v, %v", got, err)
+	}
+}
