@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/ratezone"
+	"github.com/paygate/paygate/internal/webhookevent"
 )
 
 // subject is who made a payment attempt, as the rate-limit stages saw
@@ -20,12 +21,13 @@ type subject struct {
 }
 
 // recordSubject keeps the subject of an attempt on intent for its events
-// (ratezone.SubjectTTL). Without a rate-limit stage there is none to keep.
-// A failure is logged, not the request's: only the count of a later event
-// depends on it.
+// (ratezone.SubjectTTL), when a zone of the running configuration counts
+// them (else it costs no store call). Without a rate-limit stage there is
+// no subject to keep. A failure is logged, not the request's: only the
+// count of a later event depends on it.
 func (h *Handler) recordSubject(ctx context.Context, r *http.Request, intent string) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl == nil {
+	if repl == nil || len(ratezone.ForEvent(webhookevent.TypePaymentFailed)) == 0 {
 		return
 	}
 	var s subject
