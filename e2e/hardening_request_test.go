@@ -26,8 +26,9 @@ import (
 // hardeningSite is the shipped Caddyfile's site: the payment API's pipeline
 // (request_guard, api_response and the rest, in the shipped order) ending in
 // {{.Data.terminal}}, and the shipped catch-all route, copied from the
-// Caddyfile itself (shippedCatchAll). {{.Data.extra}} goes between
-// opa_authz and api_response.
+// Caddyfile itself (shippedCatchAll). {{.Data.early}} goes where the
+// shipped Caddyfiles put the per-IP rate-limit stage (after request_guard),
+// {{.Data.extra}} between opa_authz and api_response.
 const hardeningSite = `
 https://localhost:{{.HTTPSPort}} {
 	bind 127.0.0.1
@@ -35,6 +36,7 @@ https://localhost:{{.HTTPSPort}} {
 		security_headers api
 		tls_enforce
 		request_guard
+		{{.Data.early}}
 		request_body {
 			max_size 64KB
 		}
@@ -90,6 +92,7 @@ func startHardening(t *testing.T, cfg hardeningConfig) *testenv.Paygate {
 		Data: map[string]any{
 			"auth":     hardeningAuth(t),
 			"policies": opaPolicies(t),
+			"early":    "",
 			"extra":    cfg.extra,
 			"terminal": cfg.terminal,
 			"catchall": shippedCatchAll(t),

@@ -43,43 +43,10 @@ https://localhost:{{.HTTPSPort}} {
 }
 `
 
-// rlipAPISite is the shipped /v1 route with the stage (the argument) where
-// the shipped Caddyfiles put the per-IP stage, before authentication, and
-// the upstream as its terminal; the shipped catch-all route; paygate's
-// error renderer.
-const rlipAPISite = `
-https://localhost:{{.HTTPSPort}} {
-	bind 127.0.0.1
-	route /v1/* {
-		security_headers api
-		tls_enforce
-		request_guard
-		%s
-		request_body {
-			max_size 64KB
-		}
-		card_data_guard
-		api_methods
-		{{.Data.auth}}
-		opa_authz {
-			policy_dir {{.Data.policies}}
-			claims role
-		}
-		api_response
-		reverse_proxy {{.Upstream}}
-	}
-
-	{{.Data.catchall}}
-
-	handle_errors {
-		paygate_error
-	}
-}
-`
-
 // rlipConfig is one paygate process of these tests.
 type rlipConfig struct {
-	// api puts the stage into rlipAPISite, else into rlipBareSite.
+	// api puts the stage into the shipped pipeline (hardeningSite, where
+	// the shipped Caddyfiles put the per-IP stage), else into rlipBareSite.
 	api bool
 	// trusted gives the server deploy/Caddyfile's trusted-proxy settings:
 	// the test client (127.0.0.1) is then the load balancer.
@@ -97,8 +64,9 @@ func rlipStart(t *testing.T, up *testenv.Upstream, cfg rlipConfig) *testenv.Payg
 	site := fmt.Sprintf(rlipBareSite, 1, cfg.stage)
 	data := map[string]any{}
 	if cfg.api {
-		site = fmt.Sprintf(rlipAPISite, cfg.stage)
-		data = map[string]any{"auth": opaAuth(t), "policies": opaPolicies(t), "catchall": shippedCatchAll(t)}
+		site = hardeningSite
+		data = map[string]any{"auth": opaAuth(t), "policies": opaPolicies(t), "catchall": shippedCatchAll(t),
+			"early": cfg.stage, "extra": "", "terminal": "reverse_proxy " + up.URL}
 	}
 	for k, v := range cfg.data {
 		data[k] = v
