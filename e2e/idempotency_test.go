@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,26 +48,16 @@ const idemLog = "log {\n\t\tformat redact\n\t\tlevel DEBUG\n\t}"
 // does, but with Stripe behind a recorder and the Redis at hand.
 func idemStartPayments(t *testing.T) *idemEnv {
 	t.Helper()
-	sm := testenv.StartStripeMock(t)
-	front, err := url.Parse(stripeFront(t, sm))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stripe := testenv.StartUpstream(t, httputil.NewSingleHostReverseProxy(front))
-	rs := testenv.Redis(t)
-	catalog, err := filepath.Abs("../testdata/catalog/catalog.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := newPaymentsAuth(t, "alice", "bob")
-	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
-		Global: "paygate {\n\t\tstore redis {{.Data.redis}}\n\t}\n\t" + idemLog,
-		Site:   paymentsSite,
-		Data: map[string]any{"auth": auth.directive(t), "stripe": stripe.URL, "catalog": catalog,
-			"redis": rs.URL(), "log": idemLog, "policies": opaPolicies(t)},
-		Env: paymentsSiteEnv(),
+	var stripe *testenv.Upstream
+	e := startPaymentsLogging(t, idemLog, idemLog, func(front string) string {
+		u, err := url.Parse(front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stripe = testenv.StartUpstream(t, httputil.NewSingleHostReverseProxy(u))
+		return stripe.URL
 	})
-	return &idemEnv{pg: pg, redis: rs, rdb: rs.Client(t), stripe: stripe, auth: auth}
+	return &idemEnv{pg: e.pg, redis: e.rs, rdb: e.rdb, stripe: stripe, auth: e.auth}
 }
 
 // post sends a JSON POST as user with one Idempotency-Key field per key

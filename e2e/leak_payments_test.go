@@ -17,7 +17,7 @@ import (
 // everything paygate logged.
 func TestLeakScanPaymentFlows(t *testing.T) {
 	e := startPaymentsLogging(t, "log {\n\t\tlevel DEBUG\n\t\tformat redact\n\t}\n\tservers {\n\t\tlog_credentials\n\t}",
-		"log {\n\t\tformat redact\n\t\tlevel DEBUG\n\t}")
+		"log {\n\t\tformat redact\n\t\tlevel DEBUG\n\t}", nil)
 	plants := leakPlants()
 	for _, user := range []string{"alice", "bob"} {
 		tok := e.auth.tokens[user]

@@ -166,6 +166,7 @@ type paymentsEnv struct {
 	t     *testing.T
 	pg    *testenv.Paygate
 	sm    *testenv.StripeMock
+	rs    *testenv.RedisServer
 	rdb   *redis.Client
 	auth  paymentsAuth
 	calls int // Stripe calls already looked at
@@ -173,12 +174,13 @@ type paymentsEnv struct {
 
 func startPayments(t *testing.T) *paymentsEnv {
 	t.Helper()
-	return startPaymentsLogging(t, "", "")
+	return startPaymentsLogging(t, "", "", nil)
 }
 
 // startPaymentsLogging is startPayments with extra global options and a
-// site log block, for the leak scans.
-func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
+// site log block, for the leak scans; wrap, when set, is given stripeFront's
+// URL and returns the one paygate calls instead (a recorder in front).
+func startPaymentsLogging(t *testing.T, global, siteLog string, wrap func(front string) string) *paymentsEnv {
 	t.Helper()
 	sm := testenv.StartStripeMock(t)
 	rs := testenv.Redis(t)
@@ -187,15 +189,19 @@ func startPaymentsLogging(t *testing.T, global, siteLog string) *paymentsEnv {
 		t.Fatal(err)
 	}
 	auth := newPaymentsAuth(t, "alice", "bob")
+	stripe := stripeFront(t, sm)
+	if wrap != nil {
+		stripe = wrap(stripe)
+	}
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		StripeMock: sm,
 		Global:     "paygate {\n\t\tstore redis {{.Data.redis}}\n\t}\n\t" + global,
 		Site:       paymentsSite,
-		Data: map[string]any{"auth": auth.directive(t), "stripe": stripeFront(t, sm), "catalog": catalog,
+		Data: map[string]any{"auth": auth.directive(t), "stripe": stripe, "catalog": catalog,
 			"redis": rs.URL(), "log": siteLog, "policies": opaPolicies(t)},
 		Env: paymentsSiteEnv(),
 	})
-	return &paymentsEnv{t: t, pg: pg, sm: sm, rdb: rs.Client(t), auth: auth}
+	return &paymentsEnv{t: t, pg: pg, sm: sm, rs: rs, rdb: rs.Client(t), auth: auth}
 }
 
 // do sends a request as user ("" for none) with a JSON body.
