@@ -85,7 +85,7 @@ func BenchmarkSteps(b *testing.B) {
 	b.Run("evaluation", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if d := h.engine.decide(context.Background(), in.doc, in.now, nil, in.clientIP, ""); !d.allowed() {
+			if d := h.engine.decide(context.Background(), in, nil, ""); !d.allowed() {
 				b.Fatalf("decision %+v", d)
 			}
 		}

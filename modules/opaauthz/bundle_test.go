@@ -56,7 +56,7 @@ func revisionPolicy(revision string) map[string]string {
 // reason evaluates a fixed request and returns the policy's reason, or the
 // result when the request was not decided by a policy.
 func reason(env *testEnv) string {
-	d := env.h.engine.decide(context.Background(), map[string]any{}, time.Now(), nil, "", "")
+	d := env.h.engine.decide(context.Background(), &input{now: time.Now()}, nil, "")
 	if d.reason != "" {
 		return d.reason
 	}

@@ -308,7 +308,11 @@ func (h *Handler) opaConfig(repl *caddy.Replacer) ([]byte, error) {
 		dl = new(DecisionLogConfig)
 	}
 	if !dl.Disabled {
-		logs := map[string]any{"console": dl.Console == nil && dl.Service == "" || dl.Console != nil && *dl.Console}
+		logs := map[string]any{"console": false}
+		if dl.Console == nil && dl.Service == "" || dl.Console != nil && *dl.Console {
+			logs["plugin"] = consolePlugin
+			cfg["plugins"] = map[string]any{consolePlugin: map[string]any{}}
+		}
 		mask := dl.MaskDecision
 		if mask == "" {
 			mask = defaultMaskDecision

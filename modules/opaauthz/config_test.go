@@ -25,7 +25,7 @@ func TestOPAConfig(t *testing.T) {
 		{
 			name: "policy_dir defaults",
 			h:    Handler{PolicyDir: "d"},
-			want: `{"decision_logs":{"console":true,"mask_decision":"/paygate/log/mask"}}`,
+			want: `{"decision_logs":{"console":false,"plugin":"paygate_console","mask_decision":"/paygate/log/mask"},"plugins":{"paygate_console":{}}}`,
 		},
 		{
 			name: "bundle",
@@ -70,7 +70,8 @@ func TestOPAConfig(t *testing.T) {
 			h:    Handler{PolicyDir: "d", DecisionLog: &DecisionLogConfig{Service: "https://logs.example.com", Console: &on}},
 			want: `{
 				"services": {"decision_log": {"url": "https://logs.example.com"}},
-				"decision_logs": {"console": true, "service": "decision_log", "mask_decision": "/paygate/log/mask"}
+				"decision_logs": {"console": false, "plugin": "paygate_console", "service": "decision_log", "mask_decision": "/paygate/log/mask"},
+				"plugins": {"paygate_console": {}}
 			}`,
 		},
 	}

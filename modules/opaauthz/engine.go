@@ -60,6 +60,9 @@ type snapshot struct {
 	err      error
 	revision string
 	bundles  map[string]server.BundleInfo
+	// cache holds the policy's decisions, or is nil when they cannot be
+	// cached (see decisionCache).
+	cache *decisionCache
 }
 
 // engines holds the engines of bundle configurations across config
@@ -173,7 +176,7 @@ func newEngine(cfg []byte, initial *bundle.Bundle, q *parsedQuery, logger *zap.L
 
 	// Without a discovery service, discovery registers the bundle and
 	// decision-log plug-ins that the configuration asks for.
-	d, err := discovery.New(m)
+	d, err := discovery.New(m, discovery.Factories(map[string]plugins.Factory{consolePlugin: consoleFactory{e.console}}))
 	if err != nil {
 		m.Stop(ctx)
 		cancel()
@@ -251,6 +254,7 @@ func (e *engine) activated(txn storage.Transaction) {
 		e.log.WithFields(map[string]any{"revision": s.revision}).Error("the policy activated but its query cannot be prepared; denying every request: %v", err)
 	} else {
 		s.query = &pq
+		s.cache = newDecisionCache(e.query.body, e.manager.GetCompiler().Modules)
 	}
 	e.snap.Store(s)
 	activations.WithLabelValues("success").Inc()
@@ -287,47 +291,93 @@ func (e *engine) bundleStatus(s bundleplugin.Status) {
 	e.log.WithFields(fields).Error("policy bundle refused; the active policy stays")
 }
 
-// decide evaluates the active policy for doc and logs the decision under
-// the request's ID.
-func (e *engine) decide(ctx context.Context, doc map[string]any, now time.Time, header http.Header, clientIP, requestID string) decision {
+// decide evaluates the active policy for in, or takes its decision from
+// the policy's decision cache, and logs the decision under the request's
+// ID.
+func (e *engine) decide(ctx context.Context, in *input, header http.Header, requestID string) decision {
 	snap := e.snap.Load()
 	if snap == nil {
 		return decision{result: resultUnavailable}
 	}
-	// The document holds only JSON types, so it converts directly; the
-	// prepared query's own conversion would round-trip it through JSON.
-	value, err := ast.InterfaceToValue(doc)
-	var rs rego.ResultSet
-	if err == nil {
-		rs, err = snap.eval(ctx, value, now)
+	var (
+		d      decision
+		value  ast.Value
+		result ast.Value
+		err    error
+		key    string
+		hit    bool
+	)
+	if snap.cache != nil {
+		key = snap.cache.key(in)
+		var c cachedDecision
+		if c, hit = snap.cache.get(key, in.now); hit {
+			d, result = c.d, c.result
+			cacheHits.Inc()
+		}
 	}
-	d := interpret(rs, err)
+	if !hit {
+		value = in.value()
+		var rs rego.ResultSet
+		rs, err = snap.eval(ctx, value, in.now)
+		d = interpret(rs, err)
+		var convErr error
+		result, convErr = resultValue(rs)
+		if snap.cache != nil && err == nil && convErr == nil {
+			snap.cache.put(key, d, result, in.now)
+			cacheMisses.Inc()
+		}
+	}
 	d.id = uuid.NewString()
-	e.logDecision(ctx, snap, d.id, doc, value, rs, err, now, header, clientIP, requestID)
+	if e.decisionLog != nil {
+		if value == nil {
+			value = in.value()
+		}
+		e.logDecision(ctx, snap, d.id, value, result, err, in.now, header, in.clientIP, requestID)
+	}
 	return d
 }
 
+// resultValue is what a decision log records as the result: the query's
+// value, all of them when there are several, nil when there is none.
+func resultValue(rs rego.ResultSet) (ast.Value, error) {
+	switch len(rs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return ast.InterfaceToValue(rs[0].Expressions[0].Value)
+	}
+	values := make([]any, len(rs))
+	for i, r := range rs {
+		values[i] = r.Expressions[0].Value
+	}
+	return ast.InterfaceToValue(values)
+}
+
+// eval evaluates the prepared query. The evaluation is not cancelled with
+// the request (it takes microseconds): a context that can be cancelled
+// would cost a goroutine per evaluation to watch it.
 func (s *snapshot) eval(ctx context.Context, input ast.Value, now time.Time) (rego.ResultSet, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	return s.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTime(now))
+	return s.query.Eval(context.WithoutCancel(ctx), rego.EvalParsedInput(input), rego.EvalTime(now))
 }
 
 // logDecision hands the decision to OPA's decision-log plug-in, which masks
 // it with the policy's mask rule and writes or uploads it. The request ID
 // is a custom field of the event ("custom": {"request_id": ...} in an
 // upload); the console log writes it beside decision_id.
-func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc map[string]any, value ast.Value, rs rego.ResultSet, evalErr error, now time.Time, header http.Header, clientIP, requestID string) {
-	if e.decisionLog == nil {
+func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, value, result ast.Value, evalErr error, now time.Time, header http.Header, clientIP, requestID string) {
+	doc, err := ast.JSON(value)
+	if err != nil {
+		e.log.WithFields(map[string]any{"decision_id": id}).Error("decision log: %v", err)
 		return
 	}
-	var in any = doc
 	info := &server.Info{
 		DecisionID:         id,
 		Timestamp:          now.UTC(),
 		Path:               e.query.path,
-		Input:              &in,
+		Input:              &doc,
 		InputAST:           value,
 		Bundles:            snap.bundles,
 		RemoteAddr:         clientIP,
@@ -340,18 +390,15 @@ func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, doc
 	if info.Path == "" {
 		info.Query = e.query.text
 	}
-	if len(rs) > 0 {
-		values := make([]any, len(rs))
-		for i, r := range rs {
-			values[i] = r.Expressions[0].Value
+	if result != nil {
+		// A fresh copy per event: masking may change it.
+		if v, err := ast.JSON(result); err == nil {
+			info.Results = &v
 		}
-		var result any = values
-		if len(values) == 1 {
-			result = values[0]
-		}
-		info.Results = &result
 	}
-	if err := e.decisionLog.Log(ctx, info); err != nil {
+	// OPA evaluates the drop and mask rules for each event: as for the
+	// decision, a context that cannot be cancelled spares a goroutine each.
+	if err := e.decisionLog.Log(context.WithoutCancel(ctx), info); err != nil {
 		e.log.WithFields(map[string]any{"decision_id": id}).Error("decision log: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/ownership"
@@ -18,7 +19,7 @@ import (
 // input is one request's input document and what the handler needs to
 // answer and audit it.
 //
-// The document (policies/README.md has the reference):
+// The document (policies/README.md has the reference), built by value:
 //
 //	{
 //	  "method":    "POST",
@@ -39,22 +40,32 @@ import (
 // sub. The path is the one sent on, which payapi's Match has proven to need no
 // decoding or cleaning.
 type input struct {
-	doc      map[string]any
 	now      time.Time
+	method   string
+	segments []string
 	sub      string
+	// claims are the configured claims the caller has, in configuration
+	// order.
+	claims   []claim
 	clientIP string
 	// route is the matched route, or nil.
 	route *payapi.Route
 	// resourceID is the ID in the path, or "".
 	resourceID string
+	owner      string
+	exists     bool
 }
 
-// buildInput turns r into the input document. It returns an error wrapping
-// payapi.ErrAmbiguousPath for an ambiguous path, or the store's error when the owner could
-// not be looked up; in both cases in holds what is known for the audit log.
+// claim is one claim copied into input.user.claims.
+type claim struct{ name, value string }
+
+// buildInput reads what the input document holds from r. It returns an
+// error wrapping payapi.ErrAmbiguousPath for an ambiguous path, or the
+// store's error when the owner could not be looked up; in both cases in
+// holds what is known for the audit log.
 func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	in := &input{now: h.now()}
+	in := &input{now: h.now(), method: r.Method}
 	in.sub = placeholder(repl, "http.auth.user.id")
 	// Caddy's trusted_proxies resolution; never a client-sent header.
 	in.clientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
@@ -63,57 +74,68 @@ func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	if err != nil {
 		return in, err
 	}
-	segments := m.Segments
+	in.segments = m.Segments
 	in.route, in.resourceID = m.Route, m.ID
 
-	var owner string
-	var exists bool
 	if in.resourceID != "" {
 		// One store round trip, only for routes that address a resource;
 		// the payment handler's own check reuses the answer.
-		owner, exists, err = ownership.OwnerForRequest(r.Context(), h.store, in.resourceID)
+		in.owner, in.exists, err = ownership.OwnerForRequest(r.Context(), h.store, in.resourceID)
 		if err != nil {
 			return in, err
 		}
 	}
-
-	var template, resourceType string
-	if in.route != nil {
-		template, resourceType = in.route.Template, in.route.ResourceType
-	}
-	segs := make([]any, len(segments))
-	for i, s := range segments {
-		segs[i] = s
-	}
-	claims := make(map[string]any, len(h.Claims))
 	for _, c := range h.Claims {
 		if v := placeholder(repl, "http.auth.user."+c); v != "" {
-			claims[c] = v
+			in.claims = append(in.claims, claim{c, v})
 		}
 	}
-	in.doc = map[string]any{
-		"method":   r.Method,
-		"path":     "/" + strings.Join(segments, "/"),
-		"segments": segs,
-		"route": map[string]any{
-			"template":      template,
-			"resource_type": resourceType,
-			"resource_id":   in.resourceID,
-		},
-		"user": map[string]any{
-			"sub":    in.sub,
-			"claims": claims,
-		},
-		"client_ip": in.clientIP,
-		"time":      in.now.UTC().Format(time.RFC3339Nano),
-		"resource": map[string]any{
-			"type":   resourceType,
-			"id":     in.resourceID,
-			"owner":  owner,
-			"exists": exists,
-		},
-	}
 	return in, nil
+}
+
+// routeFacts are the matched route's template and resource type, "" when
+// no route matched.
+func (in *input) routeFacts() (template, resourceType string) {
+	if in.route == nil {
+		return "", ""
+	}
+	return in.route.Template, in.route.ResourceType
+}
+
+// value is the input document as OPA's value, built directly (no
+// conversion from Go maps, no JSON round trip).
+func (in *input) value() ast.Value {
+	template, resourceType := in.routeFacts()
+	segs := make([]*ast.Term, len(in.segments))
+	for i, s := range in.segments {
+		segs[i] = ast.StringTerm(s)
+	}
+	claims := ast.NewObject()
+	for _, c := range in.claims {
+		claims.Insert(ast.StringTerm(c.name), ast.StringTerm(c.value))
+	}
+	return ast.NewObject(
+		ast.Item(ast.InternedTerm("method"), ast.StringTerm(in.method)),
+		ast.Item(ast.InternedTerm("path"), ast.StringTerm("/"+strings.Join(in.segments, "/"))),
+		ast.Item(ast.InternedTerm("segments"), ast.ArrayTerm(segs...)),
+		ast.Item(ast.InternedTerm("route"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("template"), ast.StringTerm(template)),
+			ast.Item(ast.InternedTerm("resource_type"), ast.StringTerm(resourceType)),
+			ast.Item(ast.InternedTerm("resource_id"), ast.StringTerm(in.resourceID)),
+		)),
+		ast.Item(ast.InternedTerm("user"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("sub"), ast.StringTerm(in.sub)),
+			ast.Item(ast.InternedTerm("claims"), ast.NewTerm(claims)),
+		)),
+		ast.Item(ast.InternedTerm("client_ip"), ast.StringTerm(in.clientIP)),
+		ast.Item(ast.InternedTerm("time"), ast.StringTerm(in.now.UTC().Format(time.RFC3339Nano))),
+		ast.Item(ast.InternedTerm("resource"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("type"), ast.StringTerm(resourceType)),
+			ast.Item(ast.InternedTerm("id"), ast.StringTerm(in.resourceID)),
+			ast.Item(ast.InternedTerm("owner"), ast.StringTerm(in.owner)),
+			ast.Item(ast.InternedTerm("exists"), ast.BooleanTerm(in.exists)),
+		)),
+	)
 }
 
 // placeholder returns the value of a request placeholder, or "".

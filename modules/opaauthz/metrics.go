@@ -21,10 +21,21 @@ var (
 		Help: "Policy activations (success) and bundle downloads, verifications or compilations that failed, leaving the active policy in place (failure).",
 	}, []string{"result"})
 
+	cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paygate_policy_decision_cache_total",
+		Help: "Decisions taken from the decision cache (hit) or evaluated and cached (miss); a policy that reads the time or calls a non-deterministic built-in is never cached and counts in neither.",
+	}, []string{"result"})
+
 	revisionInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "paygate_policy_bundle_revision_info",
 		Help: "1 for the revision of each active opa_authz policy (the bundle manifest's revision; empty when it has none).",
 	}, []string{"revision"})
+)
+
+// cacheHits and cacheMisses are cacheLookups' two counters.
+var (
+	cacheHits   = cacheLookups.WithLabelValues("hit")
+	cacheMisses = cacheLookups.WithLabelValues("miss")
 )
 
 func collectors() []prometheus.Collector {
@@ -33,7 +44,7 @@ func collectors() []prometheus.Collector {
 	}
 	activations.WithLabelValues("success")
 	activations.WithLabelValues("failure")
-	return []prometheus.Collector{decisions, activations, revisionInfo}
+	return []prometheus.Collector{decisions, activations, cacheLookups, revisionInfo}
 }
 
 // activeRevisions is the active revision of every running engine; the

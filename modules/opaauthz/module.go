@@ -225,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return h.refuse(r, in, refusalFor(err))
 	}
-	d := h.engine.decide(r.Context(), in.doc, in.now, h.headers.record(r.Header), in.clientIP, reqid.From(r))
+	d := h.engine.decide(r.Context(), in, h.headers.record(r.Header), reqid.From(r))
 	if !d.allowed() {
 		return h.refuse(r, in, d)
 	}

@@ -1,0 +1,204 @@
+package opaauthz
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// inputFields is a set of the input document's top-level keys.
+type inputFields uint16
+
+const (
+	fieldMethod inputFields = 1 << iota
+	fieldPath
+	fieldSegments
+	fieldRoute
+	fieldUser
+	fieldClientIP
+	fieldTime
+	fieldResource
+
+	allFields = fieldResource<<1 - 1
+)
+
+var fieldsByKey = map[string]inputFields{
+	"method":    fieldMethod,
+	"path":      fieldPath,
+	"segments":  fieldSegments,
+	"route":     fieldRoute,
+	"user":      fieldUser,
+	"client_ip": fieldClientIP,
+	"time":      fieldTime,
+	"resource":  fieldResource,
+}
+
+// reads reports which top-level input keys the query and the modules read,
+// and whether they call a non-deterministic built-in (time.now_ns,
+// http.send, rand.*, ...), whose answer no input decides. A reference to
+// the whole input, a key that is not a constant, or a `with input` makes
+// every key read.
+func reads(query ast.Body, modules map[string]*ast.Module) (fields inputFields, deterministic bool) {
+	deterministic = true
+	call := func(op ast.Ref) {
+		if b, ok := ast.BuiltinMap[op.String()]; ok && b.Nondeterministic {
+			deterministic = false
+		}
+	}
+	nodes := []any{query}
+	for _, m := range modules {
+		nodes = append(nodes, m)
+	}
+	for _, m := range nodes {
+		ast.WalkRefs(m, func(ref ast.Ref) bool {
+			if !ref.HasPrefix(ast.InputRootRef) {
+				return false
+			}
+			if len(ref) < 2 {
+				fields = allFields
+				return false
+			}
+			key, ok := ref[1].Value.(ast.String)
+			if !ok {
+				fields = allFields
+				return false
+			}
+			fields |= fieldsByKey[string(key)]
+			return false
+		})
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			if e.IsCall() {
+				call(e.Operator())
+			}
+			for _, w := range e.With {
+				if ref, ok := w.Target.Value.(ast.Ref); ok && ref.HasPrefix(ast.InputRootRef) {
+					fields = allFields
+				}
+			}
+			return false
+		})
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if c, ok := t.Value.(ast.Call); ok && len(c) > 0 {
+				if op, ok := c[0].Value.(ast.Ref); ok {
+					call(op)
+				}
+			}
+			return false
+		})
+	}
+	return fields, deterministic
+}
+
+// Decision cache bounds: a decision is kept at most decisionCacheTTL, and
+// at most decisionCacheSize decisions are kept (two generations of half
+// that many).
+const (
+	decisionCacheTTL  = 10 * time.Second
+	decisionCacheSize = 10000
+)
+
+// decisionCache remembers the decisions of one policy activation, keyed by
+// the exact values of the input keys the policy reads. It exists only for
+// a policy that never reads input.time nor calls a non-deterministic
+// built-in, so the decision is a function of the key: the nanosecond time
+// in every input cannot make each request a miss, because it is not in
+// the key. A new activation (a new bundle revision) starts a new cache.
+type decisionCache struct {
+	fields inputFields
+
+	mu       sync.Mutex
+	cur, old map[string]cachedDecision
+}
+
+// cachedDecision is a decision and the value the policy gave for it (for
+// the decision log).
+type cachedDecision struct {
+	d       decision
+	result  ast.Value
+	expires time.Time
+}
+
+// newDecisionCache returns the cache for query on a policy made of modules,
+// or nil when its decisions depend on more than the input's values.
+func newDecisionCache(query ast.Body, modules map[string]*ast.Module) *decisionCache {
+	fields, deterministic := reads(query, modules)
+	if !deterministic || fields&fieldTime != 0 {
+		return nil
+	}
+	return &decisionCache{fields: fields, cur: map[string]cachedDecision{}}
+}
+
+func (c *decisionCache) get(key string, now time.Time) (cachedDecision, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.cur[key]
+	if !ok {
+		if e, ok = c.old[key]; ok {
+			c.insert(key, e)
+		}
+	}
+	if !ok || now.After(e.expires) {
+		return cachedDecision{}, false
+	}
+	return e, true
+}
+
+func (c *decisionCache) put(key string, d decision, result ast.Value, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.insert(key, cachedDecision{d: d, result: result, expires: now.Add(decisionCacheTTL)})
+}
+
+// insert adds e, retiring the current generation when it is full.
+func (c *decisionCache) insert(key string, e cachedDecision) {
+	if len(c.cur) >= decisionCacheSize/2 {
+		c.old, c.cur = c.cur, make(map[string]cachedDecision, len(c.cur))
+	}
+	c.cur[key] = e
+}
+
+// key is the cache key of in: each read key's values, length-prefixed so
+// that no two inputs share a key.
+func (c *decisionCache) key(in *input) string {
+	b := make([]byte, 0, 128)
+	add := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	if c.fields&fieldMethod != 0 {
+		add(in.method)
+	}
+	if c.fields&(fieldPath|fieldSegments) != 0 {
+		b = strconv.AppendInt(b, int64(len(in.segments)), 10)
+		for _, s := range in.segments {
+			add(s)
+		}
+	}
+	template, resourceType := in.routeFacts()
+	if c.fields&fieldRoute != 0 {
+		add(template)
+		add(resourceType)
+		add(in.resourceID)
+	}
+	if c.fields&fieldUser != 0 {
+		add(in.sub)
+		b = strconv.AppendInt(b, int64(len(in.claims)), 10)
+		for _, cl := range in.claims {
+			add(cl.name)
+			add(cl.value)
+		}
+	}
+	if c.fields&fieldClientIP != 0 {
+		add(in.clientIP)
+	}
+	if c.fields&fieldResource != 0 {
+		add(resourceType)
+		add(in.resourceID)
+		add(in.owner)
+		b = strconv.AppendBool(b, in.exists)
+	}
+	return string(b)
+}

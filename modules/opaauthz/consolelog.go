@@ -1,0 +1,185 @@
+package opaauthz
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/plugins"
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// consolePlugin names the decision-log plug-in that writes each decision,
+// once OPA's decision-log plug-in has masked it, to the Caddy log (logger
+// http.handlers.opa_authz.decision_log). OPA's own console output would
+// first turn every event into generic maps through JSON; this one hands
+// the event's values to the log encoder as they are.
+const consolePlugin = "paygate_console"
+
+// consoleFactory makes the console plug-in of an engine.
+type consoleFactory struct{ log *opaLogger }
+
+// Validate accepts the plug-in's (empty) configuration.
+func (consoleFactory) Validate(*plugins.Manager, []byte) (any, error) { return nil, nil }
+
+// New returns the plug-in.
+func (f consoleFactory) New(m *plugins.Manager, _ any) plugins.Plugin {
+	return &consoleLog{log: f.log, manager: m}
+}
+
+// consoleLog is OPA's logs.Logger on the Caddy log.
+type consoleLog struct {
+	log     *opaLogger
+	manager *plugins.Manager
+}
+
+// Start reports the plug-in ready.
+func (c *consoleLog) Start(context.Context) error {
+	c.manager.UpdatePluginStatus(consolePlugin, &plugins.Status{State: plugins.StateOK})
+	return nil
+}
+
+// Stop does nothing: every event is written when it is logged.
+func (*consoleLog) Stop(context.Context) {}
+
+// Reconfigure does nothing: the plug-in has no settings.
+func (*consoleLog) Reconfigure(context.Context, any) {}
+
+// Log writes one masked decision as one entry, with the fields OPA's
+// console decision log has, in key order; the event's custom fields
+// (paygate's request_id) are written at the top level, so that the
+// request ID is named as in every other paygate log.
+func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
+	ce := c.log.zl.Load().Check(zapcore.InfoLevel, "Decision Log")
+	if ce == nil {
+		return nil
+	}
+	fields := make([]zap.Field, 0, 16+len(e.Custom))
+	fields = append(fields,
+		zap.String("type", logs.DecisionLogType),
+		zap.String("timestamp", e.Timestamp.UTC().Format(time.RFC3339Nano)),
+		zap.String("decision_id", e.DecisionID),
+	)
+	if len(e.Labels) > 0 {
+		fields = append(fields, zap.Any("labels", e.Labels))
+	}
+	if len(e.Bundles) > 0 {
+		fields = append(fields, zap.Any("bundles", e.Bundles))
+	}
+	for _, s := range []struct{ key, value string }{
+		{"path", e.Path}, {"query", e.Query}, {"requested_by", e.RequestedBy},
+	} {
+		if s.value != "" {
+			fields = append(fields, zap.String(s.key, s.value))
+		}
+	}
+	if e.Input != nil {
+		fields = append(fields, jsonField("input", *e.Input))
+	}
+	if e.Result != nil {
+		fields = append(fields, jsonField("result", *e.Result))
+	}
+	if len(e.Erased) > 0 {
+		fields = append(fields, zap.Strings("erased", e.Erased))
+	}
+	if len(e.Masked) > 0 {
+		fields = append(fields, zap.Strings("masked", e.Masked))
+	}
+	if e.Error != nil {
+		fields = append(fields, zap.String("error", e.Error.Error()))
+	}
+	if len(e.Metrics) > 0 {
+		fields = append(fields, zap.Any("metrics", e.Metrics))
+	}
+	if e.RequestContext != nil {
+		fields = append(fields, zap.Any("request_context", e.RequestContext))
+	}
+	for k, v := range e.Custom {
+		fields = append(fields, zap.Any(k, v))
+	}
+	slices.SortFunc(fields, func(a, b zap.Field) int { return strings.Compare(a.Key, b.Key) })
+	ce.Write(fields...)
+	return nil
+}
+
+// jsonField is a field holding a JSON document decoded into Go values
+// (maps, slices, strings, numbers, booleans, nil), encoded without
+// reflection; any other value is encoded as zap.Any would.
+func jsonField(key string, v any) zap.Field {
+	switch v := v.(type) {
+	case map[string]any:
+		return zap.Object(key, jsonObject(v))
+	case []any:
+		return zap.Array(key, jsonArray(v))
+	}
+	return zap.Any(key, v)
+}
+
+// jsonObject encodes a JSON object, its keys in order.
+type jsonObject map[string]any
+
+func (o jsonObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	keys := make([]string, 0, len(o))
+	for k := range o {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch v := o[k].(type) {
+		case string:
+			enc.AddString(k, v)
+		case bool:
+			enc.AddBool(k, v)
+		case map[string]any:
+			if err := enc.AddObject(k, jsonObject(v)); err != nil {
+				return err
+			}
+		case []any:
+			if err := enc.AddArray(k, jsonArray(v)); err != nil {
+				return err
+			}
+		default:
+			if err := enc.AddReflected(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonArray encodes a JSON array.
+type jsonArray []any
+
+func (a jsonArray) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, e := range a {
+		switch v := e.(type) {
+		case string:
+			enc.AppendString(v)
+		case bool:
+			enc.AppendBool(v)
+		case map[string]any:
+			if err := enc.AppendObject(jsonObject(v)); err != nil {
+				return err
+			}
+		case []any:
+			if err := enc.AppendArray(jsonArray(v)); err != nil {
+				return err
+			}
+		default:
+			if err := enc.AppendReflected(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ plugins.Factory = consoleFactory{}
+	_ plugins.Plugin  = (*consoleLog)(nil)
+	_ logs.Logger     = (*consoleLog)(nil)
+)
