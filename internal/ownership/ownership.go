@@ -10,11 +10,71 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/paygate/paygate/internal/store"
+	"github.com/paygate/paygate/internal/ttlcache"
 )
+
+// CacheTTL is how long a replica remembers an owner it read or wrote, so
+// that a client reading its own object again (polling an intent's status)
+// costs no store round trip. An owner is never moved to another user
+// (Record writes objects Stripe just created, Claim never overwrites), so a
+// remembered owner can only be out of date after an Erase by another
+// replica, for at most CacheTTL; an Erase clears this replica's memory at
+// once. An absent owner is never remembered: an object created through
+// another replica is found at once.
+const CacheTTL = 2 * time.Second
+
+// cacheSize bounds the owners a Cache remembers.
+const cacheSize = 10000
+
+// Cache is a replica's memory of owners for one shared store.
+type Cache struct {
+	owners *ttlcache.Cache[string]
+	now    func() time.Time
+}
+
+// NewCache returns an empty cache reading time from now.
+func NewCache(now func() time.Time) *Cache {
+	return &Cache{owners: ttlcache.New[string](CacheTTL, cacheSize), now: now}
+}
+
+// Cached is a store that carries a Cache of its owners (the shared store
+// paygate's app hands out). The index reads and writes through it; other
+// stores are read every time.
+type Cached interface {
+	OwnerCache() *Cache
+}
+
+// cacheOf returns s's owner cache, or nil.
+func cacheOf(s store.Store) *Cache {
+	if c, ok := s.(Cached); ok {
+		return c.OwnerCache()
+	}
+	return nil
+}
+
+func (c *Cache) remember(objectID, userID string) {
+	if c != nil {
+		c.owners.Put(objectID, userID, c.now())
+	}
+}
+
+func (c *Cache) forget(objectID string) {
+	if c != nil {
+		c.owners.Delete(objectID)
+	}
+}
+
+func (c *Cache) lookup(objectID string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	return c.owners.Get(objectID, c.now())
+}
 
 // Key is the store key of objectID's owner record.
 func Key(objectID string) string {
@@ -30,6 +90,7 @@ func Record(ctx context.Context, s store.Store, objectID, userID string) error {
 	if err := s.Set(ctx, Key(objectID), []byte(userID), 0); err != nil {
 		return fmt.Errorf("ownership: record %s: %w", objectID, err)
 	}
+	cacheOf(s).remember(objectID, userID)
 	return nil
 }
 
@@ -47,6 +108,7 @@ func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, e
 		return false, fmt.Errorf("ownership: claim %s: %w", objectID, err)
 	}
 	if stored {
+		cacheOf(s).remember(objectID, userID)
 		return true, nil
 	}
 	owner, ok, err := Owner(ctx, s, objectID)
@@ -56,9 +118,16 @@ func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, e
 // Owner returns the user who owns objectID, and false when no one is
 // recorded (the object does not exist, or is not ours).
 func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
+	c := cacheOf(s)
+	if owner, ok := c.lookup(objectID); ok {
+		return owner, true, nil
+	}
 	v, ok, err := s.Get(ctx, Key(objectID))
 	if err != nil {
 		return "", false, fmt.Errorf("ownership: owner of %s: %w", objectID, err)
+	}
+	if ok {
+		c.remember(objectID, string(v))
 	}
 	return string(v), ok, nil
 }
@@ -112,9 +181,11 @@ func GrantedForRequest(ctx context.Context, objectID string) bool {
 
 // Erase removes the owner records of objectIDs.
 func Erase(ctx context.Context, s store.Store, objectIDs ...string) error {
+	c := cacheOf(s)
 	keys := make([]string, len(objectIDs))
 	for i, id := range objectIDs {
 		keys[i] = Key(id)
+		c.forget(id)
 	}
 	if err := s.Delete(ctx, keys...); err != nil {
 		return fmt.Errorf("ownership: erase: %w", err)

@@ -111,3 +111,81 @@ func TestGrantForRequest(t *testing.T) {
 		t.Error("a planted string counts as a grant")
 	}
 }
+
+// cachedStore is a shared store with an owner cache, counting its reads.
+type cachedStore struct {
+	store.Store
+	owners *Cache
+	gets   int
+}
+
+func (s *cachedStore) OwnerCache() *Cache { return s.owners }
+
+func (s *cachedStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	s.gets++
+	return s.Store.Get(ctx, key)
+}
+
+// TestCache: a replica reads an owner from the store once per CacheTTL,
+// never remembers an absent one, and forgets an erased one at once.
+func TestCache(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	mem := store.NewMemory(time.Now)
+	t.Cleanup(func() { _ = mem.Close() })
+	s := &cachedStore{Store: mem, owners: NewCache(func() time.Time { return now })}
+	other := &cachedStore{Store: mem, owners: NewCache(func() time.Time { return now })}
+
+	// Absent: read every time, so that an object another replica creates
+	// is found at once.
+	for range 2 {
+		if _, ok, err := Owner(ctx, s, "pi_1"); err != nil || ok {
+			t.Fatalf("Owner of an unknown object: %v, %v", ok, err)
+		}
+	}
+	if err := Record(ctx, other, "pi_1", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if owner, ok, err := Owner(ctx, s, "pi_1"); err != nil || !ok || owner != "alice" {
+			t.Fatalf("Owner = %q, %v, %v", owner, ok, err)
+		}
+	}
+	if s.gets != 3 {
+		t.Errorf("%d store reads, want 3 (two misses, then one read for three lookups)", s.gets)
+	}
+
+	// An erasure by this replica is seen at once; one by another replica
+	// within CacheTTL.
+	if err := Erase(ctx, s, "pi_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := Owner(ctx, s, "pi_1"); ok {
+		t.Error("the erasing replica still sees the owner")
+	}
+	if err := Record(ctx, s, "pi_2", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Owner(ctx, other, "pi_2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Erase(ctx, s, "pi_2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := Owner(ctx, other, "pi_2"); !ok {
+		t.Error("another replica forgot before CacheTTL (the test's premise changed)")
+	}
+	now = now.Add(CacheTTL)
+	if _, ok, _ := Owner(ctx, other, "pi_2"); ok {
+		t.Error("another replica still sees an erased owner after CacheTTL")
+	}
+
+	// Claim remembers the owner it stored.
+	if _, err := Claim(ctx, s, "pm_1", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	gets := s.gets
+	if owner, _, _ := Owner(ctx, s, "pm_1"); owner != "carol" || s.gets != gets {
+		t.Errorf("after Claim: owner %q, %d more reads", owner, s.gets-gets)
+	}
+}

@@ -2,10 +2,11 @@ package opaauthz
 
 import (
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/paygate/paygate/internal/ttlcache"
 )
 
 // inputFields is a set of the input document's top-level keys.
@@ -92,8 +93,7 @@ func reads(query ast.Body, modules map[string]*ast.Module) (fields inputFields, 
 }
 
 // Decision cache bounds: a decision is kept at most decisionCacheTTL, and
-// at most decisionCacheSize decisions are kept (two generations of half
-// that many).
+// at most decisionCacheSize decisions are kept.
 const (
 	decisionCacheTTL  = 10 * time.Second
 	decisionCacheSize = 10000
@@ -107,17 +107,14 @@ const (
 // the key. A new activation (a new bundle revision) starts a new cache.
 type decisionCache struct {
 	fields inputFields
-
-	mu       sync.Mutex
-	cur, old map[string]cachedDecision
+	*ttlcache.Cache[cachedDecision]
 }
 
 // cachedDecision is a decision and the value the policy gave for it (for
 // the decision log).
 type cachedDecision struct {
-	d       decision
-	result  ast.Value
-	expires time.Time
+	d      decision
+	result ast.Value
 }
 
 // newDecisionCache returns the cache for query on a policy made of modules,
@@ -127,36 +124,7 @@ func newDecisionCache(query ast.Body, modules map[string]*ast.Module) *decisionC
 	if !deterministic || fields&fieldTime != 0 {
 		return nil
 	}
-	return &decisionCache{fields: fields, cur: map[string]cachedDecision{}}
-}
-
-func (c *decisionCache) get(key string, now time.Time) (cachedDecision, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.cur[key]
-	if !ok {
-		if e, ok = c.old[key]; ok {
-			c.insert(key, e)
-		}
-	}
-	if !ok || now.After(e.expires) {
-		return cachedDecision{}, false
-	}
-	return e, true
-}
-
-func (c *decisionCache) put(key string, d decision, result ast.Value, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.insert(key, cachedDecision{d: d, result: result, expires: now.Add(decisionCacheTTL)})
-}
-
-// insert adds e, retiring the current generation when it is full.
-func (c *decisionCache) insert(key string, e cachedDecision) {
-	if len(c.cur) >= decisionCacheSize/2 {
-		c.old, c.cur = c.cur, make(map[string]cachedDecision, len(c.cur))
-	}
-	c.cur[key] = e
+	return &decisionCache{fields: fields, Cache: ttlcache.New[cachedDecision](decisionCacheTTL, decisionCacheSize)}
 }
 
 // key is the cache key of in: each read key's values, length-prefixed so

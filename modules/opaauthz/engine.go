@@ -310,7 +310,7 @@ func (e *engine) decide(ctx context.Context, in *input, header http.Header, requ
 	if snap.cache != nil {
 		key = snap.cache.key(in)
 		var c cachedDecision
-		if c, hit = snap.cache.get(key, in.now); hit {
+		if c, hit = snap.cache.Get(key, in.now); hit {
 			d, result = c.d, c.result
 			cacheHits.Inc()
 		}
@@ -323,7 +323,7 @@ func (e *engine) decide(ctx context.Context, in *input, header http.Header, requ
 		var convErr error
 		result, convErr = resultValue(rs)
 		if snap.cache != nil && err == nil && convErr == nil {
-			snap.cache.put(key, d, result, in.now)
+			snap.cache.Put(key, cachedDecision{d: d, result: result}, in.now)
 			cacheMisses.Inc()
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -68,7 +69,12 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // is cleaned up.
 var backends = caddy.NewUsagePool()
 
-type pooledStore struct{ store.Store }
+// pooledStore is a backend with, for a shared one, this replica's memory
+// of its ownership index.
+type pooledStore struct {
+	store.Store
+	owners *ownership.Cache
+}
 
 func (p pooledStore) Destruct() error { return p.Close() }
 
@@ -90,7 +96,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	switch a.backend {
 	case "memory":
 		a.poolKey = "memory"
-		open = func() (caddy.Destructor, error) { return pooledStore{store.NewMemory(time.Now)}, nil }
+		open = func() (caddy.Destructor, error) { return pooledStore{Store: store.NewMemory(time.Now)}, nil }
 	case "redis":
 		// go-redis has one process-wide logger: the newest configuration's.
 		redis.SetLogger(redisLog{a.logger.Named("redis")})
@@ -111,7 +117,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pooledStore{store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})}, nil
+			return pooledStore{
+				Store:  store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)}),
+				owners: ownership.NewCache(time.Now),
+			}, nil
 		}
 	default:
 		return fmt.Errorf("paygate: unknown store backend %q (want memory or redis)", a.backend)
@@ -126,7 +135,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.metrics = m
-	a.store = instrument(val.(pooledStore).Store, m)
+	p := val.(pooledStore)
+	a.store = instrument(p.Store, m, p.owners)
 	return nil
 }
 

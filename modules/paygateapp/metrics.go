@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
+	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
 
@@ -44,11 +45,18 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 // instrumented records the duration and availability failures of every call
 // of the store it wraps. Labels are operation names only, never keys.
 type instrumented struct {
-	next store.Store
-	m    *metrics
+	next   store.Store
+	m      *metrics
+	owners *ownership.Cache
 }
 
-func instrument(s store.Store, m *metrics) store.Store { return instrumented{next: s, m: m} }
+func instrument(s store.Store, m *metrics, owners *ownership.Cache) store.Store {
+	return instrumented{next: s, m: m, owners: owners}
+}
+
+// OwnerCache is the replica's memory of the ownership index
+// (ownership.Cached), or nil for the memory store, which needs none.
+func (s instrumented) OwnerCache() *ownership.Cache { return s.owners }
 
 func (s instrumented) observe(op string, start time.Time, err error) {
 	s.m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
