@@ -14,8 +14,8 @@ import (
 // every theoretical arrival time stays exact in a double.
 const maxCapacity = 100 * 365 * 24 * time.Hour
 
-// Validate reports whether r is a limit both backends can enforce: Rate,
-// Burst and Cost at least 1, Cost at most Burst, a Period of at least one
+// Validate reports whether r is a limit both backends can enforce: Rate
+// and Burst at least 1, Cost and Refund between 0 and Burst and not both 0, a Period of at least one
 // microsecond per unit of Rate, and a capacity (Burst units' worth of time)
 // of at most 100 years. The error wraps ErrInvalidLimit.
 func (r LimitRequest) Validate() error {
@@ -28,8 +28,10 @@ func (r LimitRequest) Validate() error {
 		return fmt.Errorf("%w: period %v over rate %d is below 1µs", ErrInvalidLimit, r.Period, r.Rate)
 	case r.Burst < 1:
 		return fmt.Errorf("%w: burst %d is below 1", ErrInvalidLimit, r.Burst)
-	case r.Cost < 1:
+	case r.Cost < 0 || r.Cost == 0 && r.Refund == 0:
 		return fmt.Errorf("%w: cost %d is below 1", ErrInvalidLimit, r.Cost)
+	case r.Refund < 0 || r.Refund > r.Burst:
+		return fmt.Errorf("%w: refund %d is not between 0 and burst %d", ErrInvalidLimit, r.Refund, r.Burst)
 	case r.Cost > r.Burst:
 		return fmt.Errorf("%w: cost %d exceeds burst %d", ErrInvalidLimit, r.Cost, r.Burst)
 	case r.Burst > int64(maxCapacity/time.Microsecond)/r.interval():
@@ -57,6 +59,7 @@ type zone struct {
 	interval  int64 // T
 	capacity  int64 // C = Burst*T
 	increment int64 // Cost*T
+	refund    int64 // Refund*T
 }
 
 // prepareLimit checks one Limit call and converts its requests to zones.
@@ -79,9 +82,15 @@ func prepareLimit(reqs []LimitRequest) ([]zone, error) {
 			return nil, fmt.Errorf("zone %d: %w", i, ErrCrossSlot)
 		}
 		t := r.interval()
-		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t}
+		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, refund: r.Refund * t}
 	}
 	return zones, nil
+}
+
+// refunded is the zone's theoretical arrival time tat (already raised to
+// now) once the units given back are taken off it, never below now.
+func (z zone) refunded(now, tat int64) int64 {
+	return max(tat-z.refund, now)
 }
 
 // admits reports whether the zone, whose theoretical arrival time is tat

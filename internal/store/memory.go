@@ -90,15 +90,21 @@ func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult,
 			if e.kind != kindTAT {
 				return nil, errWrongKind
 			}
-			tats[i] = max(e.tat, now)
+			tats[i] = z.refunded(now, max(e.tat, now))
 		}
 		all = all && z.admits(now, tats[i])
 	}
 	results := make([]LimitResult, len(zones))
 	for i, z := range zones {
+		tat := tats[i]
 		if all {
-			tat := tats[i] + z.increment
+			tat += z.increment
+		}
+		switch {
+		case (all || z.refund > 0) && tat > now:
 			m.entries[reqs[i].Key] = entry{kind: kindTAT, tat: tat, expires: time.UnixMicro(tat)}
+		case all || z.refund > 0:
+			delete(m.entries, reqs[i].Key)
 		}
 		results[i] = z.result(now, tats[i], all)
 	}

@@ -55,10 +55,10 @@ func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, 
 		return nil, err
 	}
 	keys := make([]string, len(reqs))
-	args := make([]any, 0, 3*len(zones))
+	args := make([]any, 0, 4*len(zones))
 	for i, z := range zones {
 		keys[i] = r.prefix + reqs[i].Key
-		args = append(args, z.interval, z.capacity, z.increment)
+		args = append(args, z.interval, z.capacity, z.increment, z.refund)
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()

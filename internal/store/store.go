@@ -109,8 +109,14 @@ type LimitRequest struct {
 	// bucket's capacity, at least 1); over any window of one Period at most
 	// Rate+Burst units pass.
 	Burst int64
-	// Cost is the number of units this request takes (at least 1).
+	// Cost is the number of units this request takes (at least 1 unless
+	// Refund is set; at most Burst).
 	Cost int64
+	// Refund is the number of units given back to the zone in the same
+	// atomic call, before it decides: what an earlier request reserved
+	// and turned out not to count (see Refund). A zone with Cost 0 only
+	// takes its units back, and always admits. At most Burst; Limit only.
+	Refund int64
 }
 
 // LimitResult is one zone's part of a decision.

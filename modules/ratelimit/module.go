@@ -83,6 +83,13 @@ type Handler struct {
 	audit  *zap.Logger
 	// degraded is set while the store fails, to log each change once.
 	degraded *atomic.Bool
+	// owed holds the reserved units to give back to the shared store (for
+	// a stage with deferred zones, else nil); flushing runs until stop is
+	// closed, and closes flushed.
+	owed          *owed
+	stop, flushed chan struct{}
+	// now is the clock of owed units' ages.
+	now func() time.Time
 }
 
 // Zone is one limit.
@@ -175,6 +182,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 	h.store, h.logger, h.audit, h.table = s, logger, auditLogger, payapi.Default()
 	h.degraded = new(atomic.Bool)
+	if h.now == nil {
+		h.now = time.Now
+	}
 	if err := h.Validate(); err != nil {
 		return err
 	}
@@ -207,6 +217,13 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 		h.zones[i] = z
 	}
 	h.registerEventZones()
+	for _, z := range h.zones {
+		if z.deferred() {
+			h.owed, h.stop, h.flushed = newOwed(), make(chan struct{}), make(chan struct{})
+			go h.flushEvery(h.stop, h.flushed)
+			break
+		}
+	}
 	return nil
 }
 
@@ -230,9 +247,15 @@ func (h *Handler) registerEventZones() {
 	}
 }
 
-// Cleanup stops the zones of this configuration from counting events.
+// Cleanup stops the zones of this configuration from counting events, and
+// gives back the units still owed.
 func (h *Handler) Cleanup() error {
 	ratezone.Unregister(h)
+	if h.stop != nil {
+		close(h.stop)
+		<-h.flushed
+		h.stop = nil
+	}
 	return nil
 }
 
@@ -348,7 +371,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
-	results, err := h.decide(r.Context(), zones)
+	results, err := h.decide(r.Context(), key, zones)
 	if err != nil {
 		if results, err = h.fallback(zones, err); err != nil {
 			return err
@@ -382,18 +405,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return err
 }
 
-// decide runs the one store call; a refusal caused only by shadow zones is
-// decided again without them, so that the others are charged as if the
-// shadow zones were not there.
-func (h *Handler) decide(ctx context.Context, zones []applied) ([]store.LimitResult, error) {
+// decide runs the one store call, which also gives back what key is owed;
+// a refusal caused only by shadow zones is decided again without them, so
+// that the others are charged as if the shadow zones were not there.
+func (h *Handler) decide(ctx context.Context, key string, zones []applied) ([]store.LimitResult, error) {
 	reqs := make([]store.LimitRequest, len(zones))
 	for i, a := range zones {
 		reqs[i] = a.req
 	}
-	results, err := h.store.Limit(ctx, reqs)
+	var back []store.LimitRequest
+	if h.owed != nil {
+		back = h.owed.take(key)
+	}
+	results, err := h.store.Limit(ctx, withOwed(reqs, back))
 	if err != nil {
+		if h.owed != nil {
+			h.owed.restore(key, back, h.now())
+		}
 		return nil, err
 	}
+	results = results[:len(zones)]
 	if h.degraded.CompareAndSwap(true, false) {
 		h.logger.Info("rate limits decided by the store again")
 	}
@@ -590,8 +621,9 @@ func responseStatus(rec caddyhttp.ResponseRecorder, err error) int {
 }
 
 // settle keeps the unit a deferred zone reserved with the request when
-// the response counts in it, and gives it back otherwise (one store call
-// for all of them): an outcome zone counts a response with one of its
+// the response counts in it, and gives it back otherwise (with the key's
+// next store call, see owed; at once to the in-process fallback): an
+// outcome zone counts a response with one of its
 // statuses; a distinct zone (whose statuses, if any, include status) a
 // value not seen yet for its key within its period (one more store call
 // per value); a replayed response counts in none, it was counted when it
@@ -601,7 +633,7 @@ func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied,
 	// The request is over: its context may be gone, the settling is not.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 	defer cancel()
-	refunds := map[store.Store][]store.LimitRequest{}
+	var shared, inProcess []store.LimitRequest
 	for _, a := range zones {
 		if a.by == nil || !a.z.deferred() {
 			continue
@@ -610,10 +642,18 @@ func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied,
 			observe(a.z.Name, outcomeCharged)
 			continue
 		}
-		refunds[a.by] = append(refunds[a.by], a.req)
+		if a.by == local() {
+			inProcess = append(inProcess, a.req)
+		} else {
+			shared = append(shared, a.req)
+		}
 	}
-	for s, reqs := range refunds {
-		if err := s.Refund(ctx, reqs); err != nil {
+	if len(shared) > 0 {
+		// Given back with the key's next store call, or by a flush.
+		h.owed.add(zones[0].key, shared, h.now())
+	}
+	if len(inProcess) > 0 {
+		if err := local().Refund(ctx, inProcess); err != nil {
 			h.logger.Warn("giving back reserved rate-limit units failed; they return with time", zap.Int("status", status), zap.Error(err))
 		}
 	}

@@ -68,6 +68,7 @@ func newStage(t *testing.T, h *Handler) *stage {
 	c := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	m := store.NewMemory(c.Now)
 	t.Cleanup(func() { _ = m.Close() })
+	h.now = c.Now
 	s := newStageOn(t, h, m)
 	s.clock = c
 	return s
@@ -81,6 +82,7 @@ func newStageOn(t *testing.T, h *Handler, s store.Store) *stage {
 	if err := h.setUp(s, zap.New(core), zap.New(auditCore)); err != nil {
 		t.Fatalf("set-up: %v", err)
 	}
+	t.Cleanup(func() { _ = h.Cleanup() })
 	return &stage{t: t, h: h, store: s, logs: logs, audit: audited}
 }
 

@@ -17,6 +17,7 @@ var limitTests = []test{
 	{"KeyExpires", testLimitKeyExpires},
 	{"AllOrNothing", testLimitAllOrNothing},
 	{"Refund", testLimitRefund},
+	{"RefundInCall", testLimitRefundInCall},
 	{"SeparateKeys", testLimitSeparateKeys},
 	{"ShrunkBurst", testLimitShrunkBurst},
 	{"SharedTag", testLimitSharedTag},
@@ -86,6 +87,35 @@ func testLimitRefund(e *env) {
 	e.wantResults(e.limit(hourly(declines, 2, 1)), denied(0, time.Hour, 2*time.Hour))
 	e.refund(hourly(store.Key("u1", "rl", "unknown"), 2, 1))
 	e.wantResults(e.limit(hourly(store.Key("u1", "rl", "unknown"), 2, 1)), allowed(1, time.Hour))
+}
+
+// testLimitRefundInCall: units given back within a Limit call count before
+// its decision, are kept whatever the decision, and a zone that only takes
+// units back (Cost 0) admits and never holds more than its capacity.
+func testLimitRefundInCall(e *env) {
+	declines := store.Key("u1", "rl", "declines")
+	user := store.Key("u1", "rl", "user")
+	withRefund := func(r store.LimitRequest, units int64) store.LimitRequest {
+		r.Refund = units
+		return r
+	}
+	e.limit(hourly(declines, 2, 2))
+	e.wantResults(e.limit(hourly(declines, 2, 1)), denied(0, time.Hour, 2*time.Hour))
+	// The unit given back pays for this request.
+	e.wantResults(e.limit(withRefund(hourly(declines, 2, 1), 1)), allowed(0, 2*time.Hour))
+
+	// A refused call keeps the units given back to another zone.
+	e.limit(hourly(user, 1, 1))
+	e.wantResults(e.limit(hourly(user, 1, 1), withRefund(hourly(declines, 2, 0), 2)),
+		denied(0, time.Hour, time.Hour), allowed(2, 0))
+	e.wantResults(e.limit(hourly(declines, 2, 2)), allowed(0, 2*time.Hour))
+
+	// More than was charged: back to full, not beyond; nothing is created
+	// for a zone that holds nothing.
+	e.wantResults(e.limit(withRefund(hourly(declines, 2, 0), 2)), allowed(2, 0))
+	e.wantResults(e.limit(withRefund(hourly(declines, 2, 0), 2)), allowed(2, 0))
+	e.wantResults(e.limit(hourly(declines, 2, 2)), allowed(0, 2*time.Hour))
+	e.wantResults(e.limit(hourly(declines, 2, 1)), denied(0, time.Hour, 2*time.Hour))
 }
 
 func testLimitCost(e *env) {
@@ -219,6 +249,9 @@ func testLimitInvalid(e *env) {
 		{"interval below 1µs", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Rate, r.Period = 1001, time.Millisecond })}},
 		{"zero burst", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Burst = 0 })}},
 		{"zero cost", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Cost = 0 })}},
+		{"negative cost with a refund", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Cost, r.Refund = -1, 1 })}},
+		{"negative refund", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Refund = -1 })}},
+		{"refund above burst", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Refund = 6 })}},
 		{"cost above burst", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Cost = 6 })}},
 		{"capacity above 100 years", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Period, r.Burst = 365*24*time.Hour, 101 })}},
 		{"huge burst", []store.LimitRequest{with(func(r *store.LimitRequest) { r.Burst, r.Cost = 1<<62, 1 })}},

@@ -1,0 +1,168 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/paygate/paygate/internal/store"
+)
+
+// owedDelay is how long units owed back to the shared store wait for a
+// request on their key before a flush gives them back on their own.
+const owedDelay = 250 * time.Millisecond
+
+// owed holds the units this stage reserved in the shared store with
+// requests whose responses did not count (a deferred zone's unit, see
+// settle), not given back yet. They go back in the store call of the next
+// request on the same key, inside its one atomic script and before its
+// decision, or by a flush within owedDelay: so a request that did not count
+// costs no round trip of its own under load. Giving a unit back later than
+// the response only keeps the zone stricter meanwhile, never looser.
+type owed struct {
+	mu sync.Mutex
+	by map[string]*debt
+}
+
+// debt is what one key (a subject: all of a stage's counters for it share
+// its hash tag) is owed: units per counter, as pure refunds (Cost 0).
+type debt struct {
+	since time.Time
+	reqs  []store.LimitRequest
+}
+
+func newOwed() *owed { return &owed{by: map[string]*debt{}} }
+
+// add owes back one unit for each of reqs (the zones' charged requests) to
+// key's counters.
+func (o *owed) add(key string, reqs []store.LimitRequest, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	d := o.by[key]
+	if d == nil {
+		d = &debt{since: now}
+		o.by[key] = d
+	}
+	for _, r := range reqs {
+		d.owe(r, r.Cost)
+	}
+}
+
+// owe adds units to r's counter, up to its burst: more would change nothing.
+func (d *debt) owe(r store.LimitRequest, units int64) {
+	for i := range d.reqs {
+		if d.reqs[i].Key == r.Key {
+			d.reqs[i].Refund = min(d.reqs[i].Refund+units, r.Burst)
+			return
+		}
+	}
+	r.Cost, r.Refund = 0, min(units, r.Burst)
+	d.reqs = append(d.reqs, r)
+}
+
+// take removes and returns what key is owed.
+func (o *owed) take(key string) []store.LimitRequest {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	d := o.by[key]
+	if d == nil {
+		return nil
+	}
+	delete(o.by, key)
+	return d.reqs
+}
+
+// restore owes reqs (pure refunds that could not be given back) again.
+func (o *owed) restore(key string, reqs []store.LimitRequest, now time.Time) {
+	if len(reqs) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	d := o.by[key]
+	if d == nil {
+		d = &debt{since: now}
+		o.by[key] = d
+	}
+	for _, r := range reqs {
+		d.owe(r, r.Refund)
+	}
+}
+
+// due removes and returns the debts at least owedDelay old at now, all of
+// them when all is set.
+func (o *owed) due(now time.Time, all bool) map[string][]store.LimitRequest {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]store.LimitRequest{}
+	for key, d := range o.by {
+		if all || now.Sub(d.since) >= owedDelay {
+			out[key] = d.reqs
+			delete(o.by, key)
+		}
+	}
+	return out
+}
+
+// withOwed returns the requests of one store call: the zones' requests,
+// carrying what their counters are owed, then pure refunds for the key's
+// other owed counters.
+func withOwed(reqs, back []store.LimitRequest) []store.LimitRequest {
+	if len(back) == 0 {
+		return reqs
+	}
+	out := make([]store.LimitRequest, len(reqs), len(reqs)+len(back))
+	copy(out, reqs)
+next:
+	for _, b := range back {
+		for i := range out {
+			if out[i].Key == b.Key {
+				out[i].Refund = b.Refund
+				continue next
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// flush gives back the debts due at now (all of them when all is set), one
+// store call per key; a debt that cannot be given back is kept for the next
+// flush, unless all is set (the stage is going away: the units return with
+// time).
+func (h *Handler) flush(now time.Time, all bool) {
+	for key, reqs := range h.owed.due(now, all) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		refunds := make([]store.LimitRequest, len(reqs))
+		for i, r := range reqs {
+			r.Cost, r.Refund = r.Refund, 0
+			refunds[i] = r
+		}
+		err := h.store.Refund(ctx, refunds)
+		cancel()
+		if err != nil {
+			h.logger.Warn("giving back reserved rate-limit units failed", zap.Bool("retrying", !all), zap.Error(err))
+			if !all {
+				h.owed.restore(key, reqs, now)
+			}
+		}
+	}
+}
+
+// flushEvery flushes due debts until stop is closed, then all of them.
+func (h *Handler) flushEvery(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(owedDelay / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			h.flush(h.now(), true)
+			return
+		case <-t.C:
+			h.flush(h.now(), false)
+		}
+	}
+}
