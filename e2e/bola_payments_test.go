@@ -33,12 +33,13 @@ func TestBOLAThroughThePaymentPipeline(t *testing.T) {
 	card := cards.Data[0].ID
 
 	// The policy stage and the handler both check the owner; one store read
-	// serves both.
+	// at most serves both (none while the replica that recorded the owner
+	// still remembers it, see ownership.CacheTTL).
 	before := redisGets(t, e)
 	resp, body = e.do("GET", "/v1/payment_intents/"+intent, "alice", "", nil)
 	wantPaymentStatus(t, resp, body, http.StatusOK)
-	if n := redisGets(t, e) - before; n != 1 {
-		t.Errorf("alice's GET of her intent read the store %d times, want 1", n)
+	if n := redisGets(t, e) - before; n > 1 {
+		t.Errorf("alice's GET of her intent read the store %d times, want at most 1", n)
 	}
 	e.stripeCalls() // what alice caused is not under test
 

@@ -104,7 +104,10 @@ func ForEvent(t string) []Zone {
 
 // Count charges z one unit for the outcome value (a decline's ID) of the
 // subject whose key is key, unless z is distinct and already counted it.
-// It reports whether it charged.
+// It reports whether it charged. The charge is unbounded (see
+// store.LimitRequest.Unbounded): an outcome that happened counts even when
+// the zone looks spent, since part of what it holds may be units reserved
+// by requests in flight, or owed back.
 func Count(ctx context.Context, s store.Store, z Zone, key, value string) (bool, error) {
 	counter := CounterKey(key, z.Name)
 	if z.Distinct {
@@ -113,7 +116,7 @@ func Count(ctx context.Context, s store.Store, z Zone, key, value string) (bool,
 			return false, err
 		}
 	}
-	req := z.Limit
+	req := z.Limit.Unbounded()
 	req.Key, req.Cost = counter, 1
 	res, err := s.Limit(ctx, []store.LimitRequest{req})
 	if err != nil {

@@ -30,7 +30,7 @@ func TestRegistry(t *testing.T) {
 }
 
 // TestCount: a distinct zone counts a value once, whichever caller saw it
-// first, and refuses nothing (a spent zone is just not charged).
+// first, and charges even a spent zone: an outcome that happened counts.
 func TestCount(t *testing.T) {
 	s := store.NewMemory(time.Now)
 	defer s.Close()
@@ -39,11 +39,18 @@ func TestCount(t *testing.T) {
 	for _, step := range []struct {
 		value string
 		want  bool
-	}{{"ch_1", true}, {"ch_1", false}, {"ch_2", true}, {"ch_3", false}} {
+	}{{"ch_1", true}, {"ch_1", false}, {"ch_2", true}, {"ch_3", true}} {
 		got, err := Count(ctx, s, z, "alice", step.value)
 		if err != nil || got != step.want {
 			t.Fatalf("Count(%s) = %v, %v; want %v", step.value, got, err, step.want)
 		}
+	}
+	// Three declines charged in a zone of burst 2: it refuses until two
+	// periods' worth has drained, not one.
+	limit := z.Limit
+	limit.Key, limit.Cost = CounterKey("alice", "declines"), 1
+	if res, err := s.Limit(ctx, []store.LimitRequest{limit}); err != nil || res[0].Allowed || res[0].RetryAfter <= time.Hour/2 {
+		t.Fatalf("after three declines: %+v, %v; want refused for more than one unit's interval", res, err)
 	}
 	// The stage's own bookkeeping uses the same keys: a value it marked is
 	// not counted again here.

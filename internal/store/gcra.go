@@ -40,6 +40,18 @@ func (r LimitRequest) Validate() error {
 	return nil
 }
 
+// Unbounded returns r with the largest burst a zone can have (a capacity
+// of 100 years): charged so, a zone admits whatever it holds. It is how an
+// outcome that happened (a decline Stripe reported) is counted: it must
+// count even when the zone looks spent (units reserved by requests in
+// flight, or owed back), and the zone then refuses until it drains.
+func (r LimitRequest) Unbounded() LimitRequest {
+	if r.Rate >= 1 && r.Period/time.Microsecond >= time.Duration(r.Rate) {
+		r.Burst = int64(maxCapacity/time.Microsecond) / r.interval()
+	}
+	return r
+}
+
 // interval is the emission interval T = Period/Rate in microseconds, rounded
 // up so that a zone never admits more than Rate units per Period.
 func (r LimitRequest) interval() int64 {
