@@ -38,6 +38,5 @@ func registerMetrics(reg prometheus.Registerer) error {
 	return pgmetrics.Register(reg, decisions, fallbacks)
 }
 
-func observe(zone, outcome string) {
-	decisions.WithLabelValues(zone, outcome).Inc()
-}
+// outcomes lists every outcome.
+var outcomes = []string{outcomeAllowed, outcomeRefused, outcomeNotCharged, outcomeShadowRefused, outcomeCharged}

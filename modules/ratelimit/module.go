@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/apierror"
@@ -152,7 +154,15 @@ type zone struct {
 	match    map[string]bool
 	statuses map[int]bool
 	fail     string
+	// quoted is the name as a Structured Field string, policy the zone's
+	// RateLimit-Policy item up to its partition key.
+	quoted, policy string
+	// outcomes are the zone's decision counters, by outcome.
+	outcomes map[string]prometheus.Counter
 }
+
+// observe counts one of the zone's decisions.
+func (z *zone) observe(outcome string) { z.outcomes[outcome].Inc() }
 
 // deferred reports whether the zone is charged after the response (an
 // outcome or distinct-value zone) rather than by the request.
@@ -213,6 +223,13 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 		}
 		if z.Replicas == 0 {
 			z.Replicas = 1
+		}
+		z.quoted = strconv.Quote(z.Name)
+		window := max(ceilSeconds(time.Duration(z.Period)/time.Duration(z.Rate)*time.Duration(z.Burst)), 1)
+		z.policy = z.quoted + ";q=" + strconv.FormatInt(z.Burst, 10) + ";w=" + strconv.FormatInt(window, 10) + ";pk=:"
+		z.outcomes = make(map[string]prometheus.Counter, len(outcomes))
+		for _, o := range outcomes {
+			z.outcomes[o] = decisions.WithLabelValues(z.Name, o)
 		}
 		h.zones[i] = z
 	}
@@ -383,7 +400,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			continue
 		}
 		if zones[i].z.Shadow {
-			observe(zones[i].z.Name, outcomeShadowRefused)
+			zones[i].z.observe(outcomeShadowRefused)
 			h.logger.Info("shadow zone would refuse", zap.String("zone", zones[i].z.Name))
 			continue
 		}
@@ -393,7 +410,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, zones, results, refused)
 	}
 	for _, a := range zones {
-		observe(a.z.Name, outcomeAllowed)
+		a.z.observe(outcomeAllowed)
 	}
 	setHeaders(w.Header(), zones, results, allIndexes(len(zones)))
 	if !hasOutcomeZones(zones) {
@@ -536,17 +553,17 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 	for _, i := range refused {
 		retry = max(retry, results[i].RetryAfter)
 		names = append(names, zones[i].z.Name)
-		observe(zones[i].z.Name, outcomeRefused)
+		zones[i].z.observe(outcomeRefused)
 	}
 	for i, a := range zones {
 		if !slices.Contains(refused, i) {
-			observe(a.z.Name, outcomeNotCharged)
+			a.z.observe(outcomeNotCharged)
 		}
 	}
 	// A 429's fields name the zones that refused, not those of earlier
 	// stages that admitted.
-	w.Header().Del("RateLimit-Policy")
-	w.Header().Del("RateLimit")
+	delete(w.Header(), policyField)
+	delete(w.Header(), limitField)
 	setHeaders(w.Header(), zones, results, refused)
 	audit.Log(h.audit, r, audit.Event{Action: "rate_limited", Outcome: audit.Denied, Reason: strings.Join(names, ",")})
 	seconds := max(ceilSeconds(retry), 1)
@@ -563,18 +580,29 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 // the zone is full again; the partition key pk is a hash of the zone's
 // key, never the key itself.
 func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
-	policies := make([]string, 0, len(indexes))
-	limits := make([]string, 0, len(indexes))
-	for _, i := range indexes {
+	var policies, limits []byte
+	for n, i := range indexes {
 		a, res := zones[i], results[i]
+		if n > 0 {
+			policies = append(policies, ", "...)
+			limits = append(limits, ", "...)
+		}
 		pk := partitionKey(a.z.Name, a.key)
-		window := max(ceilSeconds(time.Duration(a.z.Period)/time.Duration(a.z.Rate)*time.Duration(a.z.Burst)), 1)
-		policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d;pk=:%s:", a.z.Name, a.z.Burst, window, pk))
-		limits = append(limits, fmt.Sprintf("%q;r=%d;t=%d;pk=:%s:", a.z.Name, res.Remaining, ceilSeconds(res.ResetAfter), pk))
+		policies = append(append(append(policies, a.z.policy...), pk...), ':')
+		limits = append(append(limits, a.z.quoted...), ";r="...)
+		limits = append(strconv.AppendInt(limits, res.Remaining, 10), ";t="...)
+		limits = append(strconv.AppendInt(limits, ceilSeconds(res.ResetAfter), 10), ";pk=:"...)
+		limits = append(append(limits, pk...), ':')
 	}
-	h.Add("RateLimit-Policy", strings.Join(policies, ", "))
-	h.Add("RateLimit", strings.Join(limits, ", "))
+	h[policyField] = append(h[policyField], string(policies))
+	h[limitField] = append(h[limitField], string(limits))
 }
+
+// The RateLimit fields' names in Go's canonical form.
+var (
+	policyField = textproto.CanonicalMIMEHeaderKey("RateLimit-Policy")
+	limitField  = textproto.CanonicalMIMEHeaderKey("RateLimit")
+)
 
 // ceilSeconds is d in whole seconds, rounded up.
 func ceilSeconds(d time.Duration) int64 {
@@ -639,7 +667,7 @@ func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied,
 			continue
 		}
 		if !replay && h.counts(ctx, repl, a, status) {
-			observe(a.z.Name, outcomeCharged)
+			a.z.observe(outcomeCharged)
 			continue
 		}
 		if a.by == local() {
