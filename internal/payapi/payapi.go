@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/paygate/paygate/internal/claimname"
 )
 
@@ -250,4 +252,32 @@ func (t *Table) Match(method, path string) (Match, error) {
 	}
 	m.Endpoint = m.Route.endpoint(method)
 	return m, nil
+}
+
+// matched is a remembered Match. Its type is unexported, so nothing
+// outside this package (a client, or a vars directive) can plant one.
+type matched struct {
+	table        *Table
+	method, path string
+	m            Match
+	err          error
+}
+
+// matchVar is the Caddy request variable that remembers the request's
+// Match.
+const matchVar = "paygate.payapi.match"
+
+// MatchRequest is Match for r's method and path, remembered for the rest of
+// the request: every stage that consults the table (methods, policy,
+// idempotency, rate limits, the payment handler) reads the path once. A
+// remembered answer is used only for the same table, method and path.
+// Outside a Caddy request it is Match.
+func (t *Table) MatchRequest(r *http.Request) (Match, error) {
+	path := r.URL.EscapedPath()
+	if p, ok := caddyhttp.GetVar(r.Context(), matchVar).(*matched); ok && p.table == t && p.method == r.Method && p.path == path {
+		return p.m, p.err
+	}
+	m, err := t.Match(r.Method, path)
+	caddyhttp.SetVar(r.Context(), matchVar, &matched{table: t, method: r.Method, path: path, m: m, err: err})
+	return m, err
 }

@@ -3,8 +3,12 @@ package payapi
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // TestDefaultTable pins the payment API: every route, its methods and
@@ -174,5 +178,36 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 	if errMethodNotAllowed.Header != nil {
 		t.Errorf("MethodNotAllowed changed the shared error")
+	}
+}
+
+// TestMatchRequest: the request's match is read once and reused, for the
+// same table, method and path only.
+func TestMatchRequest(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_intents/pi_1", nil)
+	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), httptest.NewRecorder(), &caddyhttp.Server{})
+	first, err := Default().MatchRequest(r)
+	if err != nil || first.ID != "pi_1" {
+		t.Fatalf("MatchRequest = %+v, %v", first, err)
+	}
+	again, _ := Default().MatchRequest(r)
+	if &again.Segments[0] != &first.Segments[0] {
+		t.Error("the second stage's match was computed again")
+	}
+	other := mustNew([]Route{{Template: "/v1/payment_intents/{id}", ResourceType: "payment_intent", Endpoints: []Endpoint{{Method: http.MethodGet, Action: "payment_intent.get"}}}})
+	if m, _ := other.MatchRequest(r); &m.Segments[0] == &first.Segments[0] {
+		t.Error("another table reused this table's match")
+	}
+	r.URL.Path = "/v1/payment_intents/pi_2"
+	if m, _ := Default().MatchRequest(r); m.ID != "pi_2" {
+		t.Errorf("after a rewrite: ID %q, want pi_2", m.ID)
+	}
+	r.URL.Path = "/v1/payment_intents"
+	if m, _ := Default().MatchRequest(r); m.Endpoint != nil {
+		t.Errorf("GET of the collection: endpoint %+v, want none", m.Endpoint)
+	}
+	r.Method = http.MethodPost
+	if m, _ := Default().MatchRequest(r); m.Endpoint == nil || m.Endpoint.Method != http.MethodPost {
+		t.Errorf("after a method change: endpoint %+v", m.Endpoint)
 	}
 }

@@ -56,7 +56,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		e := payapi.ErrMethodNotImplemented
 		return caddyhttp.Error(e.Status, e)
 	}
-	m, err := h.routes.Match(r.Method, r.URL.EscapedPath())
+	m, err := h.routes.MatchRequest(r)
 	if err == nil && m.Route != nil && m.Endpoint == nil {
 		e := payapi.MethodNotAllowed(m.Route.Allow())
 		return caddyhttp.Error(e.Status, e)

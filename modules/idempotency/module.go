@@ -272,7 +272,7 @@ const userPlaceholder = "http.auth.user.id"
 // ServeHTTP answers a request on a configured route from its key's record,
 // or runs it once under the key's lease and records its response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	m, err := h.table.Match(r.Method, r.URL.EscapedPath())
+	m, err := h.table.MatchRequest(r)
 	if err != nil || m.Endpoint == nil {
 		return next.ServeHTTP(w, r)
 	}

@@ -70,7 +70,7 @@ func (h *Handler) buildInput(r *http.Request) (*input, error) {
 	// Caddy's trusted_proxies resolution; never a client-sent header.
 	in.clientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 
-	m, err := h.routes.Match(r.Method, r.URL.EscapedPath())
+	m, err := h.routes.MatchRequest(r)
 	if err != nil {
 		return in, err
 	}

@@ -74,7 +74,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	// An ambiguous path (escaped, dot segments, case variants) names no
 	// endpoint; IDs never need escaping.
-	m, err := payapi.Default().Match(r.Method, r.URL.EscapedPath())
+	m, err := payapi.Default().MatchRequest(r)
 	switch {
 	case err != nil:
 		return caddyhttp.Error(errNotFound.Status, errNotFound.WithCause(err))

@@ -725,7 +725,7 @@ func (h *Handler) setPlaceholders(r *http.Request, repl *caddy.Replacer) string 
 	}
 	repl.Set(PlaceholderUser, user)
 	route := "other"
-	if m, err := h.table.Match(r.Method, r.URL.EscapedPath()); err == nil && m.Route != nil {
+	if m, err := h.table.MatchRequest(r); err == nil && m.Route != nil {
 		route = m.Route.Template
 	}
 	repl.Set(PlaceholderRoute, route)
