@@ -8,7 +8,7 @@ RUN_DIR   := $(CURDIR)/.run
 # Packages whose tests run under the race detector in `make test`.
 RACE_PKGS := ./internal/store/...
 
-.PHONY: all build stripe-mock run test lint check-config bench bundle xcaddy clean
+.PHONY: all build stripe-mock run test lint check-config bench bench-micro bundle xcaddy clean
 
 all: build
 
@@ -50,8 +50,26 @@ check-config: build
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
 
-bench:
+# The Go micro-benchmarks of every package.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Flags for paygate-bench, e.g. BENCH_FLAGS='-rounds 2 -duration 3s'.
+BENCH_FLAGS ?=
+
+# The side-by-side load benchmark (cmd/paygate-bench): paygate's pipeline,
+# a bare reverse_proxy in paygate and in a stock Caddy of the same version,
+# loaded by wrk in interleaved rounds. The servers run on CPU 0, the harness
+# and everything else it starts on CPU 1. Writes bench/results/latest.md and
+# fails when one of the report's targets does.
+bench: build
+	$(GO) build -o $(BIN)/caddy github.com/caddyserver/caddy/v2/cmd/caddy
+	$(GO) build -o $(BIN)/paygate-bench ./cmd/paygate-bench
+	@command -v wrk >/dev/null || { \
+		sudo=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
+		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; \
+	}
+	taskset -c 1 $(BIN)/paygate-bench -paygate $(PAYGATE) -caddy $(BIN)/caddy $(BENCH_FLAGS)
 
 # The policies as a signed OPA bundle, signed with the development key.
 bundle: build
