@@ -54,8 +54,10 @@ check-config: build
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Flags for paygate-bench, e.g. BENCH_FLAGS='-rounds 2 -duration 3s'.
-BENCH_FLAGS ?=
+# Flags for paygate-bench, e.g. BENCH_FLAGS='-rounds 2 -duration 3s'; by
+# default a CPU profile of the GET pipeline is taken after the rounds
+# (bench/results/cpu-get.pprof).
+BENCH_FLAGS ?= -profile get
 
 # The side-by-side load benchmark (cmd/paygate-bench): paygate's pipeline,
 # a bare reverse_proxy in paygate and in a stock Caddy of the same version,

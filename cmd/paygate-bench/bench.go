@@ -127,6 +127,11 @@ func benchmark(ctx context.Context, opts options) (*report, error) {
 	if err := b.runRounds(ctx, targets, rep); err != nil {
 		return nil, err
 	}
+	if opts.profile != "" {
+		if err := b.profile(ctx, targets, opts.profile); err != nil {
+			return nil, err
+		}
+	}
 	rep.finish()
 	return rep, nil
 }
@@ -548,4 +553,60 @@ func binaryVersions(opts options, specs []targetSpec) (caddyVersion, goVersion s
 		}
 	}
 	return caddyVersion, goVersion, nil
+}
+
+// profile loads the target named name for one more -duration while its
+// server's CPU profile is taken (the admin API's /debug/pprof/profile), and
+// writes the profile beside the report as cpu-<name>.pprof.
+func (b *bench) profile(ctx context.Context, targets []*running, name string) error {
+	i := slices.IndexFunc(targets, func(t *running) bool { return t.spec.name == name })
+	if i < 0 {
+		return fmt.Errorf("-profile: %s is not one of the targets run", name)
+	}
+	t := targets[i]
+	if t.spec.load == loadNewTokens {
+		return fmt.Errorf("-profile: %s sends new tokens, which the rounds used up", name)
+	}
+	seconds := max(int(b.opts.duration/time.Second)-1, 1)
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.srv.ports.admin(), seconds)
+	profiled := make(chan error, 1)
+	path := filepath.Join(filepath.Dir(b.opts.out), "cpu-"+name+".pprof")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	go func() { profiled <- fetchTo(ctx, url, path) }()
+	// A round number of its own: POST keys are new, not replays.
+	if _, err := b.measure(ctx, t, b.opts.rounds+1, filepath.Join(b.tmp, "bench.lua")); err != nil {
+		return err
+	}
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("-profile: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "CPU profile of %s: %s (go tool pprof -top %s %s)\n", name, path, b.opts.paygate, path)
+	return nil
+}
+
+// fetchTo writes the body of a GET of url to path.
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

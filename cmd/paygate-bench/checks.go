@@ -62,7 +62,7 @@ func evaluate(sums map[string]summary) []check {
 		case !ok:
 			notRun(name, limit)
 		case math.IsNaN(s.roundTripsPerReq):
-			add(name, "n/a ("+metricRoundTrips+" not exposed)", limit, false)
+			add(name, "n/a ("+metricStoreCalls+" not exposed)", limit, false)
 		default:
 			add(name, fmt.Sprintf("%.2f", s.roundTripsPerReq), limit, s.roundTripsPerReq <= r.max)
 		}

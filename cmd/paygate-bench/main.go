@@ -38,6 +38,9 @@ type options struct {
 	caddy       string
 	repo        string
 	targets     []string
+	// profile names a target whose CPU profile is taken at saturation
+	// after the rounds, or is "".
+	profile string
 }
 
 func main() {
@@ -100,6 +103,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.caddy, "caddy", "bin/caddy", "a stock Caddy binary of the same version")
 	fs.StringVar(&o.repo, "repo", ".", "root of the paygate checkout (deploy/Caddyfile, policies, testdata)")
 	targets := fs.String("targets", strings.Join(targetNames(), ","), "comma-separated targets to run")
+	fs.StringVar(&o.profile, "profile", "", "after the rounds, load this target once more and write its CPU profile (Go pprof) beside -out as cpu-<target>.pprof (not a new-token target)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -27,7 +27,10 @@ const clockTick = time.Second / 100
 const (
 	metricMallocs    = "go_memstats_mallocs_total"
 	metricAllocBytes = "go_memstats_alloc_bytes_total"
-	metricRoundTrips = "paygate_store_round_trips_total"
+	// metricStoreCalls is paygate's histogram of store calls by operation:
+	// on Redis each call is one round trip (a script, a command, or one
+	// pipeline), the health check's pings (op "ping") aside.
+	metricStoreCalls = "paygate_store_call_duration_seconds"
 )
 
 // counters are a server's cumulative counters at one moment.
@@ -46,7 +49,7 @@ type counters struct {
 type runtimeCounters struct {
 	mallocs, allocBytes float64
 	// roundTrips is paygate's store round trips (every series of
-	// metricRoundTrips), when the server exposes them (hasRoundTrips).
+	// metricStoreCalls), when the server exposes them (hasRoundTrips).
 	roundTrips    float64
 	hasRoundTrips bool
 }
@@ -174,8 +177,13 @@ func (m metricFamilies) runtimeCounters() (runtimeCounters, error) {
 		}
 		*dst = sum(f)
 	}
-	if f, ok := m[metricRoundTrips]; ok {
-		c.roundTrips, c.hasRoundTrips = sum(f), true
+	if f, ok := m[metricStoreCalls]; ok {
+		for _, s := range f.GetMetric() {
+			if labelValue(s, "op") != "ping" {
+				c.roundTrips += float64(s.GetHistogram().GetSampleCount())
+			}
+		}
+		c.hasRoundTrips = true
 	}
 	return c, nil
 }
@@ -243,4 +251,14 @@ func commandCalls(info string) (int64, error) {
 		}
 	}
 	return total, sc.Err()
+}
+
+// labelValue is the value of m's label name, or "".
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }

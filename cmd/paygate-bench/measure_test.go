@@ -72,10 +72,20 @@ go_memstats_mallocs_total 123456
 # HELP go_memstats_alloc_bytes_total Total number of bytes allocated in heap until now.
 # TYPE go_memstats_alloc_bytes_total counter
 go_memstats_alloc_bytes_total 9.87654321e+08
-# HELP paygate_store_round_trips_total Store round trips.
-# TYPE paygate_store_round_trips_total counter
-paygate_store_round_trips_total{op="limit"} 30
-paygate_store_round_trips_total{op="get"} 12
+# HELP paygate_store_call_duration_seconds Duration of store calls by operation.
+# TYPE paygate_store_call_duration_seconds histogram
+paygate_store_call_duration_seconds_bucket{op="limit",le="0.001"} 30
+paygate_store_call_duration_seconds_bucket{op="limit",le="+Inf"} 30
+paygate_store_call_duration_seconds_sum{op="limit"} 0.01
+paygate_store_call_duration_seconds_count{op="limit"} 30
+paygate_store_call_duration_seconds_bucket{op="get",le="0.001"} 12
+paygate_store_call_duration_seconds_bucket{op="get",le="+Inf"} 12
+paygate_store_call_duration_seconds_sum{op="get"} 0.01
+paygate_store_call_duration_seconds_count{op="get"} 12
+paygate_store_call_duration_seconds_bucket{op="ping",le="0.001"} 7
+paygate_store_call_duration_seconds_bucket{op="ping",le="+Inf"} 7
+paygate_store_call_duration_seconds_sum{op="ping"} 0.01
+paygate_store_call_duration_seconds_count{op="ping"} 7
 # HELP paygate_policy_bundle_revision_info The active bundle.
 # TYPE paygate_policy_bundle_revision_info gauge
 paygate_policy_bundle_revision_info{revision="old"} 0
@@ -105,7 +115,7 @@ func TestRuntimeCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c, err := m.runtimeCounters(); err != nil || c.hasRoundTrips {
-		t.Errorf("without %s: %+v, %v; want no round trips and no error", metricRoundTrips, c, err)
+		t.Errorf("without %s: %+v, %v; want no round trips and no error", metricStoreCalls, c, err)
 	}
 
 	// The allocation counters are required.

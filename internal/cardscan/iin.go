@@ -18,6 +18,11 @@ const (
 	maxDigits = 19
 )
 
+// MinDigits is the fewest digits a card number has: a text holding fewer
+// digits and escapes ('%', '\\', which may decode to one) holds no card
+// number.
+const MinDigits = minDigits
+
 // iinRange is a range of issuer identification numbers: the numbers whose
 // first width digits lie in [lo, hi] and whose length is in lengths (a bit
 // set: bit n for n digits).

@@ -1,6 +1,10 @@
 package redact
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+)
 
 // maxName bounds the names SensitiveName looks at; longer ones are not
 // field, parameter or header names.
@@ -68,6 +72,47 @@ func SensitiveName(name string) bool {
 	if name == "" || len(name) > maxName {
 		return false
 	}
+	answers := *nameAnswers.Load()
+	if v, ok := answers[name]; ok {
+		return v
+	}
+	v := sensitiveName(name)
+	if len(answers) < maxNameAnswers {
+		rememberName(name, v)
+	}
+	return v
+}
+
+// nameAnswers remembers SensitiveName's answers: the same field and header
+// names come in every log entry. Reads take no lock; a new answer replaces
+// the map by a copy holding it. At most maxNameAnswers are kept (names a
+// client makes up beyond them are worked out each time).
+var (
+	nameAnswers   atomic.Pointer[map[string]bool]
+	nameAnswersMu sync.Mutex
+)
+
+const maxNameAnswers = 1024
+
+func init() { nameAnswers.Store(&map[string]bool{}) }
+
+func rememberName(name string, v bool) {
+	nameAnswersMu.Lock()
+	defer nameAnswersMu.Unlock()
+	old := *nameAnswers.Load()
+	if len(old) >= maxNameAnswers {
+		return
+	}
+	answers := make(map[string]bool, len(old)+1)
+	for k, a := range old {
+		answers[k] = a
+	}
+	answers[name] = v
+	nameAnswers.Store(&answers)
+}
+
+// sensitiveName is SensitiveName, worked out.
+func sensitiveName(name string) bool {
 	var buf [maxName]byte
 	n := normalize(buf[:0], name)
 	if sensitive(n) {
@@ -88,17 +133,32 @@ func sensitive(n []byte) bool {
 	if sensitiveNames[string(n)] {
 		return true
 	}
-	for _, p := range sensitiveParts {
-		if bytes.Contains(n, []byte(p)) {
+	for _, p := range sensitivePartBytes {
+		if bytes.Contains(n, p) {
 			return true
 		}
 	}
-	for _, p := range sensitiveSuffixes {
-		if bytes.HasSuffix(n, []byte(p)) {
+	for _, p := range sensitiveSuffixBytes {
+		if bytes.HasSuffix(n, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// sensitivePartBytes and sensitiveSuffixBytes are the lists as bytes, made
+// once.
+var (
+	sensitivePartBytes   = asBytes(sensitiveParts)
+	sensitiveSuffixBytes = asBytes(sensitiveSuffixes)
+)
+
+func asBytes(words []string) [][]byte {
+	out := make([][]byte, len(words))
+	for i, w := range words {
+		out[i] = []byte(w)
+	}
+	return out
 }
 
 // normalize appends name to dst in lower case, with '-' as '_' and the

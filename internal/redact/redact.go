@@ -26,7 +26,11 @@
 // rather than leak a secret.
 package redact
 
-import "github.com/paygate/paygate/internal/cardscan"
+import (
+	"strings"
+
+	"github.com/paygate/paygate/internal/cardscan"
+)
 
 // Mask replaces a secret in the log.
 const Mask = "[redacted]"
@@ -39,16 +43,105 @@ func String(s string) string {
 	}
 	var spanBuf [8]span
 	spans := spanBuf[:0]
-	for _, m := range cardscan.Find(nil, s) {
-		spans = append(spans, span{m.Start, m.End, cardMask(m.Last4)})
+	f := scanFeatures(s)
+	if f.digits >= cardscan.MinDigits {
+		for _, m := range cardscan.Find(nil, s) {
+			spans = append(spans, span{m.Start, m.End, cardMask(m.Last4)})
+		}
 	}
-	spans = tokenSpans(spans, s)
-	spans = emailSpans(spans, s)
-	spans = pairSpans(spans, s)
+	if f.mayHoldToken(s) {
+		spans = tokenSpans(spans, s)
+	}
+	if f.classes&cEmail != 0 {
+		spans = emailSpans(spans, s)
+	}
+	if f.classes&cPair != 0 {
+		spans = pairSpans(spans, s)
+	}
 	if len(spans) == 0 {
 		return s
 	}
 	return apply(s, spans)
+}
+
+// Byte classes each scanner needs to find anything: one pass over a text
+// tells which scanners can skip it (most logged text, a method, a path, an
+// address, a user agent, holds nothing String masks).
+const (
+	// cDigit: a digit, or the start of an escape that may decode to one.
+	cDigit = 1 << iota
+	// cUnderscore: every key prefix (sk_, rk_, whsec_) and _secret_ has one.
+	cUnderscore
+	// cB: the first letter of an authorization scheme (Bearer, Basic).
+	cB
+	// cColon: a URL's userinfo follows "://"; a pair's name may end in one.
+	cColon
+	// cDot counts towards a JWT's two dots.
+	cDot
+	// cEmail: an address's '@', or the '%' of "%40".
+	cEmail
+	// cPair: a pair's '=' or ':'.
+	cPair
+)
+
+var classes = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= cDigit
+	}
+	t['%'] |= cDigit | cEmail
+	t['\\'] |= cDigit
+	t['_'] |= cUnderscore
+	t['b'] |= cB
+	t['B'] |= cB
+	t[':'] |= cColon | cPair
+	t['.'] |= cDot
+	t['@'] |= cEmail
+	t['='] |= cPair
+	return t
+}()
+
+// features is what one pass over a text found: its classes, and the counts
+// of digits (with escapes) and of dots.
+type features struct {
+	classes      uint8
+	digits, dots int
+}
+
+// mayHoldToken reports whether s, whose features f are, may hold what
+// tokenSpans masks: a JWT (two dots), a key or client secret ('_'), a URL
+// with a userinfo ("://"), or an authorization scheme.
+func (f features) mayHoldToken(s string) bool {
+	switch {
+	case f.dots >= 2 || f.classes&cUnderscore != 0:
+		return true
+	case f.classes&cColon != 0 && strings.Contains(s, "://"):
+		return true
+	case f.classes&cB != 0:
+		for i := 0; i < len(s); i++ {
+			if s[i]|0x20 == 'b' && (hasPrefixFold(s[i:], "bearer") || hasPrefixFold(s[i:], "basic")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func scanFeatures(s string) features {
+	var f features
+	for i := 0; i < len(s); i++ {
+		c := classes[s[i]]
+		if c == 0 {
+			continue
+		}
+		f.classes |= c
+		if c&cDigit != 0 {
+			f.digits++
+		}
+		if c&cDot != 0 {
+			f.dots++
+		}
+	}
+	return f
 }
 
 // Value returns value as it may be logged under name: Mask when the name is

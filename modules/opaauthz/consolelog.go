@@ -2,6 +2,7 @@ package opaauthz
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -64,10 +65,10 @@ func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
 		zap.String("decision_id", e.DecisionID),
 	)
 	if len(e.Labels) > 0 {
-		fields = append(fields, zap.Any("labels", e.Labels))
+		fields = append(fields, zap.Object("labels", stringMap(e.Labels)))
 	}
 	if len(e.Bundles) > 0 {
-		fields = append(fields, zap.Any("bundles", e.Bundles))
+		fields = append(fields, zap.Object("bundles", bundles(e.Bundles)))
 	}
 	for _, s := range []struct{ key, value string }{
 		{"path", e.Path}, {"query", e.Query}, {"requested_by", e.RequestedBy},
@@ -92,16 +93,65 @@ func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
 		fields = append(fields, zap.String("error", e.Error.Error()))
 	}
 	if len(e.Metrics) > 0 {
-		fields = append(fields, zap.Any("metrics", e.Metrics))
+		fields = append(fields, jsonField("metrics", map[string]any(e.Metrics)))
 	}
-	if e.RequestContext != nil {
-		fields = append(fields, zap.Any("request_context", e.RequestContext))
+	if rc := e.RequestContext; rc != nil && rc.HTTPRequest != nil {
+		fields = append(fields, zap.Object("request_context", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+			return enc.AddObject("http", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+				return enc.AddObject("headers", headerValues(rc.HTTPRequest.Headers))
+			}))
+		})))
 	}
 	for k, v := range e.Custom {
-		fields = append(fields, zap.Any(k, v))
+		fields = append(fields, jsonField(k, v))
 	}
 	slices.SortFunc(fields, func(a, b zap.Field) int { return strings.Compare(a.Key, b.Key) })
 	ce.Write(fields...)
+	return nil
+}
+
+// stringMap encodes a map of strings, its keys in order.
+type stringMap map[string]string
+
+func (m stringMap) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		enc.AddString(k, m[k])
+	}
+	return nil
+}
+
+// bundles encodes the active bundles' revisions, as OPA's event has them.
+type bundles map[string]logs.BundleInfoV1
+
+func (b bundles) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for _, name := range slices.Sorted(maps.Keys(b)) {
+		rev := b[name].Revision
+		if err := enc.AddObject(name, zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+			if rev != "" {
+				enc.AddString("revision", rev)
+			}
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headerValues encodes recorded request headers, names in order.
+type headerValues map[string][]string
+
+func (h headerValues) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if err := enc.AddArray(name, zapcore.ArrayMarshalerFunc(func(enc zapcore.ArrayEncoder) error {
+			for _, v := range h[name] {
+				enc.AppendString(v)
+			}
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
