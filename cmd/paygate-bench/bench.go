@@ -483,6 +483,7 @@ func (b *bench) measure(ctx context.Context, t *running, round int, script strin
 func (b *bench) counters(ctx context.Context, srv *server, beforeRun bool) (counters, error) {
 	var c counters
 	readCPU := func() error {
+		c.upstream = upstreamRequests.Load()
 		var err error
 		if c.cpu, err = srv.cpu(); err != nil {
 			return err

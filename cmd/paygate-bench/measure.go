@@ -43,6 +43,9 @@ type counters struct {
 	runtimeCounters
 	// redisCommands is what Redis has run for everyone (see commandCalls).
 	redisCommands int64
+	// upstream is how many requests the upstream has answered, read with
+	// the CPU time.
+	upstream int64
 }
 
 // runtimeCounters are what a server's /metrics tells.

@@ -59,7 +59,8 @@ type server struct {
 }
 
 // startServer runs bin (paygate or Caddy) with the Caddyfile config in dir,
-// a new directory, with env added to a minimal environment, on serverCPU.
+// a new directory, with env added to a minimal environment (and GOGC and
+// GOMEMLIMIT from the harness's own), on serverCPU.
 func (b *bench) startServer(name, bin, dir, config string, ports serverPorts, env []string) (*server, error) {
 	home := filepath.Join(dir, "home")
 	s := &server{ports: ports, dataDir: filepath.Join(home, ".local", "share"), metrics: &http.Client{Timeout: clientTimeout}}
@@ -78,6 +79,13 @@ func (b *bench) startServer(name, bin, dir, config string, ports serverPorts, en
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_DATA_HOME=" + s.dataDir,
 	}, env...)
+	// The Go runtime's GC settings pass through, so that one run can
+	// measure them ("GOGC=200 make bench").
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	c, err := b.start(name, filepath.Join(dir, "server.log"), cmd)
 	if err != nil {
 		return nil, err

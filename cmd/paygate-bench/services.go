@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,9 +21,15 @@ import (
 // upstreamBody is the upstream's answer to every request.
 var upstreamBody = []byte(`{"ok":true}`)
 
+// upstreamRequests counts the requests the upstream answered: the requests
+// a server passed on, which, with one target loaded at a time, are that
+// target's (wrk counts only those it saw answered before it stopped).
+var upstreamRequests atomic.Int64
+
 // upstream is the application behind the servers: HTTP/1.1, 200 with
 // upstreamBody as JSON, whatever the request.
 func upstream(w http.ResponseWriter, r *http.Request) {
+	upstreamRequests.Add(1)
 	_, _ = io.Copy(io.Discard, r.Body)
 	w.Header()["Content-Type"] = []string{"application/json"}
 	_, _ = w.Write(upstreamBody)

@@ -34,6 +34,12 @@ type sample struct {
 // before and after the run, and its RSS after it.
 func newSample(w wrkResult, before, after counters, rss int64) sample {
 	n := float64(w.Requests)
+	// Per request of the server: those it passed on, which includes the
+	// ones still in flight when wrk stopped (their calls and CPU count in
+	// the deltas too); wrk's count where nothing reached the upstream.
+	if passed := after.upstream - before.upstream; passed > 0 {
+		n = float64(passed)
+	}
 	per := func(delta float64) float64 {
 		if n == 0 {
 			return math.NaN()
@@ -43,7 +49,7 @@ func newSample(w wrkResult, before, after counters, rss int64) sample {
 	cpu := after.cpu - before.cpu
 	wall := time.Duration(w.DurationUS) * time.Microsecond
 	return sample{
-		rps:              n / wall.Seconds(),
+		rps:              float64(w.Requests) / wall.Seconds(),
 		p50:              w.Latency.P50,
 		p99:              w.Latency.P99,
 		p999:             w.Latency.P999,
