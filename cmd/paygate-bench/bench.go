@@ -558,7 +558,8 @@ func binaryVersions(opts options, specs []targetSpec) (caddyVersion, goVersion s
 
 // profile loads the target named name for one more -duration while its
 // server's CPU profile is taken (the admin API's /debug/pprof/profile), and
-// writes the profile beside the report as cpu-<name>.pprof.
+// writes the profile beside the report as cpu-<name>.pprof, and its
+// allocation profile as allocs-<name>.pprof.
 func (b *bench) profile(ctx context.Context, targets []*running, name string) error {
 	i := slices.IndexFunc(targets, func(t *running) bool { return t.spec.name == name })
 	if i < 0 {
@@ -583,7 +584,12 @@ func (b *bench) profile(ctx context.Context, targets []*running, name string) er
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("-profile: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "CPU profile of %s: %s (go tool pprof -top %s %s)\n", name, path, b.opts.paygate, path)
+	// The allocations since the server started, the rounds included.
+	allocs := filepath.Join(filepath.Dir(path), "allocs-"+name+".pprof")
+	if err := fetchTo(ctx, fmt.Sprintf("http://%s/debug/pprof/allocs", t.srv.ports.admin()), allocs); err != nil {
+		return fmt.Errorf("-profile: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "CPU profile of %s: %s (go tool pprof -top %s %s); allocations: %s\n", name, path, b.opts.paygate, path, allocs)
 	return nil
 }
 

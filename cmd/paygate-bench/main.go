@@ -103,7 +103,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.caddy, "caddy", "bin/caddy", "a stock Caddy binary of the same version")
 	fs.StringVar(&o.repo, "repo", ".", "root of the paygate checkout (deploy/Caddyfile, policies, testdata)")
 	targets := fs.String("targets", strings.Join(targetNames(), ","), "comma-separated targets to run")
-	fs.StringVar(&o.profile, "profile", "", "after the rounds, load this target once more and write its CPU profile (Go pprof) beside -out as cpu-<target>.pprof (not a new-token target)")
+	fs.StringVar(&o.profile, "profile", "", "after the rounds, load this target once more and write its CPU and allocation profiles (Go pprof) beside -out as cpu-<target>.pprof and allocs-<target>.pprof (not a new-token target)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

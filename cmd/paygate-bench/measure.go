@@ -55,6 +55,8 @@ type runtimeCounters struct {
 	// metricStoreCalls), when the server exposes them (hasRoundTrips).
 	roundTrips    float64
 	hasRoundTrips bool
+	// byOp are the round trips by store operation.
+	byOp map[string]float64
 }
 
 // parseStatCPU returns utime+stime from the text of /proc/PID/stat.
@@ -181,9 +183,12 @@ func (m metricFamilies) runtimeCounters() (runtimeCounters, error) {
 		*dst = sum(f)
 	}
 	if f, ok := m[metricStoreCalls]; ok {
+		c.byOp = map[string]float64{}
 		for _, s := range f.GetMetric() {
-			if labelValue(s, "op") != "ping" {
-				c.roundTrips += float64(s.GetHistogram().GetSampleCount())
+			if op := labelValue(s, "op"); op != "ping" {
+				n := float64(s.GetHistogram().GetSampleCount())
+				c.roundTrips += n
+				c.byOp[op] += n
 			}
 		}
 		c.hasRoundTrips = true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +102,9 @@ func TestRuntimeCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := runtimeCounters{mallocs: 123456, allocBytes: 987654321, roundTrips: 42, hasRoundTrips: true}
-	if c != want {
+	want := runtimeCounters{mallocs: 123456, allocBytes: 987654321, roundTrips: 42, hasRoundTrips: true,
+		byOp: map[string]float64{"limit": 30, "get": 12}}
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("runtimeCounters = %+v, want %+v", c, want)
 	}
 	if !m.has(bundleRevisionMetric, 1) || m.has(bundleRevisionMetric, 2) || m.has("absent", 0) {

@@ -87,6 +87,16 @@ func (r *report) markdown() string {
 			num(s.commandsPerReq, 2), num(s.roundTripsPerReq, 2),
 			num(float64(s.maxRSS)/(1<<20), 0), errs)
 	}
+	p("\nStore round trips per request by operation (medians):\n\n")
+	for _, spec := range r.specs {
+		if ops := r.sums[spec.name].roundTripsByOp; len(ops) > 0 {
+			parts := make([]string, 0, len(ops))
+			for _, op := range slices.Sorted(maps.Keys(ops)) {
+				parts = append(parts, fmt.Sprintf("%s %s", op, num(ops[op], 2)))
+			}
+			p("- `%s`: %s\n", spec.name, strings.Join(parts, ", "))
+		}
+	}
 	p("\nNotes:\n\n")
 	for _, note := range []string{
 		"Medians over the measured rounds; the ratio to (a) is the median of the per-round ratios to (a) in the same round.",

@@ -26,6 +26,8 @@ type sample struct {
 	commandsPerReq   float64
 	roundTripsPerReq float64
 	hasRoundTrips    bool
+	// roundTripsByOp are the round trips per request by store operation.
+	roundTripsByOp map[string]float64
 	// rss is the server's resident set size after the round, in bytes.
 	rss int64
 }
@@ -63,6 +65,7 @@ func newSample(w wrkResult, before, after counters, rss int64) sample {
 		commandsPerReq:   per(float64(after.redisCommands - before.redisCommands)),
 		roundTripsPerReq: per(after.roundTrips - before.roundTrips),
 		hasRoundTrips:    before.hasRoundTrips && after.hasRoundTrips,
+		roundTripsByOp:   perOp(after.byOp, before.byOp, per),
 		rss:              rss,
 	}
 }
@@ -80,7 +83,9 @@ type summary struct {
 	commandsPerReq float64
 	// roundTripsPerReq is NaN unless every round counted them.
 	roundTripsPerReq float64
-	maxRSS           int64
+	// roundTripsByOp are the medians by store operation.
+	roundTripsByOp map[string]float64
+	maxRSS         int64
 	errors           int64
 	tokenWraps       int64
 	// ratio is the median over rounds of rps over the bare target's rps in
@@ -126,6 +131,14 @@ func summarize(rounds, bare []sample) summary {
 		})
 	}
 	for _, r := range rounds {
+		for op := range r.roundTripsByOp {
+			if s.roundTripsByOp == nil {
+				s.roundTripsByOp = map[string]float64{}
+			}
+			s.roundTripsByOp[op] = med(func(s sample) float64 { return s.roundTripsByOp[op] })
+		}
+	}
+	for _, r := range rounds {
 		s.maxRSS = max(s.maxRSS, r.rss)
 		s.errors += r.errors
 		s.tokenWraps += r.tokenWraps
@@ -162,4 +175,19 @@ func median(xs []float64) float64 {
 		return s[mid]
 	}
 	return (s[mid-1] + s[mid]) / 2
+}
+
+// perOp is the change of each operation's count from before to after, per
+// request; nil when the server counts none.
+func perOp(after, before map[string]float64, per func(float64) float64) map[string]float64 {
+	if after == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(after))
+	for op, n := range after {
+		if d := n - before[op]; d > 0 {
+			out[op] = per(d)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -132,5 +133,17 @@ func TestRoundOrder(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+func TestPerOp(t *testing.T) {
+	per := func(d float64) float64 { return d / 10 }
+	got := perOp(map[string]float64{"limit": 50, "get": 3, "acquire": 7}, map[string]float64{"limit": 30, "get": 3}, per)
+	want := map[string]float64{"limit": 2, "acquire": 0.7}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("perOp = %v, want %v (operations that did not change left out)", got, want)
+	}
+	if perOp(nil, nil, per) != nil {
+		t.Error("perOp of a server without store calls is not nil")
 	}
 }
