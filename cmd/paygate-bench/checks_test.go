@@ -8,8 +8,9 @@ import (
 // passing is a run that meets every target.
 func passing() map[string]summary {
 	return map[string]summary{
-		targetBare:     {ratio: 1, maxRSS: 100, roundTripsPerReq: math.NaN()},
-		targetGet:      {ratio: 0.75, maxRSS: 200, roundTripsPerReq: 2},
+		targetBare: {ratio: 1, maxRSS: 100, roundTripsPerReq: math.NaN()},
+		// 2.004: background calls amortised over the requests pass.
+		targetGet:      {ratio: 0.75, maxRSS: 200, roundTripsPerReq: 2.004},
 		targetGetRS256: {ratio: 0.45, maxRSS: 150, roundTripsPerReq: 2},
 		targetGetEdDSA: {ratio: 0.2, maxRSS: 150, roundTripsPerReq: 2},
 		targetPost:     {ratio: 0.6, maxRSS: 150, roundTripsPerReq: 3},
@@ -47,7 +48,7 @@ func TestEvaluateFails(t *testing.T) {
 		{"GET ratio", func(m map[string]summary) { s := m[targetGet]; s.ratio = 0.74; m[targetGet] = s }, "req/s get / bare (median of per-round ratios)"},
 		{"RS256 ratio", func(m map[string]summary) { s := m[targetGetRS256]; s.ratio = 0.44; m[targetGetRS256] = s }, "req/s get-new-token-rs256 / bare (median of per-round ratios)"},
 		{"POST ratio", func(m map[string]summary) { s := m[targetPost]; s.ratio = math.NaN(); m[targetPost] = s }, "req/s post / bare (median of per-round ratios)"},
-		{"GET round trips", func(m map[string]summary) { s := m[targetGet]; s.roundTripsPerReq = 2.01; m[targetGet] = s }, "Redis round trips per GET (get)"},
+		{"GET round trips", func(m map[string]summary) { s := m[targetGet]; s.roundTripsPerReq = 2.006; m[targetGet] = s }, "Redis round trips per GET (get)"},
 		{"round trips not counted", func(m map[string]summary) { s := m[targetPost]; s.roundTripsPerReq = math.NaN(); m[targetPost] = s }, "Redis round trips per POST (post)"},
 		{"errors", func(m map[string]summary) { s := m[targetStock]; s.errors = 1; m[targetStock] = s }, "errors, stock-caddy"},
 		{"tokens reused", func(m map[string]summary) { s := m[targetGetEdDSA]; s.tokenWraps = 1; m[targetGetEdDSA] = s }, "tokens reused, get-new-token-eddsa"},
