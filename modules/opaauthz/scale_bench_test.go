@@ -1,6 +1,7 @@
 package opaauthz
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -100,5 +101,25 @@ func BenchmarkPolicySize(b *testing.B) {
 				serveAllowed(b, h, http.MethodPost, p.target)
 			})
 		}
+		// What a decision-cache miss costs: the input and the policy's
+		// evaluation, every time.
+		b.Run(p.name+"/evaluation", func(b *testing.B) {
+			s := store.NewMemory(time.Now)
+			b.Cleanup(func() { _ = s.Close() })
+			h := provisionOn(b, &Handler{PolicyDir: p.dir, Routes: p.routes, Claims: []string{"role"}, DecisionLog: &DecisionLogConfig{Disabled: true}}, s, id)
+			r, _ := newRequest(http.MethodPost, p.target, caller{user: "user_42", claims: map[string]string{"role": "customer"}})
+			in, err := h.buildInput(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snap := h.engine.snap.Load()
+			b.ReportAllocs()
+			for b.Loop() {
+				rs, err := snap.eval(context.Background(), in.value(), in.now)
+				if d := interpret(rs, err); !d.allowed() {
+					b.Fatalf("decision %+v", d)
+				}
+			}
+		})
 	}
 }
