@@ -312,6 +312,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	holder := rand.Text()
 	lease, err := h.store.Acquire(r.Context(), storeKey, holder, fp, time.Duration(h.Lease))
 	if err != nil {
+		if gone := apierror.ClientGone(r); gone != nil {
+			return gone
+		}
 		return h.refuse(outcomeStoreUnavailable, apierror.StoreUnavailable.WithCause(fmt.Errorf("idempotency lease: %w", err)))
 	}
 	switch lease.State {

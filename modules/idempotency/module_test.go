@@ -435,6 +435,22 @@ func TestStoreUnavailable(t *testing.T) {
 	wantRuns(t, next, 0)
 }
 
+// TestClientGoneIsNoStoreFailure: a lease that cannot be taken because the
+// client hung up is no store outage: 499, not 503 store_unavailable.
+func TestClientGoneIsNoStoreFailure(t *testing.T) {
+	f := newFixture(t, nil)
+	next := count(created)
+	_ = f.store.Close()
+	r := post(intents, intentBody, "k")
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	got := f.serve(r.WithContext(ctx), "alice", next)
+	if got.status != apierror.StatusClientClosedRequest {
+		t.Errorf("status %d, want 499", got.status)
+	}
+	wantRuns(t, next, 0)
+}
+
 func TestWhatIsKept(t *testing.T) {
 	declined := apierror.New(http.StatusPaymentRequired, apierror.TypeCard, "card_declined", "Your card was declined.")
 	declined.DeclineCode = "insufficient_funds"

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
@@ -223,6 +224,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	stripMethodOverrides(r.Header)
 	in, err := h.buildInput(r)
 	if err != nil {
+		if gone := apierror.ClientGone(r); gone != nil {
+			return gone
+		}
 		return h.refuse(r, in, refusalFor(err))
 	}
 	d := h.engine.decide(r.Context(), in, h.headers.record(r.Header), reqid.From(r))

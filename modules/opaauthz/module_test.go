@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/store"
@@ -200,6 +202,31 @@ decision := {"allow": false, "reason": "echo", "input": input}
 	}
 	if got := document(t, in); !reflect.DeepEqual(got, want) {
 		t.Errorf("input\n got %#v\nwant %#v", got, want)
+	}
+}
+
+// TestClientGoneIsNoStoreFailure: an owner lookup that fails because the
+// client hung up is no store outage and no policy decision: 499, nothing
+// counted, no policy_denied audit event.
+func TestClientGoneIsNoStoreFailure(t *testing.T) {
+	env := mustProvision(t, &Handler{PolicyDir: repoPolicies})
+	env.h.store = failingStore{env.store}
+	before := testutil.ToFloat64(decisions.WithLabelValues(resultStoreUnavailable))
+	r, w := newRequest("GET", "/v1/payment_intents/pi_1", caller{user: "alice"})
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	err := env.h.ServeHTTP(w, r.WithContext(ctx), caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		t.Error("next ran")
+		return nil
+	}))
+	if he, ok := errors.AsType[caddyhttp.HandlerError](err); !ok || he.StatusCode != apierror.StatusClientClosedRequest {
+		t.Fatalf("ServeHTTP = %v, want 499", err)
+	}
+	if got := testutil.ToFloat64(decisions.WithLabelValues(resultStoreUnavailable)); got != before {
+		t.Errorf("store_unavailable counted: %v, want %v", got, before)
+	}
+	if n := env.logs.FilterField(zap.String("action", "policy_denied")).Len(); n != 0 {
+		t.Errorf("%d policy_denied audit events", n)
 	}
 }
 

@@ -390,6 +390,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	results, err := h.decide(r.Context(), key, zones)
 	if err != nil {
+		if gone := apierror.ClientGone(r); gone != nil {
+			return gone
+		}
 		if results, err = h.fallback(zones, err); err != nil {
 			return err
 		}

@@ -2,10 +2,16 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/paygate/paygate/internal/store"
 )
@@ -125,5 +131,33 @@ func TestOwedUnitsKeptWhenTheStoreFails(t *testing.T) {
 	}
 	if got := cs.refunds.Load(); got != 0 {
 		t.Errorf("%d Refund calls, want none", got)
+	}
+}
+
+// TestClientGoneIsNoStoreFailure: when the client hangs up while the store
+// call runs, the call fails with the request's context, which says nothing
+// about the store: 499, no fallback counted or logged.
+func TestClientGoneIsNoStoreFailure(t *testing.T) {
+	s, cs := failuresStage(t)
+	cs.failing.Store(true)
+	before := testutil.ToFloat64(fallbacks.WithLabelValues("requests", FailDeny))
+	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_intents/pi_1", nil)
+	repl := caddy.NewReplacer()
+	r = caddyhttp.PrepareRequest(r, repl, httptest.NewRecorder(), &caddyhttp.Server{})
+	caddyhttp.SetVar(r.Context(), caddyhttp.ClientIPVarKey, clientIP)
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	err := s.h.ServeHTTP(httptest.NewRecorder(), r.WithContext(ctx), caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		t.Error("next ran")
+		return nil
+	}))
+	if he, ok := errors.AsType[caddyhttp.HandlerError](err); !ok || he.StatusCode != 499 {
+		t.Fatalf("ServeHTTP = %v, want 499", err)
+	}
+	if got := testutil.ToFloat64(fallbacks.WithLabelValues("requests", FailDeny)); got != before {
+		t.Errorf("fallbacks counted: %v, want %v", got, before)
+	}
+	if n := s.logs.FilterMessageSnippet("cannot decide").Len(); n != 0 {
+		t.Errorf("%d log lines blame the store", n)
 	}
 }

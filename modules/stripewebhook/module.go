@@ -435,6 +435,9 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 	holder := rand.Text()
 	lease, err := h.store.Acquire(r.Context(), key, holder, nil, time.Duration(h.Lease))
 	if err != nil {
+		if gone := apierror.ClientGone(r); gone != nil {
+			return gone
+		}
 		observe(outcomeStoreUnavailable)
 		e := apierror.StoreUnavailable.WithCause(fmt.Errorf("webhook lease of %s: %w", ev.ID, err))
 		return caddyhttp.Error(e.Status, e)

@@ -438,6 +438,27 @@ func TestHeldLease(t *testing.T) {
 	}
 }
 
+// TestClientGoneIsNoStoreFailure: a lease that cannot be taken because
+// Stripe's connection went away is no store outage: 499, nothing counted
+// as store_unavailable.
+func TestClientGoneIsNoStoreFailure(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.ToFloat64(events.WithLabelValues(outcomeStoreUnavailable))
+	r := request(newEvent("evt_gone").body(t), secretNew)
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	_, err := f.serve(r.WithContext(ctx))
+	if he, ok := errors.AsType[caddyhttp.HandlerError](err); !ok || he.StatusCode != apierror.StatusClientClosedRequest {
+		t.Fatalf("ServeHTTP = %v, want 499", err)
+	}
+	if got := testutil.ToFloat64(events.WithLabelValues(outcomeStoreUnavailable)); got != before {
+		t.Errorf("store_unavailable counted: %v, want %v", got, before)
+	}
+}
+
 func TestStoreUnavailable(t *testing.T) {
 	f := newFixture(t, nil)
 	if err := f.store.Close(); err != nil {
