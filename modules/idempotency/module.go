@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -477,35 +478,43 @@ func keep(r *http.Request, status int) bool {
 }
 
 // keepRenewing renews the lease every third of its TTL until the returned
-// function is called.
+// function is called. It costs a timer, not a goroutine, per request: a
+// renewal runs only for a request that outlives a third of its lease.
 func (h *Handler) keepRenewing(ctx context.Context, storeKey, holder string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lease := time.Duration(h.Lease)
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				ok, err := h.store.Renew(ctx, storeKey, holder, lease)
-				if ctx.Err() != nil {
-					return
-				}
-				observeRenewal(ok, err)
-				if err == nil && !ok {
-					h.logger.Warn("an idempotency lease was lost while its request ran (the store lost it, or it expired); another instance may run the request")
-					return
-				}
-			}
+	lease := time.Duration(h.Lease)
+	var (
+		mu      sync.Mutex // held by a renewal, and by stop
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock() // the renewal reads t: not before it is set
+	defer mu.Unlock()
+	t = time.AfterFunc(lease/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
+		ok, err := h.store.Renew(ctx, storeKey, holder, lease)
+		if ctx.Err() != nil {
+			return
+		}
+		observeRenewal(ok, err)
+		if err == nil && !ok {
+			h.logger.Warn("an idempotency lease was lost while its request ran (the store lost it, or it expired); another instance may run the request")
+			return
+		}
+		t.Reset(lease / 3)
+	})
 	return func() {
+		// A renewal in flight ends with its context; stop returns once it
+		// has, and no renewal starts after.
 		cancel()
-		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
