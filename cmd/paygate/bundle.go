@@ -21,10 +21,11 @@ func init() {
 		Usage: "[--policies <dir>] [--signing-key <pem>] [--algorithm <alg>] [--revision <rev>] [--output <file>]",
 		Short: "Builds and signs an OPA policy bundle for opa_authz",
 		Long: `
-Builds an OPA bundle (a gzipped tarball, as "opa build" writes) from a
-directory of Rego policies and data, and signs it so that opa_authz with a
-public_key accepts it. Rego test files (*_test.rego) are left out; the
-bundle's root is "paygate".
+Runs the Rego tests of a directory of policies and data (as "opa test"
+does), then builds an OPA bundle (a gzipped tarball, as "opa build" writes)
+from it and signs it so that opa_authz with a public_key accepts it. A test
+that fails stops it: nothing is built or signed. Rego test files
+(*_test.rego) are left out of the bundle; the bundle's root is "paygate".
 
 --policies
     The directory to build. Default: the policies built into this binary

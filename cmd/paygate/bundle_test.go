@@ -54,6 +54,23 @@ func TestBundleCommand(t *testing.T) {
 		t.Errorf("revision %q with %d modules, want r1 with the policies", b.Manifest.Revision, len(b.Modules))
 	}
 
+	failing := t.TempDir()
+	for name, src := range map[string]string{
+		"authz.rego":      "package paygate.authz\ndecision := {\"allow\": false, \"reason\": \"no\"}\n",
+		"authz_test.rego": "package paygate.authz_test\nimport data.paygate.authz\ntest_allows if authz.decision.allow\n",
+	} {
+		if err := os.WriteFile(filepath.Join(failing, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := filepath.Join(t.TempDir(), "refused.tar.gz")
+	if err := runBundleCommand("--policies", failing, "--signing-key", filepath.Join(opaTestdata, "bundle-signing.key"), "--output", refused); err == nil {
+		t.Error("a policy whose Rego test fails was bundled")
+	}
+	if _, err := os.Stat(refused); !os.IsNotExist(err) {
+		t.Errorf("a bundle was written for a policy whose tests fail (%v)", err)
+	}
+
 	for name, args := range map[string][]string{
 		"missing signing key": {"--signing-key", filepath.Join(t.TempDir(), "none.key"), "--output", filepath.Join(t.TempDir(), "b.tar.gz")},
 		"missing policies":    {"--policies", filepath.Join(t.TempDir(), "none"), "--output", filepath.Join(t.TempDir(), "b.tar.gz")},

@@ -57,11 +57,15 @@ type Options struct {
 	Algorithm string
 }
 
-// Build writes the bundle for opts to w as a gzipped tarball and returns
-// its revision.
+// Build runs the policies' Rego tests, then writes the bundle for opts to w
+// as a gzipped tarball and returns its revision. A test that fails stops
+// it: a policy whose tests fail is never built, let alone signed.
 func Build(ctx context.Context, opts Options, w io.Writer) (string, error) {
 	if opts.FS == nil || opts.Dir == "" {
 		return "", errors.New("bundle: no policies to build")
+	}
+	if err := runTests(ctx, opts); err != nil {
+		return "", err
 	}
 	revision := opts.Revision
 	if revision == "" {

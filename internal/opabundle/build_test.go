@@ -127,6 +127,52 @@ func TestDefaultRevisionFollowsContent(t *testing.T) {
 	}
 }
 
+// TestFailingTestsRefused: a policy whose Rego tests fail, or cannot run,
+// is neither built nor signed, and the error names the tests; the tests
+// see the directory's data.
+func TestFailingTestsRefused(t *testing.T) {
+	ctx := context.Background()
+	policy := []byte("package paygate.authz\nallow if data.paygate.limits.max >= input.n\n")
+	data := []byte(`{"paygate": {"limits": {"max": 10}}}`)
+	for name, tc := range map[string]struct {
+		test string
+		want []string
+	}{
+		"passing": {test: "package paygate.authz_test\nimport data.paygate.authz\ntest_small if authz.allow with input as {\"n\": 3}\n"},
+		"failing": {test: "package paygate.authz_test\nimport data.paygate.authz\ntest_small if authz.allow with input as {\"n\": 3}\ntest_big if authz.allow with input as {\"n\": 30}\n",
+			want: []string{"1 Rego test(s)", "data.paygate.authz_test.test_big"}},
+		"erroring": {test: "package paygate.authz_test\ntest_div if 1 / 0 == 1\n",
+			want: []string{"test_div"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fsys := fstest.MapFS{
+				"p/authz.rego":      {Data: policy},
+				"p/data.json":       {Data: data},
+				"p/authz_test.rego": {Data: []byte(tc.test)},
+			}
+			signed := new(bytes.Buffer)
+			_, err := Build(ctx, Options{FS: fsys, Dir: "p", SigningKey: readKey(t, "bundle-signing.key")}, signed)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Build: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Build of a policy whose tests fail: no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if signed.Len() != 0 {
+				t.Errorf("%d bytes written for a refused bundle", signed.Len())
+			}
+		})
+	}
+}
+
 func TestBuildErrors(t *testing.T) {
 	ctx := context.Background()
 	bad := fstest.MapFS{"p/a.rego": {Data: []byte("package paygate.a\nx := \n")}}
