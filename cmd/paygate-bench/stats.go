@@ -86,8 +86,8 @@ type summary struct {
 	// roundTripsByOp are the medians by store operation.
 	roundTripsByOp map[string]float64
 	maxRSS         int64
-	errors           int64
-	tokenWraps       int64
+	errors         int64
+	tokenWraps     int64
 	// ratio is the median over rounds of rps over the bare target's rps in
 	// the same round; NaN without the bare target.
 	ratio float64

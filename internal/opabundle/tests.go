@@ -47,4 +47,3 @@ func runTests(ctx context.Context, opts Options) error {
 	}
 	return nil
 }
-
