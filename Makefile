@@ -13,7 +13,7 @@ RACE_PKGS := ./internal/store/...
 all: build
 
 build:
-	$(GO) build -o $(PAYGATE) ./cmd/paygate
+	$(GO) build -buildvcs=auto -o $(PAYGATE) ./cmd/paygate
 
 # stripe-mock is built from the separate tools/ module so that its old
 # dependency pins stay out of paygate's module graph.

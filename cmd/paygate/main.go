@@ -1,9 +1,13 @@
 // Command paygate is Caddy with its standard modules and every paygate
 // module, plus paygate's own commands: "paygate bundle" (bundle.go),
-// "paygate token" (token.go) and "paygate webhook sign" (webhook.go).
+// "paygate token" (token.go) and "paygate webhook sign" (webhook.go);
+// "paygate version" prints paygate's version and its modules' (version.go).
 package main
 
 import (
+	"os"
+	"runtime/debug"
+
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -12,5 +16,13 @@ import (
 )
 
 func main() {
+	// Caddy registers "version" (Caddy's version alone), and a command
+	// name cannot be registered twice.
+	if len(os.Args) == 2 && os.Args[1] == "version" {
+		if info, ok := debug.ReadBuildInfo(); ok {
+			printVersion(os.Stdout, info)
+			return
+		}
+	}
 	caddycmd.Main()
 }
