@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/paygate/paygate/internal/devtoken"
+	"github.com/paygate/paygate/internal/freeport"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -192,7 +193,7 @@ func (b *bench) setUp(ctx context.Context, specs []targetSpec) error {
 // the pipeline, with its policy bundle active), and checks that each
 // answers its request with the upstream's answer.
 func (b *bench) startTargets(ctx context.Context, specs []targetSpec) ([]*running, error) {
-	ports, err := reservePorts(3 * len(specs))
+	ports, err := freeport.Reserve(3 * len(specs))
 	if err != nil {
 		return nil, err
 	}

@@ -30,22 +30,6 @@ type serverPorts struct{ http, https, adminPort int }
 // admin is the admin endpoint's address.
 func (p serverPorts) admin() string { return "127.0.0.1:" + strconv.Itoa(p.adminPort) }
 
-// reservePorts returns n free ports of 127.0.0.1, distinct: each stays bound
-// until all are chosen. Another process may take one before a server binds
-// it; the server then fails to start, with the reason in its log.
-func reservePorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
-
 // server is one server under test, pinned to serverCPU.
 type server struct {
 	*child

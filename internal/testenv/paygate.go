@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"text/template"
+
+	"github.com/paygate/paygate/internal/freeport"
 )
 
 // readyMessage is the message Caddy's "run" command logs once the initial
@@ -147,7 +149,7 @@ func startReplica(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*P
 // launch writes replica i's Caddyfile with fresh ports, runs it, and waits
 // until it is ready; a process that is not ready is stopped.
 func launch(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*Paygate, error) {
-	ports, err := reservePorts(3)
+	ports, err := freeport.Reserve(3)
 	if err != nil {
 		return nil, err
 	}

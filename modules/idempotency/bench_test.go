@@ -31,21 +31,6 @@ var benchNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Reques
 	return err
 })
 
-// sink is a ResponseWriter that keeps the status and headers, not the body.
-type sink struct {
-	header http.Header
-	status int
-}
-
-// Header implements http.ResponseWriter.
-func (s *sink) Header() http.Header { return s.header }
-
-// WriteHeader implements http.ResponseWriter.
-func (s *sink) WriteHeader(status int) { s.status = status }
-
-// Write implements http.ResponseWriter, dropping p.
-func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
-
 // roundTripsSoFar is the round trips so far; 0 for none counted (the memory store).
 func roundTripsSoFar(rt *testenv.RoundTrips) int64 {
 	if rt == nil {
@@ -81,16 +66,16 @@ func benchRequest(w http.ResponseWriter) *http.Request {
 }
 
 // serveBench serves r with key through h, as a fresh request.
-func serveBench(b *testing.B, h *Handler, w *sink, r *http.Request, key string) {
+func serveBench(b *testing.B, h *Handler, w *testenv.Sink, r *http.Request, key string) {
 	r.Header.Set("Idempotency-Key", key)
 	r.Body = io.NopCloser(strings.NewReader(intentBody))
-	clear(w.header)
-	w.status = 0
+	clear(w.H)
+	w.Status = 0
 	if err := h.ServeHTTP(w, r, benchNext); err != nil {
 		b.Fatal(err)
 	}
-	if w.status != http.StatusOK {
-		b.Fatalf("status %d, want 200", w.status)
+	if w.Status != http.StatusOK {
+		b.Fatalf("status %d, want 200", w.Status)
 	}
 }
 
@@ -107,7 +92,7 @@ func reportCalls(b *testing.B, calls *testenv.RoundTrips, before int64, ops int)
 func BenchmarkIdempotentPOST(b *testing.B) {
 	benchStores(b, func(b *testing.B, s store.Store, calls *testenv.RoundTrips) {
 		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
-		w := &sink{header: http.Header{}}
+		w := testenv.NewSink()
 		r := benchRequest(w)
 		// Load the scripts, so that what is measured is the steady state.
 		serveBench(b, h, w, r, "warm-up")
@@ -118,7 +103,7 @@ func BenchmarkIdempotentPOST(b *testing.B) {
 			ops++
 			serveBench(b, h, w, r, "k"+strconv.Itoa(ops))
 		}
-		if w.header.Get(replayedHdr) != "" {
+		if w.H.Get(replayedHdr) != "" {
 			b.Fatal("a new key was answered with a replay")
 		}
 		reportCalls(b, calls, before, ops)
@@ -130,7 +115,7 @@ func BenchmarkIdempotentPOST(b *testing.B) {
 func BenchmarkReplay(b *testing.B) {
 	benchStores(b, func(b *testing.B, s store.Store, calls *testenv.RoundTrips) {
 		h := setUpFixture(b, s, &Handler{SealKeys: freshSealKey(b)}).h
-		w := &sink{header: http.Header{}}
+		w := testenv.NewSink()
 		r := benchRequest(w)
 		serveBench(b, h, w, r, "k")
 		before, ops := roundTripsSoFar(calls), 0
@@ -140,7 +125,7 @@ func BenchmarkReplay(b *testing.B) {
 			ops++
 			serveBench(b, h, w, r, "k")
 		}
-		if w.header.Get(replayedHdr) != "true" {
+		if w.H.Get(replayedHdr) != "true" {
 			b.Fatal("a retry was not answered with a replay")
 		}
 		reportCalls(b, calls, before, ops)

@@ -14,22 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/paygate/paygate/internal/apierror"
+	"github.com/paygate/paygate/internal/testenv"
 )
-
-// sink is a ResponseWriter that keeps the status and headers, not the body.
-type sink struct {
-	header http.Header
-	status int
-}
-
-// Header implements http.ResponseWriter.
-func (s *sink) Header() http.Header { return s.header }
-
-// WriteHeader implements http.ResponseWriter.
-func (s *sink) WriteHeader(status int) { s.status = status }
-
-// Write implements http.ResponseWriter, dropping p.
-func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkServeHTTP is the cost of rendering one error: the API error
 // resolved, its cause redacted and logged (JSON at INFO to nowhere, as
@@ -52,18 +38,18 @@ func BenchmarkServeHTTP(b *testing.B) {
 		{"error=caddy_413", caddyhttp.Error(http.StatusRequestEntityTooLarge, errors.New("http: request body too large")), http.StatusRequestEntityTooLarge},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			w := &sink{header: http.Header{}}
+			w := testenv.NewSink()
 			r := httptest.NewRequest(http.MethodPost, "https://pay.example.com/v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa/confirm", nil)
 			r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
 			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.ErrorCtxKey, bc.err))
 			b.ReportAllocs()
 			for b.Loop() {
-				clear(w.header)
+				clear(w.H)
 				if err := h.ServeHTTP(w, r, nil); err != nil {
 					b.Fatal(err)
 				}
-				if w.status != bc.status {
-					b.Fatalf("status %d, want %d", w.status, bc.status)
+				if w.Status != bc.status {
+					b.Fatalf("status %d, want %d", w.Status, bc.status)
 				}
 			}
 		})

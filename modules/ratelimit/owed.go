@@ -35,9 +35,22 @@ type debt struct {
 
 func newOwed() *owed { return &owed{by: map[string]*debt{}} }
 
-// add owes back one unit for each of reqs (the zones' charged requests) to
-// key's counters.
+// add owes back to key's counters what reqs (the zones' charged requests)
+// cost.
 func (o *owed) add(key string, reqs []store.LimitRequest, now time.Time) {
+	o.owe(key, reqs, func(r store.LimitRequest) int64 { return r.Cost }, now)
+}
+
+// restore owes reqs (pure refunds that could not be given back) again.
+func (o *owed) restore(key string, reqs []store.LimitRequest, now time.Time) {
+	o.owe(key, reqs, func(r store.LimitRequest) int64 { return r.Refund }, now)
+}
+
+// owe adds units(r) to what key's counter of each of reqs is owed.
+func (o *owed) owe(key string, reqs []store.LimitRequest, units func(store.LimitRequest) int64, now time.Time) {
+	if len(reqs) == 0 {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	d := o.by[key]
@@ -46,7 +59,7 @@ func (o *owed) add(key string, reqs []store.LimitRequest, now time.Time) {
 		o.by[key] = d
 	}
 	for _, r := range reqs {
-		d.owe(r, r.Cost)
+		d.owe(r, units(r))
 	}
 }
 
@@ -72,23 +85,6 @@ func (o *owed) take(key string) []store.LimitRequest {
 	}
 	delete(o.by, key)
 	return d.reqs
-}
-
-// restore owes reqs (pure refunds that could not be given back) again.
-func (o *owed) restore(key string, reqs []store.LimitRequest, now time.Time) {
-	if len(reqs) == 0 {
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	d := o.by[key]
-	if d == nil {
-		d = &debt{since: now}
-		o.by[key] = d
-	}
-	for _, r := range reqs {
-		d.owe(r, r.Refund)
-	}
 }
 
 // due removes and returns the debts at least owedDelay old at now, all of

@@ -13,21 +13,6 @@ import (
 	"github.com/paygate/paygate/internal/testenv"
 )
 
-// sink is a ResponseWriter that keeps the status and headers, not the body.
-type sink struct {
-	header http.Header
-	status int
-}
-
-// Header implements http.ResponseWriter.
-func (s *sink) Header() http.Header { return s.header }
-
-// WriteHeader implements http.ResponseWriter.
-func (s *sink) WriteHeader(status int) { s.status = status }
-
-// Write implements http.ResponseWriter, dropping p.
-func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
-
 // BenchmarkServeHTTP is the stage's cost on a request over TLS with the
 // stripe preset: the headers set before the next handler runs, and, when
 // that handler writes a response head (as every real one does), set again
@@ -47,7 +32,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			w := &sink{header: http.Header{}}
+			w := testenv.NewSink()
 			r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
 			r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13}
 			r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
@@ -55,13 +40,13 @@ func BenchmarkServeHTTP(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				newRequest()
-				clear(w.header)
+				clear(w.H)
 				if err := h.ServeHTTP(w, r, bc.next); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if w.header.Get("Content-Security-Policy") == "" || w.header.Get("Strict-Transport-Security") == "" {
-				b.Fatalf("headers not set: %v", w.header)
+			if w.H.Get("Content-Security-Policy") == "" || w.H.Get("Strict-Transport-Security") == "" {
+				b.Fatalf("headers not set: %v", w.H)
 			}
 		})
 	}
