@@ -501,3 +501,20 @@ func TestReloadReleasesOldStoreConnections(t *testing.T) {
 		return dbs["1"] > 0 && dbs["0"] == 0
 	})
 }
+
+// TestRedisEvictionPolicyWarned: paygate warns at start-up when its Redis
+// would evict keys (idempotency records, webhook de-duplication, owners).
+func TestRedisEvictionPolicyWarned(t *testing.T) {
+	rs := testenv.Redis(t)
+	if err := rs.Client(t).ConfigSet(context.Background(), "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
+		Site:   redisStoreSite,
+		Global: redisGlobal(0),
+		Data:   map[string]any{"redisURL": rs.URL()},
+	})
+	pg.WaitForLog(t, "the eviction warning", func(e testenv.LogEntry) bool {
+		return e.Str("level") == "warn" && e.Str("maxmemory_policy") == "volatile-lru"
+	})
+}

@@ -284,6 +284,19 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
+// MaxmemoryPolicy returns Redis's maxmemory-policy (one node's, on a
+// Cluster): what Redis does with keys when it runs out of memory. Only
+// "noeviction" keeps every key paygate writes until its TTL.
+func (r *Redis) MaxmemoryPolicy(ctx context.Context) (string, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	m, err := r.client.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return "", fail("config get", err)
+	}
+	return m["maxmemory-policy"], nil
+}
+
 // Close closes the client.
 func (r *Redis) Close() error {
 	if err := r.client.Close(); err != nil {

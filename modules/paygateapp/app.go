@@ -117,10 +117,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pooledStore{
-				Store:  store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)}),
-				owners: ownership.NewCache(time.Now),
-			}, nil
+			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
+			// Once per backend, not per reload; beside the start.
+			go warnEviction(context.Background(), rs, a.logger)
+			return pooledStore{Store: rs, owners: ownership.NewCache(time.Now)}, nil
 		}
 	default:
 		return fmt.Errorf("paygate: unknown store backend %q (want memory or redis)", a.backend)
