@@ -8,7 +8,7 @@ RUN_DIR   := $(CURDIR)/.run
 # Packages whose tests run under the race detector in `make test`.
 RACE_PKGS := ./internal/store/...
 
-.PHONY: all build stripe-mock run test lint check-config bench bench-micro bundle xcaddy clean
+.PHONY: all build stripe-mock run demo-cluster test lint check-config bench bench-micro bundle xcaddy clean
 
 all: build
 
@@ -23,6 +23,11 @@ stripe-mock:
 # The shipped Caddyfile with stripe-mock as the Stripe backend.
 run: build stripe-mock
 	./scripts/run-dev.sh $(PAYGATE) $(STRIPE_MOCK) $(RUN_DIR)
+
+# Three replicas of deploy/Caddyfile on one Redis, with real requests
+# showing what they share (scripts/demo-cluster.sh says what it shows).
+demo-cluster: build stripe-mock
+	./scripts/demo-cluster.sh $(PAYGATE) $(STRIPE_MOCK) $(RUN_DIR)/demo-cluster
 
 # The whole suite: lint, the shipped configs, every test (the end-to-end ones
 # against the built binary, private redis-servers and stripe-mock), and the
