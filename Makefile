@@ -8,7 +8,7 @@ RUN_DIR   := $(CURDIR)/.run
 # Packages whose tests run under the race detector in `make test`.
 RACE_PKGS := ./internal/store/...
 
-.PHONY: all build stripe-mock run demo-cluster test lint check-config bench bench-micro bundle xcaddy clean
+.PHONY: all build stripe-mock run demo-cluster test lint check-config bench bench-micro bundle xcaddy image clean
 
 all: build
 
@@ -85,6 +85,20 @@ bundle: build
 # A stock Caddy with paygate's modules, built by xcaddy from xcaddy.toml.
 xcaddy:
 	./scripts/xcaddy-build.sh xcaddy.toml $(BIN)/caddy-paygate
+
+# The container image (Dockerfile) with docker or podman, whichever works
+# here; IMAGE names it. Without either, it says so and succeeds.
+IMAGE ?= paygate:dev
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		echo "docker build -t $(IMAGE) ."; docker build -t $(IMAGE) .; \
+	elif command -v podman >/dev/null 2>&1; then \
+		echo "podman build -t $(IMAGE) ."; podman build -t $(IMAGE) .; \
+	elif command -v docker >/dev/null 2>&1; then \
+		echo "image: not built: docker is installed but its daemon does not answer (docker info failed), and there is no podman"; \
+	else \
+		echo "image: not built: neither docker nor podman is installed"; \
+	fi
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)
