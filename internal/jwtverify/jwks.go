@@ -194,6 +194,14 @@ func (r *Remote) keyring(now time.Time) (*keyring, error) {
 	return r.ring, nil
 }
 
+// Health returns nil while the key set can verify tokens, or why it
+// cannot: it was never loaded, or it is stale (older than its lifetime plus
+// MaxStale), the same test every token meets.
+func (r *Remote) Health() error {
+	_, err := r.keyring(r.opts.Clock.Now())
+	return err
+}
+
 // refresh joins the running fetch, or starts one unless the last began
 // less than RetryInterval ago, and waits for it or for ctx.
 func (r *Remote) refresh(ctx context.Context) {

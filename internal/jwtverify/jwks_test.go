@@ -332,6 +332,62 @@ func TestJWKSStaleness(t *testing.T) {
 	checkReason(t, v, tok, "")
 }
 
+// TestJWKSHealth: Health fails exactly when tokens would be refused for
+// want of keys: before the first good fetch, and once the set is stale
+// past its lifetime plus MaxStale; a good fetch heals it.
+func TestJWKSHealth(t *testing.T) {
+	k := testKeys()
+	srv := newJWKSServer(t, k["EdDSA"])
+	srv.set(func(s *jwksServer) { s.status = http.StatusServiceUnavailable })
+	clock := newFakeClock()
+	w := make(fetchWatcher, 1000)
+	algs, err := ParseAlgorithms(DefaultAlgorithms)
+	must(t, err)
+	r, err := StartRemote(t.Context(), srv.URL(), algs, remoteOptions(clock, w))
+	must(t, err)
+	// nextGood advances the clock to each retry until a fetch succeeds.
+	nextGood := func() {
+		t.Helper()
+		for {
+			clock.waitForWaiter(t, time.Millisecond)
+			clock.Advance(30 * time.Second)
+			if w.next(t).Err == nil {
+				return
+			}
+		}
+	}
+
+	if res := w.next(t); res.Err == nil {
+		t.Fatal("first fetch succeeded against a 503")
+	}
+	if err := r.Health(); err == nil || !strings.Contains(err.Error(), "not loaded yet") {
+		t.Fatalf("Health before any key set = %v, want not loaded yet", err)
+	}
+	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
+	nextGood()
+	if err := r.Health(); err != nil {
+		t.Fatalf("Health after a good fetch = %v", err)
+	}
+
+	// The set's lifetime is 10m (max-age=600) and MaxStale 1h: while every
+	// refresh fails, it stays usable up to 1h10m after the fetch, not a
+	// second longer.
+	srv.set(func(s *jwksServer) { s.status = http.StatusInternalServerError })
+	clock.Advance(10*time.Minute + time.Hour)
+	if err := r.Health(); err != nil {
+		t.Fatalf("Health at the stale limit = %v, want nil", err)
+	}
+	clock.Advance(time.Second)
+	if err := r.Health(); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Fatalf("Health past the stale limit = %v, want stale", err)
+	}
+	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
+	nextGood()
+	if err := r.Health(); err != nil {
+		t.Fatalf("Health after the JWKS answered again = %v", err)
+	}
+}
+
 func TestJWKSRedirects(t *testing.T) {
 	k := testKeys()
 	other := newTLSJWKSServer(t, k["attacker"])

@@ -6,6 +6,7 @@ import (
 	_ "github.com/paygate/paygate/modules/apimethods"
 	_ "github.com/paygate/paygate/modules/apiresponse"
 	_ "github.com/paygate/paygate/modules/carddataguard"
+	_ "github.com/paygate/paygate/modules/health"
 	_ "github.com/paygate/paygate/modules/idempotency"
 	_ "github.com/paygate/paygate/modules/jwtauth"
 	_ "github.com/paygate/paygate/modules/opaauthz"

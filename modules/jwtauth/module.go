@@ -31,6 +31,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
 	"github.com/paygate/paygate/internal/headerstrip"
+	"github.com/paygate/paygate/internal/health"
 	"github.com/paygate/paygate/internal/jwtverify"
 	"github.com/paygate/paygate/internal/reqid"
 )
@@ -161,7 +162,8 @@ type Provider struct {
 
 	// JWKSMaxStale is how long past its refresh time the last good JWK set
 	// is still used while fetching it fails; after that every token is
-	// refused (fail closed). Default: 1h.
+	// refused (fail closed), and the readiness check "jwks" fails, as it
+	// does until the set is first loaded. Default: 1h.
 	JWKSMaxStale caddy.Duration `json:"jwks_max_stale,omitempty"`
 
 	// JWKSRetryInterval is the least time between two fetches of one JWKS
@@ -250,8 +252,10 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 	if len(static) > 0 {
 		sources = append(sources, jwtverify.NewStatic(static...))
 	}
+	remotes := make(map[string]*jwtverify.Remote, len(p.JWKSURLs))
 	for _, u := range p.JWKSURLs {
-		r, err := jwtverify.StartRemote(ctx, repl.ReplaceKnown(u, ""), algs, jwtverify.RemoteOptions{
+		jwksURL := repl.ReplaceKnown(u, "")
+		r, err := jwtverify.StartRemote(ctx, jwksURL, algs, jwtverify.RemoteOptions{
 			MinRefresh:    time.Duration(p.JWKSMinRefresh),
 			MaxRefresh:    time.Duration(p.JWKSMaxRefresh),
 			MaxStale:      time.Duration(p.JWKSMaxStale),
@@ -263,6 +267,7 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("jwt_auth: %w", err)
 		}
 		sources = append(sources, r)
+		remotes[jwksURL] = r
 	}
 
 	cacheSize := p.CacheSize
@@ -309,6 +314,16 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 	}
 	p.strip = headerstrip.NewNames(slices.Collect(maps.Keys(p.IdentityHeaders))...)
 	p.challenge = `Bearer realm="` + p.Realm + `"`
+	for jwksURL, r := range remotes {
+		health.Register(p, "jwks", jwksURL, jwksHealth(r))
+	}
+	return nil
+}
+
+// Cleanup withdraws the provider's readiness checks; its JWKS refreshers
+// stop with the config's context.
+func (p *Provider) Cleanup() error {
+	health.Unregister(p)
 	return nil
 }
 
@@ -521,5 +536,6 @@ const IssuerPlaceholder = "iss"
 var (
 	_ caddy.Provisioner       = (*Provider)(nil)
 	_ caddy.Validator         = (*Provider)(nil)
+	_ caddy.CleanerUpper      = (*Provider)(nil)
 	_ caddyauth.Authenticator = (*Provider)(nil)
 )

@@ -108,6 +108,7 @@ func provision(t testing.TB, p *Provider) logs {
 	if err := p.Provision(ctx); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
+	t.Cleanup(func() { _ = p.Cleanup() })
 	if err := p.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}

@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    query        <rego_query>                 # default data.paygate.authz.decision
 //	    startup_wait <duration>                   # default 10s
+//	    max_bundle_age <duration>|off             # default 10x the longest polling delay
 //	    claims       <claim...>                   # {http.auth.user.<claim>} -> input.user.claims
 //	    route        <template> <resource_type>   # repeatable; replaces the defaults
 //	    decision_log console|off|<service_url> {  # default console
@@ -67,6 +68,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.String(d, &h.Query)
 		case "startup_wait":
 			err = cfgargs.Duration(d, &h.StartupWait, 0)
+		case "max_bundle_age":
+			err = maxAgeArg(d, &h.MaxBundleAge)
 		case "claims":
 			err = cfgargs.Strings(d, &h.Claims)
 		case "route":
@@ -176,6 +179,25 @@ func (c *DecisionLogConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// maxAgeArg reads "<duration>|off"; off is a negative duration.
+func maxAgeArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var arg string
+	if err := cfgargs.String(d, &arg); err != nil {
+		return err
+	}
+	if arg == "off" {
+		*dst = -1
+		return nil
+	}
+	v, err := caddy.ParseDuration(arg)
+	if err != nil || v <= 0 {
+		return d.Errf("%s %q: want a positive duration or off", name, arg)
+	}
+	*dst = caddy.Duration(v)
 	return nil
 }
 

@@ -32,6 +32,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			URL: "https://b/p", PollingMin: caddy.Duration(5 * time.Second), PublicKey: "/k.pub", Persist: true,
 		}}},
 		{name: "query", input: "opa_authz {\npolicy_dir d\nquery data.x.y\n}", want: Handler{PolicyDir: "d", Query: "data.x.y"}},
+		{name: "max_bundle_age", input: "opa_authz {\nbundle https://b/p\nmax_bundle_age 30m\n}", want: Handler{Bundle: &BundleConfig{URL: "https://b/p"}, MaxBundleAge: caddy.Duration(30 * time.Minute)}},
+		{name: "max_bundle_age off", input: "opa_authz {\nbundle https://b/p\nmax_bundle_age off\n}", want: Handler{Bundle: &BundleConfig{URL: "https://b/p"}, MaxBundleAge: -1}},
 		{name: "startup_wait", input: "opa_authz {\npolicy_dir d\nstartup_wait 2s\n}", want: Handler{PolicyDir: "d", StartupWait: caddy.Duration(2 * time.Second)}},
 		{name: "claims", input: "opa_authz {\npolicy_dir d\nclaims role email\nclaims tenant\n}", want: Handler{PolicyDir: "d", Claims: []string{"role", "email", "tenant"}}},
 		{name: "routes", input: "opa_authz {\npolicy_dir d\nroute /v1/a/{id} a\nroute /v1/b b\n}", want: Handler{PolicyDir: "d", Routes: []Route{{"/v1/a/{id}", "a"}, {"/v1/b", "b"}}}},
@@ -90,6 +92,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"query without value":              "opa_authz {\nquery\n}",
 		"startup_wait without value":       "opa_authz {\nstartup_wait\n}",
 		"startup_wait not a duration":      "opa_authz {\nstartup_wait soon\n}",
+		"max_bundle_age without value":     "opa_authz {\nmax_bundle_age\n}",
+		"max_bundle_age two values":        "opa_authz {\nmax_bundle_age 1h off\n}",
+		"max_bundle_age not a duration":    "opa_authz {\nmax_bundle_age never\n}",
+		"max_bundle_age zero":              "opa_authz {\nmax_bundle_age 0s\n}",
 		"claims without value":             "opa_authz {\nclaims\n}",
 		"route one value":                  "opa_authz {\nroute /v1/a\n}",
 		"route three values":               "opa_authz {\nroute /v1/a a b\n}",
@@ -149,9 +155,15 @@ func TestValidate(t *testing.T) {
 		"persist_dir without persist": func(h *Handler) {
 			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PersistDir: "/x"}
 		},
-		"query syntax":                 func(h *Handler) { h.Query = "data.x[" },
-		"query two expressions":        func(h *Handler) { h.Query = "data.x; data.y" },
-		"negative startup_wait":        func(h *Handler) { h.StartupWait = -1 },
+		"query syntax":                      func(h *Handler) { h.Query = "data.x[" },
+		"query two expressions":             func(h *Handler) { h.Query = "data.x; data.y" },
+		"negative startup_wait":             func(h *Handler) { h.StartupWait = -1 },
+		"max_bundle_age without bundle":     func(h *Handler) { h.MaxBundleAge = caddy.Duration(time.Hour) },
+		"max_bundle_age off without bundle": func(h *Handler) { h.MaxBundleAge = -1 },
+		"max_bundle_age within a poll": func(h *Handler) {
+			h.PolicyDir, h.Bundle = "", &BundleConfig{AllowUnsigned: true, URL: "https://b/p", PollingMin: caddy.Duration(time.Minute)}
+			h.MaxBundleAge = caddy.Duration(2 * time.Minute)
+		},
 		"claim with dot":               func(h *Handler) { h.Claims = []string{"a.b"} },
 		"claim id":                     func(h *Handler) { h.Claims = []string{"id"} },
 		"claim upper case":             func(h *Handler) { h.Claims = []string{"Role"} },

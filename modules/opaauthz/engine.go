@@ -50,6 +50,13 @@ type engine struct {
 	snap      atomic.Pointer[snapshot]
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// confirmed is when the active policy was last known current, in Unix
+	// nanoseconds: its activation, or the bundle service's last 304 Not
+	// Modified for it.
+	confirmed atomic.Int64
+	// lastRefusal is the last failed bundle download attempt, or nil.
+	lastRefusal atomic.Pointer[bundleRefusal]
 }
 
 // snapshot is the active policy: its prepared query and bundle revisions.
@@ -257,19 +264,22 @@ func (e *engine) activated(txn storage.Transaction) {
 		s.cache = newDecisionCache(e.query.body, e.manager.GetCompiler().Modules)
 	}
 	e.snap.Store(s)
+	e.confirmed.Store(time.Now().UnixNano())
 	activations.WithLabelValues("success").Inc()
 	setRevision(e, s.revision)
 	e.log.WithFields(map[string]any{"revision": s.revision}).Info("policy activated")
 	e.readyOnce.Do(func() { close(e.ready) })
 }
 
-// bundleStatus runs after every download attempt; it counts and logs those
-// that failed (the service unreachable or answering an error, a bad
-// signature, a policy that does not compile), which leave the active policy
-// in place: one line per attempt, naming the check that failed and, for a
-// signature check, the key's ID.
+// bundleStatus runs after every download attempt. One that succeeded
+// (a bundle activated, or 304 Not Modified) confirms that the active policy
+// is current. One that failed (the service unreachable or answering an
+// error, a bad signature, a policy that does not compile) leaves the active
+// policy in place; it is counted and logged, one line per attempt, naming
+// the check that failed and, for a signature check, the key's ID.
 func (e *engine) bundleStatus(s bundleplugin.Status) {
 	if s.Code == "" {
+		e.confirmed.Store(s.LastSuccessfulRequest.UnixNano())
 		return
 	}
 	activations.WithLabelValues("failure").Inc()
@@ -278,6 +288,7 @@ func (e *engine) bundleStatus(s bundleplugin.Status) {
 		active = snap.revision
 	}
 	r := refusalOf(s)
+	e.lastRefusal.Store(&r)
 	fields := map[string]any{
 		"bundle":          s.Name,
 		"check":           r.check,

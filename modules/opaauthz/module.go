@@ -28,6 +28,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/claimname"
+	"github.com/paygate/paygate/internal/health"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/payapi"
@@ -79,6 +80,16 @@ type Handler struct {
 	// config runs anyway and the handler refuses requests with 503
 	// policy_unavailable until a policy activates. Default: 10s.
 	StartupWait caddy.Duration `json:"startup_wait,omitempty"`
+
+	// MaxBundleAge bounds how long ago the bundle service may last have
+	// confirmed the active bundle (by serving it, or answering 304 Not
+	// Modified for it) before the readiness check "policy" fails: for that
+	// long, updates have kept failing (the service unreachable, or its new
+	// bundles refused). A bundle that has not changed is confirmed at every
+	// poll and never grows old. Only with Bundle. Default: ten times the
+	// longest polling delay (20m with the default polling); a negative value
+	// turns the bound off.
+	MaxBundleAge caddy.Duration `json:"max_bundle_age,omitempty"`
 
 	// Claims lists the claims of the authenticated user copied into
 	// input.user.claims, each from the {http.auth.user.<claim>} placeholder
@@ -162,7 +173,13 @@ func (h *Handler) provision(ctx context.Context, logger, auditLogger *zap.Logger
 	if err := h.startEngine(cfg); err != nil {
 		return fmt.Errorf("opa_authz: %w", err)
 	}
-	return h.waitForPolicy(ctx)
+	if err := h.waitForPolicy(ctx); err != nil {
+		return err
+	}
+	// Registered once the wait is over: during a reload, the running
+	// configuration's check answers until then.
+	health.Register(h, "policy", h.source(), h.health)
+	return nil
 }
 
 // waitForPolicy waits up to StartupWait for the first activation. Not
@@ -202,6 +219,12 @@ func (h *Handler) Validate() error {
 	if h.StartupWait < 0 {
 		return errors.New("opa_authz: startup_wait must not be negative")
 	}
+	if h.MaxBundleAge != 0 && h.Bundle == nil {
+		return errors.New("opa_authz: max_bundle_age applies to a bundle only")
+	}
+	if h.MaxBundleAge > 0 && time.Duration(h.MaxBundleAge) <= h.Bundle.longestPoll() {
+		return fmt.Errorf("opa_authz: max_bundle_age %s must be longer than the longest polling delay (%s)", time.Duration(h.MaxBundleAge), h.Bundle.longestPoll())
+	}
 	for _, c := range h.Claims {
 		if !claimname.Valid(c) {
 			return fmt.Errorf("opa_authz: claims: invalid claim name %q", c)
@@ -213,8 +236,10 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on the policy engine.
+// Cleanup withdraws the readiness check and releases this config's hold on
+// the policy engine.
 func (h *Handler) Cleanup() error {
+	health.Unregister(h)
 	return h.releaseEngine()
 }
 

@@ -49,6 +49,9 @@ type bundleRefusal struct {
 	keyID string
 	// err is the cause, in OPA's words or what follows them.
 	err string
+	// httpCode is the bundle service's HTTP status for a download that
+	// failed with one, else "".
+	httpCode string
 }
 
 // refusalOf reads the refusal of a failed download attempt from its status.
@@ -59,7 +62,7 @@ func refusalOf(s bundleplugin.Status) bundleRefusal {
 	}
 	switch {
 	case s.HTTPCode != "":
-		return bundleRefusal{check: "download", err: msg}
+		return bundleRefusal{check: "download", err: msg, httpCode: string(s.HTTPCode)}
 	case len(s.Errors) > 0:
 		return bundleRefusal{check: "compile", err: msg}
 	}

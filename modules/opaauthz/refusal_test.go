@@ -39,7 +39,7 @@ func TestRefusalOf(t *testing.T) {
 		{"two signatures", errors.New(".signatures.json: multiple JWTs not supported (expected exactly one)"),
 			bundleRefusal{check: "signature_malformed", err: "multiple JWTs not supported (expected exactly one)"}},
 		{"a service error", download.HTTPError{StatusCode: 503},
-			bundleRefusal{check: "download", err: "server replied with Service Unavailable"}},
+			bundleRefusal{check: "download", err: "server replied with Service Unavailable", httpCode: "503"}},
 		{"a policy that does not compile", ast.Errors{ast.NewError(ast.CompileErr, nil, "rego_unsafe_var_error")},
 			bundleRefusal{check: "compile", err: "error(s) occurred while compiling module(s); rego_compile_error: rego_unsafe_var_error"}},
 		{"anything else", errors.New("unexpected EOF"),

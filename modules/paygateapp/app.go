@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/paygate/paygate/internal/health"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -35,10 +36,12 @@ type App struct {
 	StoreConfig *StoreConfig `json:"store,omitempty"`
 
 	// HealthInterval is how often the store is pinged to update the
-	// paygate_store_up metric and log changes of health. Default: 5s.
+	// paygate_store_up metric and the readiness check "store", and to log
+	// changes of health. Default: 5s.
 	HealthInterval caddy.Duration `json:"health_interval,omitempty"`
 
 	store   store.Store
+	health  *storeHealth
 	backend string
 	poolKey string
 	logger  *zap.Logger
@@ -69,10 +72,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // is cleaned up.
 var backends = caddy.NewUsagePool()
 
-// pooledStore is a backend with, for a shared one, this replica's memory
-// of its ownership index.
+// pooledStore is a backend with the outcome of its last ping and, for a
+// shared one, this replica's memory of its ownership index.
 type pooledStore struct {
 	store.Store
+	health *storeHealth
 	owners *ownership.Cache
 }
 
@@ -96,7 +100,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	switch a.backend {
 	case "memory":
 		a.poolKey = "memory"
-		open = func() (caddy.Destructor, error) { return pooledStore{Store: store.NewMemory(time.Now)}, nil }
+		open = func() (caddy.Destructor, error) {
+			return pooledStore{Store: store.NewMemory(time.Now), health: new(storeHealth)}, nil
+		}
 	case "redis":
 		// go-redis has one process-wide logger: the newest configuration's.
 		redis.SetLogger(redisLog{a.logger.Named("redis")})
@@ -120,7 +126,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
 			// Once per backend, not per reload; beside the start.
 			go warnEviction(context.Background(), rs, a.logger)
-			return pooledStore{Store: rs, owners: ownership.NewCache(time.Now)}, nil
+			return pooledStore{Store: rs, health: new(storeHealth), owners: ownership.NewCache(time.Now)}, nil
 		}
 	default:
 		return fmt.Errorf("paygate: unknown store backend %q (want memory or redis)", a.backend)
@@ -137,6 +143,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.metrics = m
 	p := val.(pooledStore)
 	a.store = instrument(p.Store, m, p.owners)
+	a.health = p.health
+	health.Register(a, "store", "", a.health.status)
 	return nil
 }
 
@@ -166,6 +174,7 @@ func (a *App) Stop() error {
 // Cleanup releases this config's hold on the backend; the last config to
 // let go of it closes its connections.
 func (a *App) Cleanup() error {
+	health.Unregister(a)
 	if a.poolKey == "" {
 		return nil
 	}
