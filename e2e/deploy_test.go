@@ -96,6 +96,9 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 			"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
 			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
 			"PAYGATE_UPSTREAM":          strings.TrimPrefix(up.URL, "http://"),
+			// The internal listener's default port is fixed (9180): a
+			// free one, so that runs side by side do not collide.
+			"PAYGATE_INTERNAL_PORT": strconv.Itoa(testenv.FreePort(t)),
 		}),
 	})
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="1"}`, testenv.MetricIs(1))

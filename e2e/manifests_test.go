@@ -450,13 +450,16 @@ func TestManifestDeployment(t *testing.T) {
 			pod, c := r.paygatePod(t)
 			env := r.envOf(t, c)
 
-			// Probes: on the port of PAYGATE_INTERNAL_ADDR, which is
-			// also the container port a ServiceMonitor scrapes.
-			addr, ok := env["PAYGATE_INTERNAL_ADDR"]
-			_, portText, _ := strings.Cut(addr, ":")
+			// Probes: on PAYGATE_INTERNAL_PORT, which is also the
+			// container port a ServiceMonitor scrapes; the listener binds
+			// the pod's addresses, or the kubelet cannot reach it.
+			portText, ok := env["PAYGATE_INTERNAL_PORT"]
 			internal, err := strconv.Atoi(portText)
 			if !ok || err != nil {
-				t.Fatalf("PAYGATE_INTERNAL_ADDR = %q, want [host]:port", addr)
+				t.Fatalf("PAYGATE_INTERNAL_PORT = %q, want a port", portText)
+			}
+			if bind := env["PAYGATE_INTERNAL_BIND"]; bind != "0.0.0.0" {
+				t.Errorf("PAYGATE_INTERNAL_BIND = %q, want 0.0.0.0 (the kubelet probes the pod's IP)", bind)
 			}
 			if got := portNumber(c, "metrics"); got != internal {
 				t.Errorf("container port metrics = %d, want the internal listener's %d", got, internal)

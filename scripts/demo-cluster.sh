@@ -71,6 +71,7 @@ start_replica() {
 	local i=$1
 	mkdir -p "$run/r$i"
 	PAYGATE_HTTPS_PORT=$((8450 + i)) PAYGATE_HTTP_PORT=$((8090 + i)) PAYGATE_ADMIN=127.0.0.1:$((2030 + i)) \
+		PAYGATE_INTERNAL_PORT=$((9180 + i)) \
 		XDG_DATA_HOME="$run/r$i/data" XDG_CONFIG_HOME="$run/r$i/config" \
 		"$paygate" run --config deploy/Caddyfile --adapter caddyfile >"$run/r$i/paygate.log" 2>&1 &
 	replica_pid[i]=$!
