@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -441,7 +440,7 @@ func TestMonitoringMetricNames(t *testing.T) {
 
 // TestMonitoringMetricsExist: every metric the alert rules and the
 // dashboard use is one paygate or Caddy exports. It runs deploy/Caddyfile
-// with Caddy's request metrics on (the global option metrics), which loads
+// as shipped (Caddy's request metrics are on: the global option metrics), which loads
 // every paygate module that registers metrics, sends one webhook delivery
 // without a signature so that Caddy's request metrics and the webhook
 // counters have series, and scrapes /metrics. A family is listed there once
@@ -464,7 +463,7 @@ func TestMonitoringMetricsExist(t *testing.T) {
 	bundles.Set("1", bundletest.Build(t, "1", shippedPolicyFiles(t), deployRead(t, "testdata/opa/bundle-signing.key")))
 
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
-		Caddyfile: deployCaddyfileWithMetrics(t),
+		Caddyfile: "../deploy/Caddyfile",
 		Env: deployEnv(map[string]string{
 			"REDIS_URL":                 rs.URL(),
 			"PAYGATE_JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
@@ -474,9 +473,8 @@ func TestMonitoringMetricsExist(t *testing.T) {
 			"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
 			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
 			"PAYGATE_UPSTREAM":          "127.0.0.1:9",
-			// The internal metrics and health listener, where the file
-			// has one, on a port of its own.
-			"PAYGATE_INTERNAL_ADDR": fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+			// The internal metrics and health listener on a port of its own.
+			"PAYGATE_INTERNAL_PORT": strconv.Itoa(testenv.FreePort(t)),
 		}),
 	})
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="1"}`, testenv.MetricIs(1))
@@ -584,28 +582,4 @@ func paygateCollectors(t *testing.T, dirs ...string) map[string]string {
 		}
 	}
 	return names
-}
-
-// deployCaddyfileWithMetrics writes deploy/Caddyfile with the global option
-// metrics (Caddy's request metrics) added first in its global options, and
-// returns its path. A metrics option the file sets itself comes later and
-// wins.
-func deployCaddyfileWithMetrics(t *testing.T) string {
-	t.Helper()
-	src := deployRead(t, "deploy/Caddyfile")
-	open := []byte("\n{\n")
-	i := bytes.Index(src, open)
-	if i < 0 {
-		t.Fatal("deploy/Caddyfile: no global options block")
-	}
-	i += len(open)
-	var b bytes.Buffer
-	b.Write(src[:i])
-	b.WriteString("\tmetrics\n")
-	b.Write(src[i:])
-	path := filepath.Join(t.TempDir(), "Caddyfile")
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
