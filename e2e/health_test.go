@@ -127,7 +127,7 @@ func checkInternalListener(t *testing.T, base, want string) {
 // the store while Redis is stopped, ready again once it is back; it serves
 // liveness and metrics, and 404 for anything else. On the public sites
 // these paths are the application's pages, never paygate's health or
-// metrics.
+// metrics. On SIGTERM it drains: /readyz 503 shutting_down while it serves.
 func TestHealthDeployCaddyfile(t *testing.T) {
 	rs := testenv.Redis(t)
 	up := testenv.StartUpstream(t, nil)
@@ -152,6 +152,8 @@ func TestHealthDeployCaddyfile(t *testing.T) {
 			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
 			"PAYGATE_UPSTREAM":          strings.TrimPrefix(up.URL, "http://"),
 			"PAYGATE_INTERNAL_PORT":     strconv.Itoa(internalPort),
+			// Long enough to watch the drain; the test's cleanup ends it.
+			"PAYGATE_SHUTDOWN_DELAY": "10s",
 		}),
 	})
 	internal := fmt.Sprintf("http://127.0.0.1:%d", internalPort)
@@ -189,6 +191,20 @@ func TestHealthDeployCaddyfile(t *testing.T) {
 	}
 	rs.Restart()
 	waitForReadiness(t, internal, "/readyz to answer ready once Redis is back", ready)
+
+	// Draining: on SIGTERM the replica answers /readyz 503 shutting_down
+	// for shutdown_delay while it still serves, so that the load balancer
+	// takes it out before it stops listening.
+	pg.Terminate(t)
+	waitForReadiness(t, internal, "/readyz to answer shutting_down", func(code int, a healthAnswer) bool {
+		return code == http.StatusServiceUnavailable && a.Status == "shutting_down"
+	})
+	if code, a := probe(t, internal, "/healthz"); code != http.StatusOK || a.Status != "ok" {
+		t.Errorf("/healthz while draining: %d %+v, want 200 ok (the process is alive)", code, a)
+	}
+	if resp, body := send(t, pg.Client(), "GET", pg.HTTPSURL+"/page", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("a page while draining: %d %s, want it served", resp.StatusCode, body)
+	}
 }
 
 // healthInternalSite is the shipped internal listener, on the port in

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/template"
 
@@ -304,6 +305,16 @@ func (p *Paygate) Client() *http.Client {
 func (p *Paygate) Stop() {
 	p.client.CloseIdleConnections()
 	p.proc.stop()
+}
+
+// Terminate sends the process SIGTERM, as a service manager stopping it
+// would, and returns at once: the process drains (shutdown_delay, then the
+// grace period) while the test watches; the test's cleanup waits for it.
+func (p *Paygate) Terminate(t testing.TB) {
+	t.Helper()
+	if err := p.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("testenv: SIGTERM: %v", err)
+	}
 }
 
 // Kill ends the process with SIGKILL, as a crash or the OOM killer would:

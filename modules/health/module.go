@@ -73,12 +73,17 @@ type response struct {
 }
 
 // ServeHTTP answers the probe.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, _ *http.Request, _ caddyhttp.Handler) error {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	status, body := http.StatusOK, response{Status: "ok"}
 	if h.Check == checkReady {
 		report := pghealth.Run()
 		body = response{Status: "ready", Checks: report.Checks}
-		if !report.Ready {
+		switch {
+		case shuttingDown(r):
+			// Draining (shutdown_delay): the load balancer takes the
+			// replica out while it still serves what comes.
+			status, body.Status = http.StatusServiceUnavailable, "shutting_down"
+		case !report.Ready:
 			status, body.Status = http.StatusServiceUnavailable, "unready"
 		}
 	}
@@ -86,6 +91,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, _ *http.Request, _ caddyhttp.
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(body)
+}
+
+// shuttingDown reports whether the server is stopping: from the moment it
+// is told to (a signal, a config unload) through its shutdown_delay.
+func shuttingDown(r *http.Request) bool {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok || r.Context().Value(caddyhttp.ServerCtxKey) == nil {
+		return false
+	}
+	down, _ := repl.Get("http.shutting_down")
+	return down == true
 }
 
 // Interface guards
