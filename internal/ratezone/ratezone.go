@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,8 +58,10 @@ const (
 )
 
 var (
-	mu    sync.Mutex
-	zones = map[string]registered{}
+	mu sync.Mutex
+	// zones holds, by name, the registrations of each configuration that
+	// has the zone, the last one in force.
+	zones = map[string][]registered{}
 )
 
 type registered struct {
@@ -67,36 +70,41 @@ type registered struct {
 }
 
 // Register makes owner's zones count events; a zone of the same name
-// registered before (by the previous configuration) is replaced.
+// registered before (by the previous configuration) is set aside while
+// owner's is registered.
 func Register(owner any, zs []Zone) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, z := range zs {
-		zones[z.Name] = registered{owner: owner, zone: z}
+		zones[z.Name] = append(zones[z.Name], registered{owner: owner, zone: z})
 	}
 }
 
-// Unregister removes the zones owner registered, unless another owner
-// registered them since (a reload provisions the new stage before
-// cleaning up the old one).
+// Unregister removes the zones owner registered. A reload provisions the
+// new stage before cleaning up the old one, and a reload that fails cleans
+// up the new one while the old one runs on: whichever goes, the other's
+// zones stay in force.
 func Unregister(owner any) {
 	mu.Lock()
 	defer mu.Unlock()
-	for name, r := range zones {
-		if r.owner == owner {
+	for name, rs := range zones {
+		rs = slices.DeleteFunc(rs, func(r registered) bool { return r.owner == owner })
+		if len(rs) == 0 {
 			delete(zones, name)
+		} else {
+			zones[name] = rs
 		}
 	}
 }
 
-// ForEvent returns the zones that count events of type t.
+// ForEvent returns the zones in force that count events of type t.
 func ForEvent(t string) []Zone {
 	mu.Lock()
 	defer mu.Unlock()
 	var out []Zone
-	for _, r := range zones {
-		if r.zone.Events[t] {
-			out = append(out, r.zone)
+	for _, rs := range zones {
+		if z := rs[len(rs)-1].zone; z.Events[t] {
+			out = append(out, z)
 		}
 	}
 	return out

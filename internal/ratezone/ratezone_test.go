@@ -9,9 +9,9 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	failed := map[string]bool{"payment_intent.payment_failed": true}
+	failedEvents := map[string]bool{"payment_intent.payment_failed": true}
 	oldStage, newStage := new(int), new(int)
-	Register(oldStage, []Zone{{Name: "declines", Events: failed}, {Name: "gone", Events: failed}})
+	Register(oldStage, []Zone{{Name: "declines", Events: failedEvents}, {Name: "gone", Events: failedEvents}})
 	t.Cleanup(func() { Unregister(oldStage); Unregister(newStage) })
 	if got := len(ForEvent("payment_intent.payment_failed")); got != 2 {
 		t.Fatalf("%d zones for the event, want 2", got)
@@ -21,11 +21,22 @@ func TestRegistry(t *testing.T) {
 	}
 	// A reload: the new stage registers before the old one is cleaned up,
 	// and the cleanup leaves the new stage's zones alone.
-	Register(newStage, []Zone{{Name: "declines", KeyTemplate: "new", Events: failed}})
+	Register(newStage, []Zone{{Name: "declines", KeyTemplate: "new", Events: failedEvents}})
 	Unregister(oldStage)
 	zs := ForEvent("payment_intent.payment_failed")
 	if len(zs) != 1 || zs[0].KeyTemplate != "new" {
 		t.Fatalf("after the reload: %+v, want the new stage's declines only", zs)
+	}
+
+	// A reload that fails: its stage registers, then is cleaned up while
+	// the running one stays; the running one's zones must still count.
+	failed := new(int)
+	Register(failed, []Zone{{Name: "declines", KeyTemplate: "failed", Events: failedEvents}})
+	t.Cleanup(func() { Unregister(failed) })
+	Unregister(failed)
+	zs = ForEvent("payment_intent.payment_failed")
+	if len(zs) != 1 || zs[0].KeyTemplate != "new" {
+		t.Fatalf("after a failed reload: %+v, want the running stage's declines", zs)
 	}
 }
 
