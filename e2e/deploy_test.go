@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,46 @@ func deployEnv(services map[string]string) map[string]string {
 	return env
 }
 
+// deployServices are what deploy/Caddyfile talks to besides Stripe and the
+// application, on loopback: a private Redis, the identity provider's JWKS
+// (the development key set) and a bundle server holding the shipped
+// policies, signed, as revision 1. env names them as deployEnv's services.
+type deployServices struct {
+	redis   *testenv.RedisServer
+	bundles *testenv.BundleServer
+	env     map[string]string
+}
+
+func startDeployServices(t *testing.T) deployServices {
+	t.Helper()
+	rs := testenv.Redis(t)
+	jwksBody := deployRead(t, "testdata/jwt/dev-jwks.json")
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwksBody)
+	}))
+	t.Cleanup(jwks.Close)
+	bundles, bundleURL := testenv.StartBundleServer(t)
+	bundles.Set("1", bundletest.Build(t, "1", shippedPolicyFiles(t), deployRead(t, "testdata/opa/bundle-signing.key")))
+	return deployServices{redis: rs, bundles: bundles, env: map[string]string{
+		"REDIS_URL":                 rs.URL(),
+		"PAYGATE_JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
+		"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
+		"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
+		"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
+		// The internal listener's default port is fixed (9180): a free
+		// one, so that runs side by side do not collide.
+		"PAYGATE_INTERNAL_PORT": strconv.Itoa(testenv.FreePort(t)),
+	}}
+}
+
+// with returns the services' environment with more.
+func (d deployServices) with(more map[string]string) map[string]string {
+	env := maps.Clone(d.env)
+	maps.Copy(env, more)
+	return deployEnv(env)
+}
+
 // deployAbs is the absolute path of a file of the repository.
 func deployAbs(t *testing.T, rel string) string {
 	t.Helper()
@@ -71,34 +112,19 @@ func deployRead(t *testing.T, rel string) []byte {
 // a policy bundle rollout, a Redis outage and its recovery; then every log
 // line must be JSON and hold none of the secrets.
 func TestDeployCaddyfileEndToEnd(t *testing.T) {
-	rs := testenv.Redis(t)
+	svc := startDeployServices(t)
+	rs, bundles := svc.redis, svc.bundles
 	sm := testenv.StartStripeMock(t)
 	up := testenv.StartUpstream(t, nil)
-	jwksBody := deployRead(t, "testdata/jwt/dev-jwks.json")
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksBody)
-	}))
-	t.Cleanup(jwks.Close)
 	signingKey := deployRead(t, "testdata/opa/bundle-signing.key")
 	policies := shippedPolicyFiles(t)
-	bundles, bundleURL := testenv.StartBundleServer(t)
-	bundles.Set("1", bundletest.Build(t, "1", policies, signingKey))
 
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		Caddyfile: "../deploy/Caddyfile",
-		Env: deployEnv(map[string]string{
-			"REDIS_URL":                 rs.URL(),
-			"PAYGATE_JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
-			"STRIPE_SECRET_KEY":         e2eStripeKey,
-			"STRIPE_API_BASE":           sm.URL,
-			"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
-			"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
-			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
-			"PAYGATE_UPSTREAM":          strings.TrimPrefix(up.URL, "http://"),
-			// The internal listener's default port is fixed (9180): a
-			// free one, so that runs side by side do not collide.
-			"PAYGATE_INTERNAL_PORT": strconv.Itoa(testenv.FreePort(t)),
+		Env: svc.with(map[string]string{
+			"STRIPE_SECRET_KEY": e2eStripeKey,
+			"STRIPE_API_BASE":   sm.URL,
+			"PAYGATE_UPSTREAM":  strings.TrimPrefix(up.URL, "http://"),
 		}),
 	})
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="1"}`, testenv.MetricIs(1))

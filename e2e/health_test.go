@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/internal/testenv"
-	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // healthAnswer is the body of /healthz and /readyz.
@@ -129,34 +128,20 @@ func checkInternalListener(t *testing.T, base, want string) {
 // these paths are the application's pages, never paygate's health or
 // metrics. On SIGTERM it drains: /readyz 503 shutting_down while it serves.
 func TestHealthDeployCaddyfile(t *testing.T) {
-	rs := testenv.Redis(t)
+	svc := startDeployServices(t)
+	rs := svc.redis
 	up := testenv.StartUpstream(t, nil)
-	jwksBody := deployRead(t, "testdata/jwt/dev-jwks.json")
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksBody)
-	}))
-	t.Cleanup(jwks.Close)
-	bundles, bundleURL := testenv.StartBundleServer(t)
-	bundles.Set("1", bundletest.Build(t, "1", shippedPolicyFiles(t), deployRead(t, "testdata/opa/bundle-signing.key")))
-	internalPort := testenv.FreePort(t)
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		Caddyfile: "../deploy/Caddyfile",
-		Env: deployEnv(map[string]string{
-			"REDIS_URL":                 rs.URL(),
-			"PAYGATE_JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
-			"STRIPE_SECRET_KEY":         e2eStripeKey,
-			"STRIPE_API_BASE":           "http://127.0.0.1:9",
-			"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
-			"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
-			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
-			"PAYGATE_UPSTREAM":          strings.TrimPrefix(up.URL, "http://"),
-			"PAYGATE_INTERNAL_PORT":     strconv.Itoa(internalPort),
+		Env: svc.with(map[string]string{
+			"STRIPE_SECRET_KEY": e2eStripeKey,
+			"STRIPE_API_BASE":   "http://127.0.0.1:9",
+			"PAYGATE_UPSTREAM":  strings.TrimPrefix(up.URL, "http://"),
 			// Long enough to watch the drain; the test's cleanup ends it.
 			"PAYGATE_SHUTDOWN_DELAY": "10s",
 		}),
 	})
-	internal := fmt.Sprintf("http://127.0.0.1:%d", internalPort)
+	internal := "http://127.0.0.1:" + svc.env["PAYGATE_INTERNAL_PORT"]
 
 	a := waitForReadiness(t, internal, "/readyz to answer ready", ready)
 	if got, want := checkNames(a), []string{"jwks", "policy", "store"}; !slices.Equal(got, want) {

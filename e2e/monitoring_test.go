@@ -5,13 +5,11 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -21,7 +19,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paygate/paygate/internal/testenv"
-	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
 // The monitoring files an operator installs (issue #15, item 3), relative
@@ -452,29 +449,13 @@ func TestMonitoringMetricNames(t *testing.T) {
 func TestMonitoringMetricsExist(t *testing.T) {
 	names := monitoringMetricNames(t)
 
-	rs := testenv.Redis(t)
-	jwksBody := deployRead(t, "testdata/jwt/dev-jwks.json")
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksBody)
-	}))
-	t.Cleanup(jwks.Close)
-	bundles, bundleURL := testenv.StartBundleServer(t)
-	bundles.Set("1", bundletest.Build(t, "1", shippedPolicyFiles(t), deployRead(t, "testdata/opa/bundle-signing.key")))
-
+	svc := startDeployServices(t)
 	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
 		Caddyfile: "../deploy/Caddyfile",
-		Env: deployEnv(map[string]string{
-			"REDIS_URL":                 rs.URL(),
-			"PAYGATE_JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
-			"STRIPE_SECRET_KEY":         e2eStripeKey,
-			"STRIPE_API_BASE":           "http://127.0.0.1:9",
-			"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
-			"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
-			"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
-			"PAYGATE_UPSTREAM":          "127.0.0.1:9",
-			// The internal metrics and health listener on a port of its own.
-			"PAYGATE_INTERNAL_PORT": strconv.Itoa(testenv.FreePort(t)),
+		Env: svc.with(map[string]string{
+			"STRIPE_SECRET_KEY": e2eStripeKey,
+			"STRIPE_API_BASE":   "http://127.0.0.1:9",
+			"PAYGATE_UPSTREAM":  "127.0.0.1:9",
 		}),
 	})
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="1"}`, testenv.MetricIs(1))
