@@ -18,7 +18,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "bundle",
-		Usage: "[--policies <dir>] [--signing-key <pem>] [--algorithm <alg>] [--revision <rev>] [--output <file>]",
+		Usage: "[--policies <dir>] [--signing-key <pem>] [--algorithm <alg>] [--key-id <id>] [--revision <rev>] [--output <file>]",
 		Short: "Builds and signs an OPA policy bundle for opa_authz",
 		Long: `
 Runs the Rego tests of a directory of policies and data (as "opa test"
@@ -41,6 +41,11 @@ that fails stops it: nothing is built or signed. Rego test files
     The signature algorithm. Default: RS256 for RSA keys, ES256, ES384 or
     ES512 for ECDSA keys.
 
+--key-id
+    The key ID the signature names. Default: "paygate", the ID of
+    opa_authz's public_key; a key being rotated in is trusted under its own
+    ID (trusted_key <key_id> <pem_file>).
+
 --revision
     The bundle's revision. Default: "sha256:" and 12 hex digits of a hash of
     the policy files, so it changes exactly when they do.
@@ -57,6 +62,7 @@ func setUpBundle(cmd *cobra.Command) {
 	cmd.Flags().String("policies", "", "Directory of policies to build (default: the built-in policies)")
 	cmd.Flags().String("signing-key", "", "PEM private key to sign the bundle with")
 	cmd.Flags().String("algorithm", "", "Signature algorithm (default: from the key)")
+	cmd.Flags().String("key-id", opabundle.KeyID, "Key ID the signature names (opa_authz trusts a key under its ID)")
 	cmd.Flags().String("revision", "", "Bundle revision (default: a hash of the policies)")
 	cmd.Flags().StringP("output", "o", "bundle.tar.gz", "Output file")
 	cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdBundle)
@@ -68,6 +74,7 @@ func cmdBundle(fl caddycmd.Flags) (int, error) {
 		Dir:       policies.Root,
 		Revision:  fl.String("revision"),
 		Algorithm: fl.String("algorithm"),
+		KeyID:     fl.String("key-id"),
 	}
 	if dir := fl.String("policies"); dir != "" {
 		abs, err := filepath.Abs(dir)
@@ -95,7 +102,7 @@ func cmdBundle(fl caddycmd.Flags) (int, error) {
 	}
 	signed := "unsigned"
 	if opts.SigningKey != nil {
-		signed = "signed with key ID " + opabundle.KeyID
+		signed = "signed with key ID " + opts.KeyID
 	}
 	fmt.Printf("wrote %s: revision %s, %s\n", output, revision, signed)
 	return caddy.ExitCodeSuccess, nil

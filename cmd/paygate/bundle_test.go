@@ -54,6 +54,23 @@ func TestBundleCommand(t *testing.T) {
 		t.Errorf("revision %q with %d modules, want r1 with the policies", b.Manifest.Revision, len(b.Modules))
 	}
 
+	// --key-id: the signature names the key, and a verifier that takes the
+	// key the signature names (opa_authz with trusted_key) finds it.
+	rotated := filepath.Join(t.TempDir(), "rotated.tar.gz")
+	if err := runBundleCommand("--policies", filepath.Join("..", "..", "policies", "paygate"),
+		"--signing-key", filepath.Join(opaTestdata, "bundle-signing.key"), "--key-id", "2026-12", "--output", rotated); err != nil {
+		t.Fatal(err)
+	}
+	raw, err = os.ReadFile(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKid := map[string]*bundle.KeyConfig{"2026-12": {Key: string(pub), Algorithm: "ES256"}}
+	if _, err := bundle.NewReader(bytes.NewReader(raw)).
+		WithBundleVerificationConfig(bundle.NewVerificationConfig(byKid, "", "", nil)).Read(); err != nil {
+		t.Errorf("the signature does not name key ID 2026-12: %v", err)
+	}
+
 	failing := t.TempDir()
 	for name, src := range map[string]string{
 		"authz.rego":      "package paygate.authz\ndecision := {\"allow\": false, \"reason\": \"no\"}\n",

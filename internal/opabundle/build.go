@@ -6,6 +6,7 @@
 package opabundle
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -55,6 +56,10 @@ type Options struct {
 	// Algorithm is the signature algorithm. Default: RS256 for RSA keys,
 	// ES256/ES384/ES512 for ECDSA keys by curve.
 	Algorithm string
+
+	// KeyID is the key ID the signature names, under which opa_authz
+	// trusts the key (trusted_key). Default: KeyID, public_key's.
+	KeyID string
 }
 
 // Build runs the policies' Rego tests, then writes the bundle for opts to w
@@ -96,7 +101,7 @@ func Build(ctx context.Context, opts Options, w io.Writer) (string, error) {
 			}
 		}
 		c = c.WithBundleSigningConfig(bundle.NewSigningConfig(string(opts.SigningKey), alg, "")).
-			WithBundleVerificationKeyID(KeyID)
+			WithBundleVerificationKeyID(cmp.Or(opts.KeyID, KeyID))
 	}
 	if err := c.Build(ctx); err != nil {
 		return "", fmt.Errorf("bundle: %w", err)

@@ -31,7 +31,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    policy_dir   <dir>                        # or:
 //	    bundle       <url> {
 //	        polling      <min> [<max>]            # default 60s 120s
-//	        public_key   <pem_file> [<algorithm>] # signed bundles required
+//	        public_key   <pem_file> [<algorithm>] # signed bundles required (key ID paygate)
+//	        trusted_key  <key_id> <pem_file> [<algorithm>] # repeatable: more keys, by key ID
 //	        persist      [<dir>]                  # keep the last good bundle on disk
 //	        bearer_token <token>
 //	    }
@@ -103,6 +104,15 @@ func (b *BundleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch d.Val() {
 		case "polling":
 			err = intervalArgs(d, &b.PollingMin, &b.PollingMax)
+		case "trusted_key":
+			var args []string
+			if args, err = cfgargs.Args(d, 2, 3); err == nil {
+				k := TrustedKey{KeyID: args[0], File: args[1]}
+				if len(args) == 3 {
+					k.Algorithm = args[2]
+				}
+				b.TrustedKeys = append(b.TrustedKeys, k)
+			}
 		case "public_key":
 			var args []string
 			if args, err = cfgargs.Args(d, 1, 2); err == nil {

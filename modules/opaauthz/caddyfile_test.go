@@ -31,6 +31,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bundle short forms", input: "opa_authz {\nbundle https://b/p {\npolling 5s\npublic_key /k.pub\npersist\n}\n}", want: Handler{Bundle: &BundleConfig{
 			URL: "https://b/p", PollingMin: caddy.Duration(5 * time.Second), PublicKey: "/k.pub", Persist: true,
 		}}},
+		{name: "trusted_key", input: "opa_authz {\nbundle https://b/p {\npublic_key /k.pub\ntrusted_key 2026-12 /next.pub ES256\ntrusted_key k3 /k3.pub\n}\n}", want: Handler{Bundle: &BundleConfig{
+			URL: "https://b/p", PublicKey: "/k.pub", TrustedKeys: []TrustedKey{{KeyID: "2026-12", File: "/next.pub", Algorithm: "ES256"}, {KeyID: "k3", File: "/k3.pub"}},
+		}}},
 		{name: "query", input: "opa_authz {\npolicy_dir d\nquery data.x.y\n}", want: Handler{PolicyDir: "d", Query: "data.x.y"}},
 		{name: "max_bundle_age", input: "opa_authz {\nbundle https://b/p\nmax_bundle_age 30m\n}", want: Handler{Bundle: &BundleConfig{URL: "https://b/p"}, MaxBundleAge: caddy.Duration(30 * time.Minute)}},
 		{name: "max_bundle_age off", input: "opa_authz {\nbundle https://b/p\nmax_bundle_age off\n}", want: Handler{Bundle: &BundleConfig{URL: "https://b/p"}, MaxBundleAge: -1}},
@@ -87,6 +90,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"polling max not a duration":       "opa_authz {\nbundle a {\npolling 1s later\n}\n}",
 		"public_key without file":          "opa_authz {\nbundle a {\npublic_key\n}\n}",
 		"public_key three values":          "opa_authz {\nbundle a {\npublic_key f ES256 x\n}\n}",
+		"trusted_key without file":         "opa_authz {\nbundle a {\ntrusted_key k\n}\n}",
+		"trusted_key four values":          "opa_authz {\nbundle a {\ntrusted_key k f ES256 x\n}\n}",
 		"persist two dirs":                 "opa_authz {\nbundle a {\npersist a b\n}\n}",
 		"bearer_token without value":       "opa_authz {\nbundle a {\nbearer_token\n}\n}",
 		"query without value":              "opa_authz {\nquery\n}",

@@ -23,6 +23,19 @@ import (
 	"github.com/paygate/paygate/internal/urlpolicy"
 )
 
+// TrustedKey is a public key bundles may be signed with.
+type TrustedKey struct {
+	// KeyID is the key's ID in bundle signatures; unique, and not
+	// "paygate", which is PublicKey's. Required.
+	KeyID string `json:"key_id"`
+	// File is a PEM file with the public key; placeholders are resolved.
+	// Required.
+	File string `json:"file"`
+	// Algorithm is the signature algorithm. Default: from the key, as for
+	// KeyAlgorithm.
+	Algorithm string `json:"algorithm,omitempty"`
+}
+
 // BundleConfig says where the policy bundle comes from and how it is
 // checked.
 type BundleConfig struct {
@@ -46,6 +59,13 @@ type BundleConfig struct {
 	// are loaded. Required unless AllowUnsigned is set. Placeholders are
 	// resolved.
 	PublicKey string `json:"public_key,omitempty"`
+
+	// TrustedKeys are further public keys bundles may be signed with, each
+	// under the key ID a bundle's signature names ("paygate bundle
+	// --key-id"), so that a signing key can be rotated without a gap: trust
+	// the new key, sign with it, then retire the old one. With them, a
+	// bundle's signature must name its key ID (PublicKey's is "paygate").
+	TrustedKeys []TrustedKey `json:"trusted_keys,omitempty"`
 
 	// AllowUnsigned accepts bundles without verifying any signature, when no
 	// PublicKey is set: whoever can serve or alter the bundle then decides
@@ -134,11 +154,22 @@ func (b *BundleConfig) validate() error {
 			return err
 		}
 	}
-	if b.PublicKey == "" && !b.AllowUnsigned {
+	signed := b.PublicKey != "" || len(b.TrustedKeys) > 0
+	if !signed && !b.AllowUnsigned {
 		return errors.New("public_key is required: bundles must be signed (set allow_unsigned to accept unsigned bundles, for development only)")
 	}
-	if b.PublicKey != "" && b.AllowUnsigned {
+	if signed && b.AllowUnsigned {
 		return errors.New("allow_unsigned contradicts public_key")
+	}
+	ids := map[string]bool{opabundle.KeyID: true}
+	for _, k := range b.TrustedKeys {
+		switch {
+		case k.KeyID == "" || k.File == "":
+			return errors.New("trusted_key: a key ID and a file are required")
+		case ids[k.KeyID]:
+			return fmt.Errorf("trusted_key %s: the key ID is taken (%s is public_key's)", k.KeyID, opabundle.KeyID)
+		}
+		ids[k.KeyID] = true
 	}
 	if err := validateInterval(b.PollingMin, b.PollingMax); err != nil {
 		return fmt.Errorf("polling: %w", err)
@@ -281,15 +312,31 @@ func (h *Handler) opaConfig(repl *caddy.Replacer) ([]byte, error) {
 		if p := interval(b.PollingMin, b.PollingMax); p != nil {
 			source["polling"] = p
 		}
+		keys := map[string]any{}
 		if b.PublicKey != "" {
 			key, err := publicKeyConfig(repl.ReplaceKnown(b.PublicKey, ""), b.KeyAlgorithm)
 			if err != nil {
 				return nil, fmt.Errorf("bundle: public_key: %w", err)
 			}
-			// Bundles name the key they were signed with as
-			// "paygate bundle" signs them.
-			cfg["keys"] = map[string]any{opabundle.KeyID: key}
-			source["signing"] = map[string]any{"keyid": opabundle.KeyID}
+			keys[opabundle.KeyID] = key
+		}
+		for _, k := range b.TrustedKeys {
+			key, err := publicKeyConfig(repl.ReplaceKnown(k.File, ""), k.Algorithm)
+			if err != nil {
+				return nil, fmt.Errorf("bundle: trusted_key %s: %w", k.KeyID, err)
+			}
+			keys[k.KeyID] = key
+		}
+		if len(keys) > 0 {
+			cfg["keys"] = keys
+			// One key verifies every bundle, whatever its signature
+			// names (as "paygate bundle" signs, or another tool); with
+			// several, OPA takes the key the signature names.
+			if len(b.TrustedKeys) == 0 {
+				source["signing"] = map[string]any{"keyid": opabundle.KeyID}
+			} else {
+				source["signing"] = map[string]any{}
+			}
 		}
 		if b.Persist {
 			dir := repl.ReplaceKnown(b.PersistDir, "")
