@@ -124,26 +124,36 @@ next:
 	return out
 }
 
+// flushBudget bounds one flush, however many keys are owed: a store that
+// is down must not hold up the flusher, nor a config reload (Cleanup).
+const flushBudget = 2 * time.Second
+
 // flush gives back the debts due at now (all of them when all is set), one
-// store call per key; a debt that cannot be given back is kept for the next
-// flush, unless all is set (the stage is going away: the units return with
-// time).
+// store call per key, within flushBudget. The first call that fails ends
+// it: the debts not given back are kept for the next flush, unless all is
+// set (the stage is going away: the units return with time).
 func (h *Handler) flush(now time.Time, all bool) {
-	for key, reqs := range h.owed.due(now, all) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		refunds := make([]store.LimitRequest, len(reqs))
-		for i, r := range reqs {
-			r.Cost, r.Refund = r.Refund, 0
-			refunds[i] = r
-		}
-		err := h.store.Refund(ctx, refunds)
-		cancel()
-		if err != nil {
-			h.logger.Warn("giving back reserved rate-limit units failed", zap.Bool("retrying", !all), zap.Error(err))
-			if !all {
-				h.owed.restore(key, reqs, now)
+	due := h.owed.due(now, all)
+	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
+	defer cancel()
+	var failed error
+	for key, reqs := range due {
+		if failed == nil {
+			refunds := make([]store.LimitRequest, len(reqs))
+			for i, r := range reqs {
+				r.Cost, r.Refund = r.Refund, 0
+				refunds[i] = r
+			}
+			if failed = h.store.Refund(ctx, refunds); failed == nil {
+				continue
 			}
 		}
+		if !all {
+			h.owed.restore(key, reqs, now)
+		}
+	}
+	if failed != nil {
+		h.logger.Warn("giving back reserved rate-limit units failed", zap.Bool("retrying", !all), zap.Error(failed))
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // countingStore counts the Limit and Refund calls that reach a store, and
-// fails Limit calls while failing is set.
+// fails them while failing is set.
 type countingStore struct {
 	store.Store
 	limits, refunds atomic.Int64
@@ -34,6 +34,9 @@ func (s *countingStore) Limit(ctx context.Context, reqs []store.LimitRequest) ([
 
 func (s *countingStore) Refund(ctx context.Context, reqs []store.LimitRequest) error {
 	s.refunds.Add(1)
+	if s.failing.Load() {
+		return store.ErrUnavailable
+	}
 	return s.Store.Refund(ctx, reqs)
 }
 
@@ -159,5 +162,26 @@ func TestClientGoneIsNoStoreFailure(t *testing.T) {
 	}
 	if n := s.logs.FilterMessageSnippet("cannot decide").Len(); n != 0 {
 		t.Errorf("%d log lines blame the store", n)
+	}
+}
+
+// TestFlushStopsAtAnOutage: a flush stops at the first call the store
+// fails (a store that is down would fail the others, and a reload waits on
+// the last flush), keeping every debt for the next one.
+func TestFlushStopsAtAnOutage(t *testing.T) {
+	s, cs := failuresStage(t)
+	for _, ip := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"} {
+		mustPass(t, s.serve(call{ip: ip}))
+	}
+	cs.failing.Store(true)
+	due := s.clock.Now().Add(owedDelay)
+	s.h.flush(due, false)
+	if got := cs.refunds.Load(); got != 1 {
+		t.Fatalf("%d Refund calls while the store is down, want 1", got)
+	}
+	cs.failing.Store(false)
+	s.h.flush(due.Add(owedDelay), false)
+	if got := cs.refunds.Load() - 1; got != 4 {
+		t.Errorf("%d Refund calls once it is back, want 4: every debt was kept", got)
 	}
 }
