@@ -8,7 +8,7 @@ RUN_DIR   := $(CURDIR)/.run
 # Packages whose tests run under the race detector in `make test`.
 RACE_PKGS := ./internal/store/...
 
-.PHONY: all build stripe-mock run demo-cluster test lint check-config bench bench-micro bundle xcaddy image clean
+.PHONY: all build stripe-mock kustomize run demo-cluster test lint check-config bench bench-micro bundle xcaddy image clean
 
 all: build
 
@@ -19,6 +19,12 @@ build:
 # dependency pins stay out of paygate's module graph.
 stripe-mock:
 	cd tools && $(GO) build -o $(STRIPE_MOCK) github.com/stripe/stripe-mock
+
+# kustomize's build, from its own module (tools/kustomize), for the manifest
+# tests (e2e/manifests_test.go): no kubectl needed.
+KUSTOMIZE := $(BIN)/kustomizebuild
+kustomize:
+	cd tools/kustomize && $(GO) build -o $(KUSTOMIZE) .
 
 # The shipped Caddyfile with stripe-mock as the Stripe backend.
 run: build stripe-mock
@@ -32,8 +38,8 @@ demo-cluster: build stripe-mock
 # The whole suite: lint, the shipped configs, every test (the end-to-end ones
 # against the built binary, private redis-servers and stripe-mock), and the
 # race detector on the concurrent building blocks.
-test: lint check-config stripe-mock
-	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 -timeout 30m ./...
+test: lint check-config stripe-mock kustomize
+	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) PAYGATE_KUSTOMIZE=$(KUSTOMIZE) $(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 lint:

@@ -124,14 +124,10 @@ func TestManifestCaddyfileCopies(t *testing.T) {
 	}
 }
 
-// TestManifestPlainMatchesBase: paygate.yaml is the base's build; without
-// kustomize it is only parsed (by the other tests). -update-manifests
-// rewrites it.
+// TestManifestPlainMatchesBase: paygate.yaml is the base's build.
+// -update-manifests rewrites it.
 func TestManifestPlainMatchesBase(t *testing.T) {
-	built, ok := kustomizeBuild(t, kubeDir+"/base")
-	if !ok {
-		t.Skipf("neither kustomize nor kubectl is installed: %s is not compared with the base", plainManifest)
-	}
+	built := kustomizeBuild(t, kubeDir+"/base")
 	if *updateManifests {
 		if err := os.WriteFile(deployAbs(t, plainManifest), append([]byte(plainHeader), built...), 0o644); err != nil {
 			t.Fatal(err)
@@ -146,26 +142,31 @@ func TestManifestPlainMatchesBase(t *testing.T) {
 	}
 }
 
-// kustomizer returns the command that builds a kustomization (kustomize, or
-// kubectl's built-in one), or nil when neither is installed.
-func kustomizer() func(dir string) *exec.Cmd {
+// kustomizer returns the command that builds a kustomization: the
+// harness's own build (PAYGATE_KUSTOMIZE, which make test builds from
+// tools/kustomize with kustomize's library), else kustomize, else kubectl's
+// built-in one.
+func kustomizer() (func(dir string) *exec.Cmd, error) {
+	if path := os.Getenv("PAYGATE_KUSTOMIZE"); path != "" {
+		return func(dir string) *exec.Cmd { return exec.Command(path, dir) }, nil
+	}
 	if path, err := exec.LookPath("kustomize"); err == nil {
-		return func(dir string) *exec.Cmd { return exec.Command(path, "build", dir) }
+		return func(dir string) *exec.Cmd { return exec.Command(path, "build", dir) }, nil
 	}
-	if path, err := exec.LookPath("kubectl"); err == nil {
-		return func(dir string) *exec.Cmd { return exec.Command(path, "kustomize", dir) }
+	path, err := exec.LookPath("kubectl")
+	if err != nil {
+		return nil, errors.New("set PAYGATE_KUSTOMIZE (make kustomize), or install kustomize or kubectl")
 	}
-	return nil
+	return func(dir string) *exec.Cmd { return exec.Command(path, "kustomize", dir) }, nil
 }
 
 // kustomizeBuild builds the kustomization in dir (relative to the
-// repository), or reports false when no kustomize is installed.
-func kustomizeBuild(t *testing.T, dir string) ([]byte, bool) {
+// repository). Without a kustomize build it fails in CI, and skips
+// elsewhere.
+func kustomizeBuild(t *testing.T, dir string) []byte {
 	t.Helper()
-	build := kustomizer()
-	if build == nil {
-		return nil, false
-	}
+	build, err := kustomizer()
+	testenv.Require(t, "a kustomize build", err)
 	cmd := build(deployAbs(t, dir))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -173,7 +174,7 @@ func kustomizeBuild(t *testing.T, dir string) ([]byte, bool) {
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.Bytes())
 	}
-	return out, true
+	return out
 }
 
 // object is one Kubernetes object as YAML decodes it.
@@ -299,17 +300,13 @@ type rendering struct {
 	topology string
 }
 
-// renderings are paygate.yaml and, where kustomize is installed, the builds
-// of the base and of every overlay.
+// renderings are paygate.yaml and the builds of the base and of every
+// overlay.
 func renderings(t *testing.T) []rendering {
 	t.Helper()
 	rs := []rendering{{name: plainManifest, objs: parseObjects(t, plainManifest, deployRead(t, plainManifest)), topology: "url"}}
 	for _, c := range caddyfileCopies {
-		out, ok := kustomizeBuild(t, c.dir)
-		if !ok {
-			t.Logf("neither kustomize nor kubectl is installed: %s is checked, the kustomizations are not built", plainManifest)
-			break
-		}
+		out := kustomizeBuild(t, c.dir)
 		rs = append(rs, rendering{name: c.dir, objs: parseObjects(t, c.dir, out), topology: c.topology})
 	}
 	return rs
