@@ -98,21 +98,24 @@ func checkInternalListener(t *testing.T, base, want string) {
 	if code, a := probe(t, base, "/healthz"); code != http.StatusOK || a.Status != "ok" || a.Checks != nil {
 		t.Errorf("/healthz: %d %+v, want 200 {\"status\":\"ok\"}", code, a)
 	}
-	resp, body := send(t, internalClient, "GET", base+"/metrics", "", nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
-	}
-	m, err := testenv.ParseMetrics(strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatalf("/metrics: %v", err)
-	}
-	if v, err := m.Value(want); err != nil || v != 1 {
-		t.Errorf("/metrics: %s = %v (%v), want 1", want, v, err)
-	}
-	if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), func(k string) bool { return strings.HasPrefix(k, "caddy_http_requests_total{") }) {
-		t.Error("/metrics has no request metrics (caddy_http_requests_total): the metrics global option is missing")
-	}
-	resp, body = send(t, internalClient, "GET", base+"/nowhere", "", nil)
+	// paygate's metric want at 1, and Caddy's request metrics (the
+	// metrics global option) beside it.
+	var last string
+	testenv.EventuallyTelling(t, func() string {
+		return fmt.Sprintf("/metrics to hold %s = 1 and caddy_http_requests_total (last: %s)", want, last)
+	}, func() bool {
+		resp, body := send(t, internalClient, "GET", base+"/metrics", "", nil)
+		m, err := testenv.ParseMetrics(strings.NewReader(string(body)))
+		if resp.StatusCode != http.StatusOK || err != nil {
+			last = fmt.Sprintf("%d, %v", resp.StatusCode, err)
+			return false
+		}
+		v, err := m.Value(want)
+		requests := slices.ContainsFunc(slices.Collect(maps.Keys(m)), func(k string) bool { return strings.HasPrefix(k, "caddy_http_requests_total{") })
+		last = fmt.Sprintf("%s = %v (%v), request metrics %v", want, v, err, requests)
+		return err == nil && v == 1 && requests
+	})
+	resp, body := send(t, internalClient, "GET", base+"/nowhere", "", nil)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/nowhere on the internal listener: %d %s, want 404", resp.StatusCode, body)
 	}

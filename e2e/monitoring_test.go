@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -465,19 +466,24 @@ func TestMonitoringMetricsExist(t *testing.T) {
 	}
 	pg.WaitForMetric(t, `paygate_webhook_signature_failures_total{reason="header_missing"}`, testenv.MetricIs(1))
 	var families map[string]dto.MetricType
-	testenv.Eventually(t, "Caddy's request metrics on /metrics", func() bool {
-		families = scrapeFamilies(t, pg)
-		_, ok := families["caddy_http_request_duration_seconds"]
-		return ok
-	})
-
+	// Every name, waited for: a series appears once what it counts has
+	// happened, and the scrape may come first.
 	collectors := paygateCollectors(t, "modules", "internal")
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		check, ok := metricExported(name, families, collectors)
-		if !ok {
-			t.Errorf("%s (used by %s): %s", name, strings.Join(names[name], ", "), check)
-			continue
+	var missing []string
+	testenv.EventuallyTelling(t, func() string {
+		return "every metric the rules and the dashboard use on /metrics; missing:\n  " + strings.Join(missing, "\n  ")
+	}, func() bool {
+		families = scrapeFamilies(t, pg)
+		missing = missing[:0]
+		for _, name := range slices.Sorted(maps.Keys(names)) {
+			if check, ok := metricExported(name, families, collectors); !ok {
+				missing = append(missing, fmt.Sprintf("%s (used by %s): %s", name, strings.Join(names[name], ", "), check))
+			}
 		}
+		return len(missing) == 0
+	})
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		check, _ := metricExported(name, families, collectors)
 		t.Logf("%s: %s", name, check)
 	}
 }

@@ -19,12 +19,12 @@ const pollInterval = 10 * time.Millisecond
 // a log line has WaitForLog and a metric WaitForMetric.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	eventually(t, func() string { return what }, cond)
+	EventuallyTelling(t, func() string { return what }, cond)
 }
 
-// eventually is Eventually with the failure's description made when it
-// fails, so that it can tell the last state seen.
-func eventually(t testing.TB, what func() string, cond func() bool) {
+// EventuallyTelling is Eventually with the failure's description made when
+// it fails, so that it can tell the last state cond saw.
+func EventuallyTelling(t testing.TB, what func() string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
 	tick := time.NewTicker(pollInterval)
