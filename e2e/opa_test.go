@@ -425,3 +425,62 @@ func opaBundleSiteData(t *testing.T, bundleURL, publicKey string) map[string]any
 		"startupWait": "10s",
 	}
 }
+
+// opaRotationSite is opaBundleSite with a second trusted signing key, under
+// its own key ID.
+const opaRotationSite = `
+https://localhost:{{.HTTPSPort}} {
+	bind 127.0.0.1
+	route {
+		security_headers api
+		tls_enforce
+		{{.Data.auth}}
+		opa_authz {
+			bundle {{.Data.bundleURL}} {
+				polling 1s 1s
+				public_key {{.Data.publicKey}}
+				trusted_key 2026-12 {{.Data.nextKey}}
+			}
+			startup_wait {{.Data.startupWait}}
+		}
+		reverse_proxy {{.Upstream}}
+	}
+	handle_errors {
+		paygate_error
+	}
+}
+`
+
+// TestOPASigningKeyRotation: with the current key (public_key) and the next
+// one (trusted_key 2026-12), a bundle signed with either activates; one
+// whose signature names 2026-12 but was made with another key is refused
+// and the active policy stays.
+func TestOPASigningKeyRotation(t *testing.T) {
+	current, currentPub := opaDevKey(t)
+	next := opaUntrustedKey(t)
+	nextPub := filepath.Join(t.TempDir(), "next.pub")
+	if err := os.WriteFile(nextPub, bundletest.PublicPEM(t, next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bundles := new(testenv.BundleServer)
+	bundles.Set("r1", opaBundle(t, "1", opaPolicyRev1, current))
+	bundleSrv := httptest.NewServer(bundles)
+	t.Cleanup(bundleSrv.Close)
+	data := opaBundleSiteData(t, bundleSrv.URL+testenv.BundlePath, currentPub)
+	data["nextKey"] = nextPub
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: testenv.StartUpstream(t, nil), Site: opaRotationSite, Data: data})
+	revision := func(rev string) string { return `paygate_policy_bundle_revision_info{revision="` + rev + `"}` }
+	pg.WaitForMetric(t, revision("1"), testenv.MetricIs(1))
+
+	files := func(policy string) map[string]string { return map[string]string{"authz.rego": policy} }
+	bundles.Set("r2", bundletest.BuildSigned(t, "2", files(opaPolicyRev2), next, "2026-12"))
+	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
+
+	bundles.Set("r3", bundletest.BuildSigned(t, "3", files(opaPolicyRev3), opaUntrustedKey(t), "2026-12"))
+	pg.WaitForLog(t, "the refusal of revision 3", func(e testenv.LogEntry) bool {
+		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
+			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
+	})
+	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
+	pg.WaitForMetric(t, revision("3"), testenv.MetricIs(0))
+}

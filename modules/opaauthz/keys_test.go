@@ -1,54 +1,30 @@
 package opaauthz
 
 import (
-	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
-	"path"
 	"path/filepath"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/paygate/paygate/internal/opabundle"
 	"github.com/paygate/paygate/internal/testenv"
+	"github.com/paygate/paygate/internal/testenv/bundletest"
 )
 
-// signedBy builds a bundle of revisionPolicy(revision) signed with key,
-// its signature naming keyID, as "paygate bundle --key-id" does.
+// signedBy is revisionPolicy(revision) signed with key, its signature
+// naming keyID.
 func signedBy(t *testing.T, revision string, key []byte, keyID string) []byte {
 	t.Helper()
-	fsys := fstest.MapFS{}
-	for name, text := range revisionPolicy(revision) {
-		fsys[path.Join("paygate", name)] = &fstest.MapFile{Data: []byte(text)}
-	}
-	var buf bytes.Buffer
-	opts := opabundle.Options{FS: fsys, Dir: "paygate", Revision: revision, SigningKey: key, KeyID: keyID}
-	if _, err := opabundle.Build(context.Background(), opts, &buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return bundletest.BuildSigned(t, revision, revisionPolicy(revision), key, keyID)
 }
 
 // publicPEM writes the public half of a PEM private key to a file.
 func publicPEM(t *testing.T, private []byte) string {
 	t.Helper()
-	block, _ := pem.Decode(private)
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&k.(*ecdsa.PrivateKey).PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), "next.pub")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(file, bundletest.PublicPEM(t, private), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return file
