@@ -126,7 +126,7 @@ func (p *Paygate) WaitForMetric(t testing.TB, series string, want func(v float64
 		t.Fatal(err)
 	}
 	var last float64
-	eventually(t, func() string { return fmt.Sprintf("%s (last scraped: %v)", series, last) }, func() bool {
+	EventuallyTelling(t, func() string { return fmt.Sprintf("%s (last scraped: %v)", series, last) }, func() bool {
 		last = p.Metrics(t)[key]
 		return want(last)
 	})
