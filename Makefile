@@ -47,19 +47,23 @@ lint:
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The shipped Caddyfiles must validate and be formatted as `paygate fmt` would.
+# The environment check-config adapts the shipped Caddyfiles with.
+CHECK_ENV := PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 XDG_DATA_HOME=$$(mktemp -d) \
+	STRIPE_SECRET_KEY=sk_test_check STRIPE_API_BASE=http://127.0.0.1:12111 PAYGATE_UPSTREAM=127.0.0.1:9 \
+	STRIPE_WEBHOOK_SECRET=whsec_check_config_only PAYGATE_IDEMPOTENCY_KEY=cGF5Z2F0ZS1jaGVjay1jb25maWctc2VhbC1rZXktMzI= \
+	PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
+	PAYGATE_CATALOG=testdata/catalog/catalog.json \
+	PAYGATE_POLICY_BUNDLE_URL=http://127.0.0.1:9/paygate.tar.gz PAYGATE_POLICY_PUBLIC_KEY=testdata/opa/bundle-signing.pub
+
+# The shipped Caddyfiles must validate and be formatted as `paygate fmt` would;
+# the production one must pass `paygate doctor` for several replicas.
 check-config: build
 	@for f in Caddyfile deploy/Caddyfile; do \
 		echo "validate $$f"; \
-		out=$$(PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 XDG_DATA_HOME=$$(mktemp -d) \
-			STRIPE_SECRET_KEY=sk_test_check STRIPE_API_BASE=http://127.0.0.1:12111 PAYGATE_UPSTREAM=127.0.0.1:9 \
-			STRIPE_WEBHOOK_SECRET=whsec_check_config_only PAYGATE_IDEMPOTENCY_KEY=cGF5Z2F0ZS1jaGVjay1jb25maWctc2VhbC1rZXktMzI= \
-			PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
-			PAYGATE_CATALOG=testdata/catalog/catalog.json \
-			PAYGATE_POLICY_BUNDLE_URL=http://127.0.0.1:9/paygate.tar.gz PAYGATE_POLICY_PUBLIC_KEY=testdata/opa/bundle-signing.pub \
-			$(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
+		out=$$($(CHECK_ENV) $(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
+	@echo "doctor deploy/Caddyfile"; $(CHECK_ENV) $(PAYGATE) doctor --config deploy/Caddyfile --replicas 3
 
 # The Go micro-benchmarks of every package.
 bench-micro:
