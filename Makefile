@@ -48,6 +48,8 @@ lint:
 	$(GO) vet ./...
 
 # The shipped Caddyfiles must validate and be formatted as `paygate fmt` would.
+# Offline (--offline): no JWKS fetch, bundle download or Redis, so no network
+# and no wait for a bundle; everything else is checked.
 check-config: build
 	@for f in Caddyfile deploy/Caddyfile; do \
 		echo "validate $$f"; \
@@ -57,7 +59,7 @@ check-config: build
 			PAYGATE_ISSUER=https://id.example.com PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json \
 			PAYGATE_CATALOG=testdata/catalog/catalog.json \
 			PAYGATE_POLICY_BUNDLE_URL=http://127.0.0.1:9/paygate.tar.gz PAYGATE_POLICY_PUBLIC_KEY=testdata/opa/bundle-signing.pub \
-			$(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
+			$(PAYGATE) validate --offline --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
 

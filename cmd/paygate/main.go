@@ -1,7 +1,8 @@
 // Command paygate is Caddy with its standard modules and every paygate
 // module, plus paygate's own commands: "paygate bundle" (bundle.go),
 // "paygate token" (token.go) and "paygate webhook sign" (webhook.go);
-// "paygate version" prints paygate's version and its modules' (version.go).
+// "paygate version" prints paygate's version and its modules' (version.go);
+// "paygate validate --offline" validates without the network (offline.go).
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	"github.com/paygate/paygate/internal/offline"
 	_ "github.com/paygate/paygate/modules/all"
 )
 
@@ -23,6 +25,12 @@ func main() {
 			printVersion(os.Stdout, info)
 			return
 		}
+	}
+	// Caddy's validate command has no hook for this; the switch is set
+	// before it runs, for this process only.
+	if args, ok := offlineValidate(os.Args); ok {
+		os.Args = args
+		offline.Enable()
 	}
 	caddycmd.Main()
 }
