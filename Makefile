@@ -57,10 +57,12 @@ CHECK_ENV := PAYGATE_DOMAIN=pay.example.com REDIS_URL=redis://127.0.0.1:6379/0 X
 
 # The shipped Caddyfiles must validate and be formatted as `paygate fmt` would;
 # the production one must pass `paygate doctor` for several replicas.
+# Validation is offline (--offline): no JWKS fetch, bundle download or Redis,
+# so no network and no wait for a bundle; everything else is checked.
 check-config: build
 	@for f in Caddyfile deploy/Caddyfile; do \
 		echo "validate $$f"; \
-		out=$$($(CHECK_ENV) $(PAYGATE) validate --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
+		out=$$($(CHECK_ENV) $(PAYGATE) validate --offline --config $$f --adapter caddyfile 2>&1) || { echo "$$out"; exit 1; }; \
 		$(PAYGATE) fmt $$f | diff -u $$f - || { echo "$$f is not formatted: run $(PAYGATE) fmt --overwrite $$f"; exit 1; }; \
 	done
 	@echo "doctor deploy/Caddyfile"; $(CHECK_ENV) $(PAYGATE) doctor --config deploy/Caddyfile --replicas 3

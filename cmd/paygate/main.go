@@ -2,7 +2,8 @@
 // module, plus paygate's own commands: "paygate bundle" (bundle.go),
 // "paygate token" (token.go), "paygate webhook sign" (webhook.go) and
 // "paygate doctor" (doctor.go);
-// "paygate version" prints paygate's version and its modules' (version.go).
+// "paygate version" prints paygate's version and its modules' (version.go);
+// "paygate validate --offline" validates without the network (offline.go).
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	"github.com/paygate/paygate/internal/offline"
 	_ "github.com/paygate/paygate/modules/all"
 )
 
@@ -24,6 +26,12 @@ func main() {
 			printVersion(os.Stdout, info)
 			return
 		}
+	}
+	// Caddy's validate command has no hook for this; the switch is set
+	// before it runs, for this process only.
+	if args, ok := offlineValidate(os.Args); ok {
+		os.Args = args
+		offline.Enable()
 	}
 	caddycmd.Main()
 }

@@ -106,11 +106,21 @@ type Remote struct {
 	inflight    chan struct{} // closed when the running fetch is done
 }
 
-// StartRemote validates rawURL (https, or http to a loopback address) and
-// starts fetching it in the background until ctx ends. Tokens are refused
-// with ReasonKeysUnavailable until the first fetch succeeds; a request that
-// arrives during that fetch waits for it.
+// StartRemote is NewRemote followed by Start.
 func StartRemote(ctx context.Context, rawURL string, algs Algorithms, opts RemoteOptions) (*Remote, error) {
+	r, err := NewRemote(ctx, rawURL, algs, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.Start()
+	return r, nil
+}
+
+// NewRemote validates rawURL (https, or http to a loopback address), the
+// algorithms and the options, and returns the Remote without fetching
+// anything: "paygate validate --offline" stops there. Tokens are refused
+// with ReasonKeysUnavailable until a fetch succeeds.
+func NewRemote(ctx context.Context, rawURL string, algs Algorithms, opts RemoteOptions) (*Remote, error) {
 	if err := checkJWKSURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -128,9 +138,14 @@ func StartRemote(ctx context.Context, rawURL string, algs Algorithms, opts Remot
 	}
 	client.Timeout = opts.Timeout
 	client.CheckRedirect = checkRedirect
-	r := &Remote{url: rawURL, algs: algs, opts: opts, client: client, ctx: ctx}
+	return &Remote{url: rawURL, algs: algs, opts: opts, client: client, ctx: ctx}, nil
+}
+
+// Start fetches the set in the background, at once and then whenever it is
+// due, until the context given to NewRemote ends; a request that arrives
+// during the first fetch waits for it. Call it once.
+func (r *Remote) Start() {
 	go r.run()
-	return r, nil
 }
 
 func withDefaults(o RemoteOptions) RemoteOptions {

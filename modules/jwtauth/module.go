@@ -33,6 +33,7 @@ import (
 	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/health"
 	"github.com/paygate/paygate/internal/jwtverify"
+	"github.com/paygate/paygate/internal/offline"
 	"github.com/paygate/paygate/internal/reqid"
 )
 
@@ -200,8 +201,8 @@ func (Provider) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision loads the keys, starts the JWKS refreshers and builds the
-// verifier.
+// Provision loads the keys, starts the JWKS refreshers (not in offline
+// validation: package offline) and builds the verifier.
 func (p *Provider) Provision(ctx caddy.Context) error {
 	p.logger = ctx.Logger()
 	p.audit = audit.Logger(ctx)
@@ -255,7 +256,7 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 	remotes := make(map[string]*jwtverify.Remote, len(p.JWKSURLs))
 	for _, u := range p.JWKSURLs {
 		jwksURL := repl.ReplaceKnown(u, "")
-		r, err := jwtverify.StartRemote(ctx, jwksURL, algs, jwtverify.RemoteOptions{
+		r, err := jwtverify.NewRemote(ctx, jwksURL, algs, jwtverify.RemoteOptions{
 			MinRefresh:    time.Duration(p.JWKSMinRefresh),
 			MaxRefresh:    time.Duration(p.JWKSMaxRefresh),
 			MaxStale:      time.Duration(p.JWKSMaxStale),
@@ -265,6 +266,9 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 		})
 		if err != nil {
 			return fmt.Errorf("jwt_auth: %w", err)
+		}
+		if !offline.Skip(p.logger, "the JWKS fetch", zap.String("url", jwksURL)) {
+			r.Start()
 		}
 		sources = append(sources, r)
 		remotes[jwksURL] = r

@@ -181,9 +181,7 @@ func newEngine(cfg []byte, initial *bundle.Bundle, q *parsedQuery, logger *zap.L
 		return nil, err
 	}
 
-	// Without a discovery service, discovery registers the bundle and
-	// decision-log plug-ins that the configuration asks for.
-	d, err := discovery.New(m, discovery.Factories(map[string]plugins.Factory{consolePlugin: consoleFactory{e.console}}))
+	d, err := discover(m, e.console)
 	if err != nil {
 		m.Stop(ctx)
 		cancel()
@@ -202,6 +200,31 @@ func newEngine(cfg []byte, initial *bundle.Bundle, q *parsedQuery, logger *zap.L
 	}
 	e.decisionLog = logs.Lookup(m)
 	return e, nil
+}
+
+// discover has OPA's discovery build the plug-ins that the manager's
+// configuration asks for (without a discovery service: the bundle
+// downloader and the decision logger) and register them, unstarted.
+func discover(m *plugins.Manager, console *opaLogger) (*discovery.Discovery, error) {
+	return discovery.New(m, discovery.Factories(map[string]plugins.Factory{consolePlugin: consoleFactory{console}}))
+}
+
+// checkEngineConfig is what offline validation checks of a bundle
+// configuration: OPA reads cfg and builds its plug-ins as in newEngine, but
+// nothing is initialised or started, so nothing is downloaded and no policy
+// activates. The manager is left for the process's end (stopping plug-ins
+// that never started would wait for them): offline validation is a
+// process that ends after one validation.
+func checkEngineConfig(cfg []byte, logger *zap.Logger) error {
+	log := newOPALogger(logger)
+	m, err := plugins.New(cfg, uuid.NewString(), inmem.New(), plugins.Logger(log), plugins.ConsoleLogger(log))
+	if err == nil {
+		_, err = discover(m, log)
+	}
+	if err != nil {
+		return fmt.Errorf("configuring OPA: %w", err)
+	}
+	return nil
 }
 
 // stopTimeout bounds how long stopping an engine may take, uploading the

@@ -30,6 +30,7 @@ import (
 	"github.com/paygate/paygate/internal/claimname"
 	"github.com/paygate/paygate/internal/health"
 	pgmetrics "github.com/paygate/paygate/internal/metrics"
+	"github.com/paygate/paygate/internal/offline"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/payapi"
 	"github.com/paygate/paygate/internal/reqid"
@@ -133,7 +134,9 @@ const defaultQuery = "data.paygate.authz.decision"
 const defaultStartupWait = 10 * time.Second
 
 // Provision loads the policy (or starts the bundle downloader) and waits up
-// to StartupWait for it to activate.
+// to StartupWait for it to activate. In offline validation (package
+// offline) a bundle is neither downloaded nor waited for: its settings and
+// keys are checked, and OPA reads its configuration.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	s, err := store.FromContext(ctx)
 	if err != nil {
@@ -169,6 +172,13 @@ func (h *Handler) provision(ctx context.Context, logger, auditLogger *zap.Logger
 	}
 	if h.DecisionLog != nil {
 		h.headers = newHeaderSelection(h.DecisionLog.Headers)
+	}
+	// A policy directory is local: offline validation compiles it too.
+	if h.Bundle != nil && offline.Skip(h.logger, "the policy bundle's download and the start-up wait", zap.String("bundle", h.source())) {
+		if err := checkEngineConfig(cfg, h.logger); err != nil {
+			return fmt.Errorf("opa_authz: %w", err)
+		}
+		return nil
 	}
 	if err := h.startEngine(cfg); err != nil {
 		return fmt.Errorf("opa_authz: %w", err)

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/health"
+	"github.com/paygate/paygate/internal/offline"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -124,8 +125,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 				return nil, err
 			}
 			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
-			// Once per backend, not per reload; beside the start.
-			go warnEviction(context.Background(), rs, a.logger)
+			// Once per backend, not per reload; beside the start. The client
+			// itself connects only when used, never in a validation.
+			if !offline.Skip(a.logger, "the check of Redis's eviction policy") {
+				go warnEviction(context.Background(), rs, a.logger)
+			}
 			return pooledStore{Store: rs, health: new(storeHealth), owners: ownership.NewCache(time.Now)}, nil
 		}
 	default:
@@ -155,6 +159,11 @@ func (a *App) Store() store.Store { return a.store }
 // does not stop paygate: each stage then applies its configured failure
 // mode, and the health check reports when the store comes back.
 func (a *App) Start() error {
+	// Validation never starts apps; offline validation's skipped steps
+	// must never be what a running server was provisioned with.
+	if offline.Enabled() {
+		return errors.New("paygate: a configuration provisioned for offline validation cannot run")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	a.done = make(chan struct{})
