@@ -16,7 +16,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/paygate/paygate/internal/testenv"
 	"github.com/paygate/paygate/internal/testenv/bundletest"
@@ -164,16 +167,21 @@ func (env *testEnv) refused(reason string) bool {
 	return false
 }
 
-// TestStartupWithUnreachableBundleService: the configured wait, then 503
-// policy_unavailable for every request until a bundle activates.
-func TestStartupWithUnreachableBundleService(t *testing.T) {
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
 
+// TestStartupWithUnreachableBundleService: the configured wait, then 503
+// policy_unavailable for every request until a bundle activates.
+func TestStartupWithUnreachableBundleService(t *testing.T) {
+	addr := closedAddr(t)
 	start := time.Now()
 	env := mustProvision(t, &Handler{
 		Bundle:      &BundleConfig{AllowUnsigned: true, URL: "http://" + addr + "/bundles/paygate.tar.gz", PollingMin: caddy.Duration(time.Second)},
@@ -201,7 +209,7 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 	}
 
 	// The service comes up: the next poll activates the bundle.
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("re-listening on %s: %v", addr, err)
 	}
@@ -214,6 +222,38 @@ func TestStartupWithUnreachableBundleService(t *testing.T) {
 	r, w := newRequest("GET", "/v1/payment_methods", caller{user: "alice"})
 	if out := serve(t, env.h, r, w); !out.passed {
 		t.Fatalf("refused after activation: %v", out.err)
+	}
+}
+
+// TestStartupWaitOncePerEngine: two handlers on the same bundle settings
+// (deploy/Caddyfile's two sites) share one engine and wait for it once: the
+// second, provisioned after the first has waited its startup_wait, does not
+// wait again (a config load that would otherwise be cancelled before its
+// wait is over succeeds at once).
+func TestStartupWaitOncePerEngine(t *testing.T) {
+	addr := closedAddr(t)
+	config := func() *Handler {
+		return &Handler{
+			Bundle:      &BundleConfig{AllowUnsigned: true, URL: "http://" + addr + "/bundles/paygate.tar.gz", PollingMin: caddy.Duration(time.Second)},
+			StartupWait: caddy.Duration(300 * time.Millisecond),
+		}
+	}
+	first := mustProvision(t, config())
+
+	second := config()
+	core, logs := observer.New(zap.DebugLevel)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := second.provision(cancelled, zap.New(core), zap.New(core), prometheus.NewRegistry(), first.store)
+	t.Cleanup(func() { _ = second.Cleanup() })
+	if err != nil {
+		t.Fatalf("the second handler waited for the engine again: %v", err)
+	}
+	if second.engine != first.h.engine {
+		t.Fatal("the two handlers do not share the engine")
+	}
+	if len(logs.FilterMessage("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates").All()) != 1 {
+		t.Error("the second handler did not log that no policy is active")
 	}
 }
 

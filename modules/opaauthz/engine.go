@@ -50,6 +50,10 @@ type engine struct {
 	snap      atomic.Pointer[snapshot]
 	ready     chan struct{}
 	readyOnce sync.Once
+	// started is when the engine began fetching its policy: every handler
+	// sharing it waits for the first activation until started plus its
+	// startup_wait, so two sites on one bundle wait once, not in turn.
+	started time.Time
 
 	// confirmed is when the active policy was last known current, in Unix
 	// nanoseconds: its activation, or the bundle service's last 304 Not
@@ -153,6 +157,7 @@ func newEngine(cfg []byte, initial *bundle.Bundle, q *parsedQuery, logger *zap.L
 		log:     newOPALogger(logger),
 		console: newOPALogger(logger.Named("decision_log")),
 		ready:   make(chan struct{}),
+		started: time.Now(),
 	}
 	opts := []func(*plugins.Manager){
 		plugins.Logger(e.log),

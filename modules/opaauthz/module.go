@@ -79,7 +79,10 @@ type Handler struct {
 	// StartupWait is how long a config load waits for the first policy to
 	// activate (a bundle to download, verify and compile). After it the
 	// config runs anyway and the handler refuses requests with 503
-	// policy_unavailable until a policy activates. Default: 10s.
+	// policy_unavailable until a policy activates. Default: 10s. Handlers
+	// that share one bundle engine (the same bundle settings on two sites,
+	// or a reload that keeps them) wait once, counted from when the engine
+	// started.
 	StartupWait caddy.Duration `json:"startup_wait,omitempty"`
 
 	// MaxBundleAge bounds how long ago the bundle service may last have
@@ -192,19 +195,30 @@ func (h *Handler) provision(ctx context.Context, logger, auditLogger *zap.Logger
 	return nil
 }
 
-// waitForPolicy waits up to StartupWait for the first activation. Not
-// getting one is not an error: the handler fails closed until it comes.
+// waitForPolicy waits for the first activation until StartupWait after the
+// engine started: a handler sharing an engine that another handler (the
+// config's other site, or an earlier config) has already waited for waits
+// only what is left, or not at all. Not getting one is not an error: the
+// handler fails closed until it comes.
 func (h *Handler) waitForPolicy(ctx context.Context) error {
-	timer := time.NewTimer(time.Duration(h.StartupWait))
-	defer timer.Stop()
 	select {
 	case <-h.engine.ready:
-	case <-timer.C:
-		h.logger.Error("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates",
-			zap.Duration("startup_wait", time.Duration(h.StartupWait)))
-	case <-ctx.Done():
-		return ctx.Err()
+		return nil
+	default:
 	}
+	if left := h.engine.started.Add(time.Duration(h.StartupWait)).Sub(h.now()); left > 0 {
+		timer := time.NewTimer(left)
+		defer timer.Stop()
+		select {
+		case <-h.engine.ready:
+			return nil
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	h.logger.Error("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates",
+		zap.Duration("startup_wait", time.Duration(h.StartupWait)))
 	return nil
 }
 
