@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -290,4 +291,38 @@ func TestHarnessFreePort(t *testing.T) {
 		t.Fatalf("listening on the free port: %v", err)
 	}
 	ln.Close()
+}
+
+// TestHarnessPortTaken: a server whose port another process took between
+// the choice and the bind is started again on new ports; any other
+// failure ends the test at once.
+func TestHarnessPortTaken(t *testing.T) {
+	t.Parallel()
+	taken := errors.New("redis-server :1 exited; output: Could not create server TCP listening socket 127.0.0.1:1: bind: Address already in use")
+	var tried [][]int
+	onFreePorts(t, 2, func(ports []int) error {
+		tried = append(tried, ports)
+		if len(tried) == 1 {
+			return taken
+		}
+		return nil
+	})
+	if len(tried) != 2 || slices.Equal(tried[0], tried[1]) {
+		t.Errorf("started on %v, want a second attempt on other ports", tried)
+	}
+
+	calls := 0
+	failure := fatalOf(func(tb testing.TB) {
+		onFreePorts(tb, 1, func([]int) error { calls++; return errors.New("no such file") })
+	})
+	if calls != 1 || !strings.Contains(failure, "no such file") {
+		t.Errorf("another failure: %d attempts, failure %q; want one attempt and the failure", calls, failure)
+	}
+	calls = 0
+	failure = fatalOf(func(tb testing.TB) {
+		onFreePorts(tb, 1, func([]int) error { calls++; return taken })
+	})
+	if calls != portAttempts || !strings.Contains(failure, "already in use") {
+		t.Errorf("ports always taken: %d attempts, failure %q; want %d and the failure", calls, failure, portAttempts)
+	}
 }

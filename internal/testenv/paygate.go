@@ -140,7 +140,7 @@ func startReplica(t testing.TB, bin, dir string, opts PaygateOptions, i int) (*P
 	for range portAttempts {
 		var p *Paygate
 		p, err = launch(t, bin, dir, opts, i)
-		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		if err == nil || !portTaken(err) {
 			return p, err
 		}
 	}

@@ -89,18 +89,24 @@ func RedisCluster(t testing.TB) *Cluster {
 	bin := redisBinary(t)
 	dir := tempDir(t)
 	const masters = len(slotRanges)
-	ports := freePorts(t, 2*masters)
+	var ports []int
 	c := &Cluster{}
-	for i := range masters {
-		port, bus := ports[2*i], ports[2*i+1]
-		startRedis(t, bin, dir, "redis-server :"+strconv.Itoa(port),
-			"--bind", "127.0.0.1",
-			"--port", strconv.Itoa(port),
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", i)),
-			"--cluster-port", strconv.Itoa(bus))
-		c.Addrs = append(c.Addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	}
+	onFreePorts(t, 2*masters, func(p []int) error {
+		ports, c.Addrs = p, nil
+		for i := range masters {
+			port, bus := ports[2*i], ports[2*i+1]
+			if _, err := tryStartRedis(t, bin, dir, "redis-server :"+strconv.Itoa(port),
+				"--bind", "127.0.0.1",
+				"--port", strconv.Itoa(port),
+				"--cluster-enabled", "yes",
+				"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d-%d.conf", port, i)),
+				"--cluster-port", strconv.Itoa(bus)); err != nil {
+				return err
+			}
+			c.Addrs = append(c.Addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := formCluster(ctx, c.Addrs, ports); err != nil {
@@ -178,16 +184,48 @@ func hasLines(text string, want []string) bool {
 // The server is stopped when t ends, and its log shown if t failed.
 func startRedis(t testing.TB, bin, dir, name string, args ...string) *process {
 	t.Helper()
-	args = append([]string{"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}, args...)
-	p, err := startProcess(name, exec.Command(bin, args...))
+	p, err := tryStartRedis(t, bin, dir, name, args...)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	return p
+}
+
+// tryStartRedis is startRedis returning its error.
+func tryStartRedis(t testing.TB, bin, dir, name string, args ...string) (*process, error) {
+	args = append([]string{"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}, args...)
+	p, err := startProcess(name, exec.Command(bin, args...))
+	if err != nil {
+		return nil, err
+	}
 	p.stopAtCleanup(t)
 	if _, err := p.waitReady(isRedisReady); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// onFreePorts calls start with n ports that were free a moment ago, and
+// again with new ones while it fails because another process took one of
+// them in between (tests in other packages run at the same time); any other
+// failure, or the last attempt's, ends t.
+func onFreePorts(t testing.TB, n int, start func(ports []int) error) {
+	t.Helper()
+	var err error
+	for range portAttempts {
+		if err = start(freePorts(t, n)); err == nil || !portTaken(err) {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	return p
+}
+
+// portTaken reports whether err says a server could not listen because its
+// port was in use (Go's and Redis's wording).
+func portTaken(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "address already in use")
 }
 
 // isRedisReady matches the line Redis 7 logs once it accepts connections:
@@ -234,25 +272,29 @@ func RedisSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	bin := redisBinary(t)
 	dir := tempDir(t)
-	ports := freePorts(t, 2)
-	master, sentinel := ports[0], ports[1]
-	startRedis(t, bin, dir, "redis-server :"+strconv.Itoa(master),
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(master))
-
-	// Sentinel rewrites its configuration file, so it must be a file of its own.
-	conf := filepath.Join(dir, "sentinel.conf")
 	const name = "paygate-test"
-	text := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n", sentinel, dir, name, master)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	p, err := startProcess("redis-sentinel :"+strconv.Itoa(sentinel), exec.Command(bin, conf, "--sentinel"))
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	p.stopAtCleanup(t)
-	if _, err := p.waitReady(func(line []byte) bool { return bytes.Contains(line, []byte("+monitor master "+name)) }); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
+	var sentinel int
+	onFreePorts(t, 2, func(ports []int) error {
+		var master int
+		master, sentinel = ports[0], ports[1]
+		if _, err := tryStartRedis(t, bin, dir, "redis-server :"+strconv.Itoa(master),
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(master)); err != nil {
+			return err
+		}
+		// Sentinel rewrites its configuration file, so it must be a file
+		// of its own.
+		conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d.conf", sentinel))
+		text := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n", sentinel, dir, name, master)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return err
+		}
+		p, err := startProcess("redis-sentinel :"+strconv.Itoa(sentinel), exec.Command(bin, conf, "--sentinel"))
+		if err != nil {
+			return err
+		}
+		p.stopAtCleanup(t)
+		_, err = p.waitReady(func(line []byte) bool { return bytes.Contains(line, []byte("+monitor master "+name)) })
+		return err
+	})
 	return &Sentinel{MasterName: name, Addrs: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(sentinel))}}
 }
