@@ -1,6 +1,7 @@
 // Command paygate is Caddy with its standard modules and every paygate
 // module, plus paygate's own commands: "paygate bundle" (bundle.go),
-// "paygate token" (token.go) and "paygate webhook sign" (webhook.go);
+// "paygate token" (token.go) and "paygate webhook sign" (webhook.go),
+// and "paygate reindex", which modules/payments registers (command.go);
 // "paygate version" prints paygate's version and its modules' (version.go).
 package main
 

@@ -31,13 +31,17 @@ func customerKey(user string) string { return store.Key(user, "customer") }
 // changes when the customer is deleted (see customerIdempotencyKey).
 func customerGenKey(user string) string { return store.Key(user, "customer_gen") }
 
-// customer returns user's Stripe customer ID, if the user has one.
+// customer returns user's Stripe customer ID, if the user has one. A
+// mapping the store lost is found again on Stripe (healCustomer).
 func (h *Handler) customer(ctx context.Context, user string) (string, bool, error) {
 	v, ok, err := h.store.Get(ctx, customerKey(user))
 	if err != nil {
 		return "", false, apierror.StoreUnavailable.WithCause(err)
 	}
-	return string(v), ok, nil
+	if ok {
+		return string(v), true, nil
+	}
+	return h.healCustomer(ctx, user)
 }
 
 // ensureCustomer returns user's Stripe customer, creating it on first use.
@@ -83,6 +87,9 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	if err != nil {
 		return "", apierror.StoreUnavailable.WithCause(err)
 	}
+	// The search that found no customer before this one was created is
+	// not the answer any more, should the store lose the mapping.
+	ownership.HealerOf(h.store).Forget(kindCustomer, user)
 	if stored {
 		return cus.ID, nil
 	}
@@ -230,7 +237,7 @@ func (h *Handler) customerIntents(r *http.Request, cus string) ([]string, error)
 func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string) error {
 	var keys []string
 	for _, id := range objects {
-		owner, ok, err := ownership.Owner(ctx, h.store, id)
+		owner, ok, err := ownership.RecordedOwner(ctx, h.store, id)
 		if err != nil {
 			return apierror.StoreUnavailable.WithCause(err)
 		}
