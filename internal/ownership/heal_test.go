@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,11 +20,8 @@ type fakeResolver struct {
 	owners map[string]string
 	err    error
 	calls  atomic.Int64
-	// gate, when set, holds every lookup until it is closed; started is
-	// closed when the first lookup began.
-	gate    chan struct{}
-	started chan struct{}
-	once    sync.Once
+	// gate, when set, holds every lookup until it is closed.
+	gate chan struct{}
 }
 
 func (f *fakeResolver) OwnerKind(id string) string {
@@ -36,7 +34,6 @@ func (f *fakeResolver) OwnerKind(id string) string {
 func (f *fakeResolver) ResolveOwner(ctx context.Context, id string) (string, bool, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
-		f.once.Do(func() { close(f.started) })
 		<-f.gate
 	}
 	if f.err != nil {
@@ -220,29 +217,31 @@ func TestRegisterNewestWins(t *testing.T) {
 	}
 }
 
-// Concurrent lookups of one object make one call.
+// Concurrent lookups of one object make one call: with every goroutine
+// blocked (synctest.Wait), the one call holds the others.
 func TestOwnerSingleFlight(t *testing.T) {
-	ctx := context.Background()
-	r := &fakeResolver{owners: map[string]string{"pi_1": "alice"}, gate: make(chan struct{}), started: make(chan struct{})}
-	s, _ := newHealing(t, r)
-	var wg sync.WaitGroup
-	errs := make(chan error, 10)
-	for range 10 {
-		wg.Go(func() {
-			if owner, ok, err := Owner(ctx, s, "pi_1"); err != nil || !ok || owner != "alice" {
-				errs <- fmt.Errorf("Owner = %q, %v, %v", owner, ok, err)
-			}
-		})
-	}
-	// The others wait on the one call, or find its record later.
-	<-r.started
-	close(r.gate)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n := r.calls.Load(); n != 1 {
-		t.Errorf("resolver called %d times by 10 concurrent lookups, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r := &fakeResolver{owners: map[string]string{"pi_1": "alice"}, gate: make(chan struct{})}
+		s, _ := newHealing(t, r)
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for range 10 {
+			wg.Go(func() {
+				if owner, ok, err := Owner(ctx, s, "pi_1"); err != nil || !ok || owner != "alice" {
+					errs <- fmt.Errorf("Owner = %q, %v, %v", owner, ok, err)
+				}
+			})
+		}
+		synctest.Wait()
+		if n := r.calls.Load(); n != 1 {
+			t.Errorf("resolver called %d times by 10 concurrent lookups, want 1", n)
+		}
+		close(r.gate)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }

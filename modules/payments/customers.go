@@ -51,7 +51,15 @@ func (h *Handler) customer(ctx context.Context, user string) (string, bool, erro
 // caller that finds it already stored uses the stored one.
 func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	ctx := r.Context()
-	if id, ok, err := h.customer(ctx, user); err != nil || ok {
+	id, ok, err := h.customer(ctx, user)
+	switch {
+	case errors.Is(err, ownership.ErrOverBudget):
+		// Every first payment searches Stripe before creating a customer;
+		// over the replica's budget of lookups, first payments go on and
+		// create it, as they did before heals existed: a user whose
+		// mapping the store lost just now then gets a second customer
+		// only past Stripe's idempotency window (see healCustomer).
+	case err != nil || ok:
 		return id, err
 	}
 	gen, _, err := h.store.Get(ctx, customerGenKey(user))
@@ -93,7 +101,7 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	if stored {
 		return cus.ID, nil
 	}
-	id, ok, err := h.customer(ctx, user)
+	id, ok, err = h.customer(ctx, user)
 	switch {
 	case err != nil:
 		return "", err

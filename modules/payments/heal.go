@@ -141,9 +141,11 @@ func stripeCause(err error) error {
 // ago may still be found). Several live customers for one user (a store
 // lost twice within a minute) give the oldest, which is kept; none gives
 // "not found", and the caller may create one, as before. The mapping
-// found is stored with PutIfAbsent: one written meanwhile stands. Over
-// the lookup budget, or when Stripe fails, the answer is an error (503),
-// never "not found", which would make a second customer.
+// found is stored with PutIfAbsent: one written meanwhile stands. When
+// Stripe fails the answer is an error (503), never "not found", which
+// would make a second customer; over the lookup budget it is an error
+// wrapping ownership.ErrOverBudget, which each caller decides on (the
+// right to deletion answers 503).
 func (h *Handler) healCustomer(ctx context.Context, user string) (string, bool, error) {
 	hl := ownership.HealerOf(h.store)
 	if hl == nil {
