@@ -52,33 +52,18 @@ type healingStore struct {
 
 func (s healingStore) OwnerHealer() *Healer { return s.healer }
 
-// fakeClock is a time source the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newHealing(t *testing.T, r *fakeResolver) (healingStore, *fakeClock) {
+// newHealing returns a healing memory store whose healer reads the time
+// the test sets in *clock (tests move it from their own goroutine only).
+func newHealing(t *testing.T, r *fakeResolver) (healingStore, *time.Time) {
 	t.Helper()
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	s := healingStore{Store: store.NewMemory(clock.now), healer: NewHealer(clock.now, zap.NewNop())}
+	clock := time.Unix(1_700_000_000, 0)
+	now := func() time.Time { return clock }
+	s := healingStore{Store: store.NewMemory(now), healer: NewHealer(now, zap.NewNop())}
 	t.Cleanup(func() { s.Close() })
 	if r != nil {
 		s.healer.Register(r)
 	}
-	return s, clock
+	return s, &clock
 }
 
 // A lost record is looked up once and recorded again; the next lookup is
@@ -131,7 +116,7 @@ func TestOwnerNegativeCache(t *testing.T) {
 	if n := r.calls.Load(); n != 1 {
 		t.Errorf("resolver called %d times within the TTL, want 1", n)
 	}
-	clock.add(NegativeTTL)
+	*clock = clock.Add(NegativeTTL)
 	if _, ok, _ := Owner(ctx, s, "pi_other"); ok {
 		t.Fatal("found after the TTL")
 	}
@@ -157,7 +142,7 @@ func TestOwnerBudget(t *testing.T) {
 	if _, ok, _ := Owner(ctx, s, "pi_mine"); ok {
 		t.Error("over budget: found, want not found")
 	}
-	clock.add(time.Second)
+	*clock = clock.Add(time.Second)
 	if owner, ok, _ := Owner(ctx, s, "pi_mine"); !ok || owner != "alice" {
 		t.Errorf("after a refill: %q, %v; want alice (an over-budget miss is not remembered)", owner, ok)
 	}
