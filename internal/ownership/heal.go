@@ -154,10 +154,11 @@ func (h *Healer) resolver() Resolver {
 // Lookup runs find, which looks up what the store lost under key, within
 // the healer's bounds: an answer "not found" remembered for NegativeTTL
 // is given again at no cost; over the replica's budget the answer is
-// ErrOverBudget (not remembered); concurrent lookups of one key share one call;
-// find gets a context of its own bounded by HealTimeout. find returns its
-// answer and the outcome to count (HealHealed or HealConflict with an
-// answer, HealNotFound without, "" for an answer found at no cost). Lookup reports whether there is an answer.
+// ErrOverBudget (not remembered); concurrent lookups of one key share one
+// call; find gets a context of its own bounded by HealTimeout. find
+// returns its answer and the outcome to count (HealHealed or HealConflict
+// with an answer, HealNotFound without, "" for an answer found at no
+// cost). Lookup reports whether there is an answer.
 func (h *Healer) Lookup(ctx context.Context, kind, key string, find func(ctx context.Context) (string, string, error)) (string, bool, error) {
 	nkey := kind + "\x00" + key
 	if _, ok := h.negative.Get(nkey, h.now()); ok {
