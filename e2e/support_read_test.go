@@ -56,7 +56,9 @@ func TestSupportReadThroughThePaymentPipeline(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("bob's read of alice's intent: status %d, want 404 (body %s)", resp.StatusCode, body)
 	}
-	if calls := e.stripeCalls(); len(calls) != 0 {
+	// The missing intent is looked up once on Stripe as a store that lost
+	// its owner would need (store_loss_test.go); nothing else is called.
+	if calls := withoutOwnerLookups(e.stripeCalls()); len(calls) != 0 {
 		t.Errorf("refused requests made %d Stripe calls, want 0: first %s %s", len(calls), calls[0].Method, calls[0].Path)
 	}
 }

@@ -1,7 +1,8 @@
 // Command paygate is Caddy with its standard modules and every paygate
 // module, plus paygate's own commands: "paygate bundle" (bundle.go),
 // "paygate token" (token.go), "paygate webhook sign" (webhook.go) and
-// "paygate doctor" (doctor.go);
+// "paygate doctor" (doctor.go), and "paygate reindex", which
+// modules/payments registers (command.go);
 // "paygate version" prints paygate's version and its modules' (version.go);
 // "paygate validate --offline" validates without the network (offline.go).
 package main

@@ -115,9 +115,48 @@ func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, e
 	return ok && owner == userID, err
 }
 
+// RecordIfAbsent records that userID owns objectID unless someone is
+// recorded already, and returns whether it recorded and the owner recorded
+// after the call ("" when the record was erased in between). It never
+// looks up what the store lacks: it is how owners found outside the store
+// (a heal, paygate reindex) are written back.
+func RecordIfAbsent(ctx context.Context, s store.Store, objectID, userID string) (bool, string, error) {
+	if objectID == "" || userID == "" {
+		return false, "", errors.New("ownership: empty object or user ID")
+	}
+	stored, err := s.PutIfAbsent(ctx, Key(objectID), []byte(userID), 0)
+	if err != nil {
+		return false, "", fmt.Errorf("ownership: record %s: %w", objectID, err)
+	}
+	if stored {
+		cacheOf(s).remember(objectID, userID)
+		return true, userID, nil
+	}
+	v, _, err := s.Get(ctx, Key(objectID))
+	if err != nil {
+		return false, "", fmt.Errorf("ownership: owner of %s: %w", objectID, err)
+	}
+	return false, string(v), nil
+}
+
 // Owner returns the user who owns objectID, and false when no one is
-// recorded (the object does not exist, or is not ours).
+// recorded (the object does not exist, or is not ours). When the store
+// holds no record and carries a Healer with a resolver (see heal.go), the
+// owner is looked up where paygate wrote it on Stripe and recorded again,
+// so that a store that lost its data heals on use; an error of that
+// lookup is returned like the store's (the owner cannot be told).
 func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
+	owner, ok, err := RecordedOwner(ctx, s, objectID)
+	if err != nil || ok {
+		return owner, ok, err
+	}
+	return HealerOf(s).heal(ctx, s, objectID)
+}
+
+// RecordedOwner is Owner without healing: what the store (or this
+// replica's memory of it) records, for callers about to erase records,
+// which need not look up what is not there.
+func RecordedOwner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
 	c := cacheOf(s)
 	if owner, ok := c.lookup(objectID); ok {
 		return owner, true, nil

@@ -299,6 +299,16 @@ func (p *Paygate) Client() *http.Client {
 	return &c
 }
 
+// Command is the paygate binary run with args and then this replica's
+// --config and --adapter, in its environment (for commands that read the
+// running configuration, such as paygate reindex).
+func (p *Paygate) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(p.bin, append(args, "--config", p.configPath, "--adapter", "caddyfile")...)
+	cmd.Dir = filepath.Dir(p.configPath)
+	cmd.Env = p.env
+	return cmd
+}
+
 // Stop shuts the process down (SIGTERM, then SIGKILL after 10 s) and waits
 // for it to exit. The test's cleanup does this too; Stop is for tests that
 // take a replica away or read the complete logs (Logs).

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ type StripeCall struct {
 // StripeMock is a running stripe-mock behind a recording proxy. stripe-mock
 // is stateless: it answers from fixtures, validates parameters against
 // Stripe's OpenAPI spec, and never answers 404 for an unknown ID.
+// RememberObjects makes the proxy remember what was created through it.
 type StripeMock struct {
 	// URL is the recording proxy's base URL, http://127.0.0.1:<port>; use it
 	// as the Stripe backend URL.
@@ -46,7 +48,14 @@ type StripeMock struct {
 
 	mu    sync.Mutex
 	calls []StripeCall
+	// state, when set (RememberObjects), makes the proxy stateful for
+	// owners: stripestate.go.
+	state *stripeState
 }
+
+// formKey is the request context key of a call's decoded form, for the
+// proxy's response patching.
+type formKey struct{}
 
 // StartStripeMock starts stripe-mock ($PAYGATE_STRIPE_MOCK, or built once per
 // test process from the tools module) on 127.0.0.1 and a recording proxy in
@@ -74,24 +83,43 @@ func StartStripeMock(t testing.TB) *StripeMock {
 	target := &url.URL{Scheme: "http", Host: strings.TrimPrefix(string(line), stripeMockListening)}
 
 	sm := &StripeMock{}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			// Answers are patched as plain JSON.
+			r.Out.Header.Del("Accept-Encoding")
+		},
+		ModifyResponse: func(res *http.Response) error {
+			st := sm.stateOrNil()
+			if st == nil {
+				return nil
+			}
+			form, _ := res.Request.Context().Value(formKey{}).(url.Values)
+			return st.patchResponse(res, form)
+		},
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := sm.record(r); err != nil {
+		form, err := sm.record(r)
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		proxy.ServeHTTP(w, r)
+		if st := sm.stateOrNil(); st != nil && st.answer(w, r) {
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), formKey{}, form)))
 	}))
 	t.Cleanup(srv.Close)
 	sm.URL = srv.URL
 	return sm
 }
 
-// record appends r to the calls and restores its body for the proxy.
-func (sm *StripeMock) record(r *http.Request) error {
+// record appends r to the calls, restores its body for the proxy and
+// returns its decoded form.
+func (sm *StripeMock) record(r *http.Request) (url.Values, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	form, _ := url.ParseQuery(string(body))
@@ -109,7 +137,7 @@ func (sm *StripeMock) record(r *http.Request) error {
 	sm.mu.Lock()
 	sm.calls = append(sm.calls, call)
 	sm.mu.Unlock()
-	return nil
+	return form, nil
 }
 
 // Calls returns a copy of the calls recorded so far, oldest first.

@@ -73,12 +73,16 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // is cleaned up.
 var backends = caddy.NewUsagePool()
 
-// pooledStore is a backend with the outcome of its last ping and, for a
-// shared one, this replica's memory of its ownership index.
+// pooledStore is a backend with the outcome of its last ping, its healer
+// (which the payment handler gives a resolver, so that owners the store
+// lost are found on Stripe) and, for a shared one, this replica's memory
+// of its ownership index. The memory store heals too: after a restart of
+// `make run`, the intents made before it are found again.
 type pooledStore struct {
 	store.Store
 	health *storeHealth
 	owners *ownership.Cache
+	healer *ownership.Healer
 }
 
 func (p pooledStore) Destruct() error { return p.Close() }
@@ -86,54 +90,9 @@ func (p pooledStore) Destruct() error { return p.Close() }
 // Provision opens (or reuses) the configured backend.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	if a.StoreConfig == nil {
-		a.StoreConfig = new(StoreConfig)
-	}
-	if a.StoreConfig.Backend == "" {
-		a.StoreConfig.Backend = "memory"
-	}
-	if a.HealthInterval == 0 {
-		a.HealthInterval = caddy.Duration(5 * time.Second)
-	}
-	a.backend = a.StoreConfig.Backend
-
-	var open func() (caddy.Destructor, error)
-	switch a.backend {
-	case "memory":
-		a.poolKey = "memory"
-		open = func() (caddy.Destructor, error) {
-			return pooledStore{Store: store.NewMemory(time.Now), health: new(storeHealth)}, nil
-		}
-	case "redis":
-		// go-redis has one process-wide logger: the newest configuration's.
-		redis.SetLogger(redisLog{a.logger.Named("redis")})
-		if a.StoreConfig.Redis == nil {
-			return errors.New("paygate: store redis: missing redis configuration")
-		}
-		cfg, err := a.StoreConfig.Redis.resolve(caddy.NewReplacer())
-		if err != nil {
-			return fmt.Errorf("paygate: store redis: %w", err)
-		}
-		key, err := json.Marshal(cfg)
-		if err != nil {
-			return fmt.Errorf("paygate: store redis: %w", err)
-		}
-		a.poolKey = "redis:" + string(key)
-		open = func() (caddy.Destructor, error) {
-			client, err := cfg.client()
-			if err != nil {
-				return nil, err
-			}
-			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
-			// Once per backend, not per reload; beside the start. The client
-			// itself connects only when used, never in a validation.
-			if !offline.Skip(a.logger, "the check of Redis's eviction policy") {
-				go warnEviction(context.Background(), rs, a.logger)
-			}
-			return pooledStore{Store: rs, health: new(storeHealth), owners: ownership.NewCache(time.Now)}, nil
-		}
-	default:
-		return fmt.Errorf("paygate: unknown store backend %q (want memory or redis)", a.backend)
+	open, err := a.opener()
+	if err != nil {
+		return err
 	}
 
 	val, _, err := backends.LoadOrNew(a.poolKey, open)
@@ -146,10 +105,63 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.metrics = m
 	p := val.(pooledStore)
-	a.store = instrument(p.Store, m, p.owners)
+	a.store = instrument(p.Store, m, p.owners, p.healer)
 	a.health = p.health
 	health.Register(a, "store", "", a.health.status)
 	return nil
+}
+
+// opener fills in the defaults and returns the function that opens the
+// configured backend; it sets a.poolKey to the key it is pooled under.
+func (a *App) opener() (func() (caddy.Destructor, error), error) {
+	if a.StoreConfig == nil {
+		a.StoreConfig = new(StoreConfig)
+	}
+	if a.StoreConfig.Backend == "" {
+		a.StoreConfig.Backend = "memory"
+	}
+	if a.HealthInterval == 0 {
+		a.HealthInterval = caddy.Duration(5 * time.Second)
+	}
+	a.backend = a.StoreConfig.Backend
+	switch a.backend {
+	case "memory":
+		a.poolKey = "memory"
+		return func() (caddy.Destructor, error) {
+			return pooledStore{Store: store.NewMemory(time.Now), health: new(storeHealth),
+				healer: ownership.NewHealer(time.Now, a.logger.Named("ownership"))}, nil
+		}, nil
+	case "redis":
+		// go-redis has one process-wide logger: the newest configuration's.
+		redis.SetLogger(redisLog{a.logger.Named("redis")})
+		if a.StoreConfig.Redis == nil {
+			return nil, errors.New("paygate: store redis: missing redis configuration")
+		}
+		cfg, err := a.StoreConfig.Redis.resolve(caddy.NewReplacer())
+		if err != nil {
+			return nil, fmt.Errorf("paygate: store redis: %w", err)
+		}
+		key, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("paygate: store redis: %w", err)
+		}
+		a.poolKey = "redis:" + string(key)
+		return func() (caddy.Destructor, error) {
+			client, err := cfg.client()
+			if err != nil {
+				return nil, err
+			}
+			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
+			// Once per backend, not per reload; beside the start. The client
+			// itself connects only when used, never in a validation.
+			if !offline.Skip(a.logger, "the check of Redis's eviction policy") {
+				go warnEviction(context.Background(), rs, a.logger)
+			}
+			return pooledStore{Store: rs, health: new(storeHealth), owners: ownership.NewCache(time.Now),
+				healer: ownership.NewHealer(time.Now, a.logger.Named("ownership"))}, nil
+		}, nil
+	}
+	return nil, fmt.Errorf("paygate: unknown store backend %q (want memory or redis)", a.backend)
 }
 
 // Store returns the shared store (store.Provider).

@@ -36,7 +36,7 @@ var storeMetrics = &metrics{
 }
 
 func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
-	if err := pgmetrics.Register(reg, storeMetrics.up, storeMetrics.duration, storeMetrics.failures); err != nil {
+	if err := pgmetrics.Register(reg, storeMetrics.up, storeMetrics.duration, storeMetrics.failures, ownership.HealTotal); err != nil {
 		return nil, err
 	}
 	return storeMetrics, nil
@@ -48,11 +48,15 @@ type instrumented struct {
 	next   store.Store
 	m      *metrics
 	owners *ownership.Cache
+	healer *ownership.Healer
 }
 
-func instrument(s store.Store, m *metrics, owners *ownership.Cache) store.Store {
-	return instrumented{next: s, m: m, owners: owners}
+func instrument(s store.Store, m *metrics, owners *ownership.Cache, healer *ownership.Healer) store.Store {
+	return instrumented{next: s, m: m, owners: owners, healer: healer}
 }
+
+// OwnerHealer is the backend's healer (ownership.Healing).
+func (s instrumented) OwnerHealer() *ownership.Healer { return s.healer }
 
 // OwnerCache is the replica's memory of the ownership index
 // (ownership.Cached), or nil for the memory store, which needs none.

@@ -31,13 +31,17 @@ func customerKey(user string) string { return store.Key(user, "customer") }
 // changes when the customer is deleted (see customerIdempotencyKey).
 func customerGenKey(user string) string { return store.Key(user, "customer_gen") }
 
-// customer returns user's Stripe customer ID, if the user has one.
+// customer returns user's Stripe customer ID, if the user has one. A
+// mapping the store lost is found again on Stripe (healCustomer).
 func (h *Handler) customer(ctx context.Context, user string) (string, bool, error) {
 	v, ok, err := h.store.Get(ctx, customerKey(user))
 	if err != nil {
 		return "", false, apierror.StoreUnavailable.WithCause(err)
 	}
-	return string(v), ok, nil
+	if ok {
+		return string(v), true, nil
+	}
+	return h.healCustomer(ctx, user)
 }
 
 // ensureCustomer returns user's Stripe customer, creating it on first use.
@@ -47,7 +51,15 @@ func (h *Handler) customer(ctx context.Context, user string) (string, bool, erro
 // caller that finds it already stored uses the stored one.
 func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	ctx := r.Context()
-	if id, ok, err := h.customer(ctx, user); err != nil || ok {
+	id, ok, err := h.customer(ctx, user)
+	switch {
+	case errors.Is(err, ownership.ErrOverBudget):
+		// Every first payment searches Stripe before creating a customer;
+		// over the replica's budget of lookups, first payments go on and
+		// create it, as they did before heals existed: a user whose
+		// mapping the store lost just now then gets a second customer
+		// only past Stripe's idempotency window (see healCustomer).
+	case err != nil || ok:
 		return id, err
 	}
 	gen, _, err := h.store.Get(ctx, customerGenKey(user))
@@ -83,10 +95,13 @@ func (h *Handler) ensureCustomer(r *http.Request, user string) (string, error) {
 	if err != nil {
 		return "", apierror.StoreUnavailable.WithCause(err)
 	}
+	// The search that found no customer before this one was created is
+	// not the answer any more, should the store lose the mapping.
+	ownership.HealerOf(h.store).Forget(kindCustomer, user)
 	if stored {
 		return cus.ID, nil
 	}
-	id, ok, err := h.customer(ctx, user)
+	id, ok, err = h.customer(ctx, user)
 	switch {
 	case err != nil:
 		return "", err
@@ -230,7 +245,7 @@ func (h *Handler) customerIntents(r *http.Request, cus string) ([]string, error)
 func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string) error {
 	var keys []string
 	for _, id := range objects {
-		owner, ok, err := ownership.Owner(ctx, h.store, id)
+		owner, ok, err := ownership.RecordedOwner(ctx, h.store, id)
 		if err != nil {
 			return apierror.StoreUnavailable.WithCause(err)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/paygate/paygate/internal/audit"
 	"github.com/paygate/paygate/internal/catalog"
 	"github.com/paygate/paygate/internal/noexec"
+	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/secretref"
 	"github.com/paygate/paygate/internal/store"
 )
@@ -92,6 +93,9 @@ type Handler struct {
 	plainServer bool
 	// apiBaseHTTPS is set when api_base is an https origin.
 	apiBaseHTTPS bool
+	// unregisterResolver ends this handler's service as the store's
+	// ownership resolver (heal.go).
+	unregisterResolver func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -117,7 +121,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
 		h.plainServer = len(srv.TLSConnPolicies) == 0
 	}
-	return h.setUp(s, ctx.Logger(), audit.Logger(ctx), caddy.NewReplacer())
+	if err := h.setUp(s, ctx.Logger(), audit.Logger(ctx), caddy.NewReplacer()); err != nil {
+		return err
+	}
+	// Owners the store lost are found on Stripe, by the policy stage's
+	// lookups as well as this handler's.
+	if hl := ownership.HealerOf(s); hl != nil {
+		h.unregisterResolver = hl.Register(h)
+	}
+	return nil
 }
 
 // setUp is Provision without Caddy's context: tests call it with their own
@@ -205,8 +217,12 @@ func (h *Handler) checkConfig() error {
 	return nil
 }
 
-// Cleanup closes the Stripe client's idle connections.
+// Cleanup stops resolving owners for the store and closes the Stripe
+// client's idle connections.
 func (h *Handler) Cleanup() error {
+	if h.unregisterResolver != nil {
+		h.unregisterResolver()
+	}
 	if h.stripe != nil {
 		h.stripe.transport.CloseIdleConnections()
 	}
@@ -233,4 +249,5 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ ownership.Resolver          = (*Handler)(nil)
 )

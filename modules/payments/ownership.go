@@ -45,9 +45,10 @@ func (h *Handler) readable(ctx context.Context, objectID, user string) error {
 // usablePaymentMethod refuses a payment method in a request body that is
 // recorded as another user's. One that is not recorded at all (created by
 // Stripe.js a moment ago) is left to Stripe, which refuses a payment method
-// attached to another customer.
+// attached to another customer; so it is not looked up on Stripe either
+// (no heal): most are new cards, and Stripe's refusal covers a lost record.
 func (h *Handler) usablePaymentMethod(ctx context.Context, pm, user string) error {
-	owner, ok, err := ownership.Owner(ctx, h.store, pm)
+	owner, ok, err := ownership.RecordedOwner(ctx, h.store, pm)
 	if err != nil {
 		return apierror.StoreUnavailable.WithCause(err)
 	}

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/stripe/stripe-go/v76"
@@ -22,6 +23,11 @@ const maxCards = 100
 func (h *Handler) listPaymentMethods(c *call) error {
 	views := []paymentMethodView{}
 	cus, ok, err := h.customer(c.r.Context(), c.user)
+	if errors.Is(err, ownership.ErrOverBudget) {
+		// A new user's checkout lists saved cards before any payment:
+		// over the budget of lookups, they have none as far as is known.
+		ok, err = false, nil
+	}
 	if err != nil {
 		return err
 	}
