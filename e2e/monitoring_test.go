@@ -35,6 +35,7 @@ const (
 var monitoringRunbooks = []string{
 	"rotate-jwks.md", "rotate-webhook-secret.md", "rotate-stripe-key.md",
 	"incident-leaked-key.md", "policy-bundle-release.md", "redis-failover.md",
+	"store-loss.md",
 }
 
 // monitoringExternal are the metrics the rules read from exporters other
