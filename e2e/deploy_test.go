@@ -249,30 +249,47 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 	}
 }
 
+// commandEnv is an environment that deploy/Caddyfile adapts and validates
+// with, run by a command of its own (the Makefile's check-config set, with
+// the e2e secrets and a private home), with more's values on top.
+func commandEnv(t *testing.T, more map[string]string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{
+		"HOME": dir, "XDG_DATA_HOME": dir, "XDG_CONFIG_HOME": dir,
+		"PAYGATE_DOMAIN":            "pay.example.com",
+		"REDIS_URL":                 "redis://127.0.0.1:9/0",
+		"STRIPE_SECRET_KEY":         e2eStripeKey,
+		"STRIPE_WEBHOOK_SECRET":     webhookSecret,
+		"PAYGATE_IDEMPOTENCY_KEY":   e2eSealKey,
+		"PAYGATE_UPSTREAM":          "127.0.0.1:9",
+		"PAYGATE_ISSUER":            "https://id.example.com",
+		"PAYGATE_JWKS_URL":          "https://id.example.com/.well-known/jwks.json",
+		"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
+		"PAYGATE_POLICY_BUNDLE_URL": "https://bundles.example.com/paygate.tar.gz",
+		"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
+	}
+	maps.Copy(env, more)
+	list := make([]string, 0, len(env))
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	return list
+}
+
 // TestDeployCaddyfileLiveKey: deploy/Caddyfile with its production
 // defaults (ACME, Stripe's own API, the admin socket) and a live key is a
 // valid configuration, the HTTP site included: that server trusts the load
 // balancer, which terminates TLS, so the payment handler there accepts the
 // live key. Without trusted_proxies it is refused, as on any plain server.
 func TestDeployCaddyfileLiveKey(t *testing.T) {
-	dir := t.TempDir()
 	bundles, bundleURL := testenv.StartBundleServer(t)
 	bundles.Set("1", bundletest.Build(t, "1", shippedPolicyFiles(t), deployRead(t, "testdata/opa/bundle-signing.key")))
 	cmd := exec.Command(testenv.Binary(t), "validate", "--config", deployAbs(t, "deploy/Caddyfile"), "--adapter", "caddyfile")
-	cmd.Env = []string{
-		"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir,
-		"PAYGATE_DOMAIN=pay.example.com",
-		"REDIS_URL=redis://127.0.0.1:9/0",
-		"STRIPE_SECRET_KEY=sk_live_e2eLive123",
-		"STRIPE_WEBHOOK_SECRET=" + webhookSecret,
-		"PAYGATE_IDEMPOTENCY_KEY=" + e2eSealKey,
-		"PAYGATE_UPSTREAM=127.0.0.1:9",
-		"PAYGATE_ISSUER=https://id.example.com",
-		"PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json",
-		"PAYGATE_CATALOG=" + deployAbs(t, "testdata/catalog/catalog.json"),
-		"PAYGATE_POLICY_BUNDLE_URL=" + bundleURL,
-		"PAYGATE_POLICY_PUBLIC_KEY=" + deployAbs(t, "testdata/opa/bundle-signing.pub"),
-	}
+	cmd.Env = commandEnv(t, map[string]string{
+		"STRIPE_SECRET_KEY":         "sk_live_e2eLive123",
+		"PAYGATE_POLICY_BUNDLE_URL": bundleURL,
+	})
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("validate: %v, output:\n%s", err, out)

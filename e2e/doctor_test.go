@@ -41,21 +41,7 @@ func (r doctorReport) failed() []string {
 // the Makefile's check-config set, with a live Stripe key and a real
 // webhook secret, which no output may show.
 func doctorEnv(t *testing.T) []string {
-	dir := t.TempDir()
-	return []string{
-		"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir,
-		"PAYGATE_DOMAIN=pay.example.com",
-		"REDIS_URL=redis://127.0.0.1:9/0",
-		"STRIPE_SECRET_KEY=sk_live_e2eDoctorLive0123456789",
-		"STRIPE_WEBHOOK_SECRET=" + webhookSecret,
-		"PAYGATE_IDEMPOTENCY_KEY=" + e2eSealKey,
-		"PAYGATE_UPSTREAM=127.0.0.1:9",
-		"PAYGATE_ISSUER=https://id.example.com",
-		"PAYGATE_JWKS_URL=https://id.example.com/.well-known/jwks.json",
-		"PAYGATE_CATALOG=" + deployAbs(t, "testdata/catalog/catalog.json"),
-		"PAYGATE_POLICY_BUNDLE_URL=https://bundles.example.com/paygate.tar.gz",
-		"PAYGATE_POLICY_PUBLIC_KEY=" + deployAbs(t, "testdata/opa/bundle-signing.pub"),
-	}
+	return commandEnv(t, map[string]string{"STRIPE_SECRET_KEY": "sk_live_e2eDoctorLive0123456789"})
 }
 
 // runDoctor runs `paygate doctor` with args and returns its exit status,

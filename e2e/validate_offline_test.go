@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,30 +33,15 @@ const (
 // overrides variables.
 func unreachableDeployEnv(t *testing.T, more map[string]string) []string {
 	t.Helper()
-	dir := t.TempDir()
 	closed := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	env := map[string]string{
-		"HOME": dir, "XDG_DATA_HOME": dir, "XDG_CONFIG_HOME": dir,
-		"PAYGATE_DOMAIN":            "pay.example.com",
 		"REDIS_URL":                 "redis://" + closed + "/0",
-		"STRIPE_SECRET_KEY":         e2eStripeKey,
-		"STRIPE_WEBHOOK_SECRET":     webhookSecret,
-		"PAYGATE_IDEMPOTENCY_KEY":   e2eSealKey,
 		"PAYGATE_UPSTREAM":          closed,
-		"PAYGATE_ISSUER":            "https://id.example.com",
 		"PAYGATE_JWKS_URL":          "http://" + closed + "/.well-known/jwks.json",
-		"PAYGATE_CATALOG":           deployAbs(t, "testdata/catalog/catalog.json"),
 		"PAYGATE_POLICY_BUNDLE_URL": "http://" + closed + "/paygate.tar.gz",
-		"PAYGATE_POLICY_PUBLIC_KEY": deployAbs(t, "testdata/opa/bundle-signing.pub"),
 	}
-	for k, v := range more {
-		env[k] = v
-	}
-	list := make([]string, 0, len(env))
-	for k, v := range env {
-		list = append(list, k+"="+v)
-	}
-	return list
+	maps.Copy(env, more)
+	return commandEnv(t, env)
 }
 
 // paygateCommand runs the binary with args and env, and returns its output,
