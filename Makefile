@@ -5,8 +5,9 @@ PAYGATE   := $(BIN)/paygate
 STRIPE_MOCK := $(BIN)/stripe-mock
 # `make run` keeps Caddy's data (its internal CA, certificates) here.
 RUN_DIR   := $(CURDIR)/.run
-# Packages whose tests run under the race detector in `make test`.
-RACE_PKGS := ./internal/store/...
+# Packages whose tests run under the race detector in `make test`: every
+# module and building block (the end-to-end tests run the built binary).
+RACE_PKGS := ./internal/... ./modules/...
 
 .PHONY: all build stripe-mock kustomize run demo-cluster test lint check-config bench bench-micro bundle xcaddy image clean
 
@@ -37,7 +38,7 @@ demo-cluster: build stripe-mock
 
 # The whole suite: lint, the shipped configs, every test (the end-to-end ones
 # against the built binary, private redis-servers and stripe-mock), and the
-# race detector on the concurrent building blocks.
+# race detector on every module and building block.
 test: lint check-config stripe-mock kustomize
 	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) PAYGATE_KUSTOMIZE=$(KUSTOMIZE) $(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)

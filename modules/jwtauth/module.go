@@ -204,8 +204,15 @@ func (Provider) CaddyModule() caddy.ModuleInfo {
 // Provision loads the keys, starts the JWKS refreshers (not in offline
 // validation: package offline) and builds the verifier.
 func (p *Provider) Provision(ctx caddy.Context) error {
-	p.logger = ctx.Logger()
-	p.audit = audit.Logger(ctx)
+	// Caddy provisions a new Provider for every config load, so both are
+	// nil here; a test sets its own before Provision, as the JWKS
+	// refreshers started below log through them from then on.
+	if p.logger == nil {
+		p.logger = ctx.Logger()
+	}
+	if p.audit == nil {
+		p.audit = audit.Logger(ctx)
+	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("jwt_auth: metrics: %w", err)
 	}

@@ -103,6 +103,9 @@ func provision(t testing.TB, p *Provider) logs {
 	if p.Audiences == nil {
 		p.Audiences = []string{testAudience}
 	}
+	logCore, logObs := observer.New(zap.DebugLevel)
+	auditCore, auditObs := observer.New(zap.DebugLevel)
+	p.logger, p.audit = zap.New(logCore), zap.New(auditCore)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := p.Provision(ctx); err != nil {
@@ -112,9 +115,6 @@ func provision(t testing.TB, p *Provider) logs {
 	if err := p.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	logCore, logObs := observer.New(zap.DebugLevel)
-	auditCore, auditObs := observer.New(zap.DebugLevel)
-	p.logger, p.audit = zap.New(logCore), zap.New(auditCore)
 	return logs{log: logObs, audit: auditObs}
 }
 
