@@ -41,7 +41,7 @@ demo-cluster: build stripe-mock
 # race detector on every module and building block.
 test: lint check-config stripe-mock kustomize
 	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) PAYGATE_KUSTOMIZE=$(KUSTOMIZE) $(GO) test -count=1 -timeout 30m ./...
-	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+	PAYGATE_BIN=$(PAYGATE) PAYGATE_STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
