@@ -100,19 +100,8 @@ func Record(ctx context.Context, s store.Store, objectID, userID string) error {
 // about ownership is recorded (events are hints; the record written when
 // the object was created for its user stands).
 func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, error) {
-	if objectID == "" || userID == "" {
-		return false, errors.New("ownership: empty object or user ID")
-	}
-	stored, err := s.PutIfAbsent(ctx, Key(objectID), []byte(userID), 0)
-	if err != nil {
-		return false, fmt.Errorf("ownership: claim %s: %w", objectID, err)
-	}
-	if stored {
-		cacheOf(s).remember(objectID, userID)
-		return true, nil
-	}
-	owner, ok, err := Owner(ctx, s, objectID)
-	return ok && owner == userID, err
+	_, owner, err := RecordIfAbsent(ctx, s, objectID, userID)
+	return err == nil && owner == userID, err
 }
 
 // RecordIfAbsent records that userID owns objectID unless someone is
