@@ -206,6 +206,7 @@ https://localhost:{{.HTTPSPort}} {
 			bundle {{.Data.bundleURL}} {
 				polling 1s 1s
 				public_key {{.Data.publicKey}}
+				{{.Data.trustedKeys}}
 			}
 			startup_wait {{.Data.startupWait}}
 		}
@@ -371,16 +372,9 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 	devKey, publicKey := opaDevKey(t)
 	port := testenv.FreePort(t)
 	up := testenv.StartUpstream(t, nil)
-	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
-		Upstream: up,
-		Site:     opaBundleSite,
-		Data: map[string]any{
-			"auth":        opaAuth(t),
-			"bundleURL":   fmt.Sprintf("http://127.0.0.1:%d/bundles/paygate.tar.gz", port),
-			"publicKey":   publicKey,
-			"startupWait": "1s",
-		},
-	})
+	data := opaBundleSiteData(t, fmt.Sprintf("http://127.0.0.1:%d/bundles/paygate.tar.gz", port), publicKey)
+	data["startupWait"] = "1s"
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: up, Site: opaBundleSite, Data: data})
 	pg.WaitForLog(t, "the missed start-up wait", testenv.LogFields(map[string]string{
 		"msg": "no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates",
 	}))
@@ -415,41 +409,18 @@ func TestOPAStartupWithoutBundleService(t *testing.T) {
 }
 
 // opaBundleSiteData is the data of opaBundleSite for the bundle at
-// bundleURL, signed with the key whose public half is in publicKey, and a
-// start-up wait that lets its first download activate.
+// bundleURL, signed with the key whose public half is in publicKey, no
+// other trusted key (trustedKeys: trusted_key lines), and a start-up wait
+// that lets its first download activate.
 func opaBundleSiteData(t *testing.T, bundleURL, publicKey string) map[string]any {
 	return map[string]any{
 		"auth":        opaAuth(t),
 		"bundleURL":   bundleURL,
 		"publicKey":   publicKey,
+		"trustedKeys": "",
 		"startupWait": "10s",
 	}
 }
-
-// opaRotationSite is opaBundleSite with a second trusted signing key, under
-// its own key ID.
-const opaRotationSite = `
-https://localhost:{{.HTTPSPort}} {
-	bind 127.0.0.1
-	route {
-		security_headers api
-		tls_enforce
-		{{.Data.auth}}
-		opa_authz {
-			bundle {{.Data.bundleURL}} {
-				polling 1s 1s
-				public_key {{.Data.publicKey}}
-				trusted_key 2026-12 {{.Data.nextKey}}
-			}
-			startup_wait {{.Data.startupWait}}
-		}
-		reverse_proxy {{.Upstream}}
-	}
-	handle_errors {
-		paygate_error
-	}
-}
-`
 
 // TestOPASigningKeyRotation: with the current key (public_key) and the next
 // one (trusted_key 2026-12), a bundle signed with either activates; one
@@ -467,8 +438,8 @@ func TestOPASigningKeyRotation(t *testing.T) {
 	bundleSrv := httptest.NewServer(bundles)
 	t.Cleanup(bundleSrv.Close)
 	data := opaBundleSiteData(t, bundleSrv.URL+testenv.BundlePath, currentPub)
-	data["nextKey"] = nextPub
-	pg := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: testenv.StartUpstream(t, nil), Site: opaRotationSite, Data: data})
+	data["trustedKeys"] = "trusted_key 2026-12 " + nextPub
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: testenv.StartUpstream(t, nil), Site: opaBundleSite, Data: data})
 	revision := func(rev string) string { return `paygate_policy_bundle_revision_info{revision="` + rev + `"}` }
 	pg.WaitForMetric(t, revision("1"), testenv.MetricIs(1))
 
