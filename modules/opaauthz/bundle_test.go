@@ -16,10 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/paygate/paygate/internal/testenv"
 	"github.com/paygate/paygate/internal/testenv/bundletest"
@@ -241,20 +238,16 @@ func TestStartupWaitOncePerEngine(t *testing.T) {
 	first := mustProvision(t, config())
 
 	second := config()
-	core, logs := observer.New(zap.DebugLevel)
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := second.provision(cancelled, zap.New(core), zap.New(core), prometheus.NewRegistry(), first.store)
-	t.Cleanup(func() { _ = second.Cleanup() })
+	env, err := provisionAtOnce(t, second)
 	if err != nil {
 		t.Fatalf("the second handler waited for the engine again: %v", err)
 	}
 	if second.engine != first.h.engine {
 		t.Fatal("the two handlers do not share the engine")
 	}
-	if len(logs.FilterMessage("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates").All()) != 1 {
-		t.Error("the second handler did not log that no policy is active")
-	}
+	testenv.Eventually(t, "the second handler's log that no policy is active", func() bool {
+		return env.logs.FilterMessage("no policy active after the start-up wait; refusing requests with 503 policy_unavailable until a bundle activates").Len() == 1
+	})
 }
 
 // TestPersistedBundle: a persisted bundle is active at the next start-up

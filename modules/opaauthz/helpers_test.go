@@ -35,10 +35,26 @@ type testEnv struct {
 // logs at every level, and cleans it up when the test ends.
 func provisionHandler(t testing.TB, h *Handler) (*testEnv, error) {
 	t.Helper()
+	return provisionWith(t, context.Background(), h)
+}
+
+// provisionAtOnce is provisionHandler for a config load that is cancelled
+// before it starts: Provision fails if it waits for a policy (a wait that
+// must not happen, measured without a clock).
+func provisionAtOnce(t testing.TB, h *Handler) (*testEnv, error) {
+	t.Helper()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	return provisionWith(t, cancelled, h)
+}
+
+// provisionWith is provisionHandler with the config load's context ctx.
+func provisionWith(t testing.TB, ctx context.Context, h *Handler) (*testEnv, error) {
+	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	s := store.NewMemory(time.Now)
 	t.Cleanup(func() { _ = s.Close() })
-	err := h.provision(context.Background(), zap.New(core), zap.New(core), prometheus.NewRegistry(), s)
+	err := h.provision(ctx, zap.New(core), zap.New(core), prometheus.NewRegistry(), s)
 	t.Cleanup(func() { _ = h.Cleanup() })
 	return &testEnv{h: h, store: s, logs: logs}, err
 }
