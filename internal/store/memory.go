@@ -81,6 +81,12 @@ func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult,
 	if err != nil {
 		return nil, err
 	}
+	return m.limit(at, reqs, zones)
+}
+
+// limit decides reqs, whose zones prepareLimit made, at the time at, with
+// m.mu held. It changes nothing when it fails.
+func (m *Memory) limit(at time.Time, reqs []LimitRequest, zones []zone) ([]LimitResult, error) {
 	now := at.UnixMicro()
 	tats := make([]int64, len(zones))
 	all := true
@@ -152,6 +158,11 @@ func (m *Memory) Acquire(ctx context.Context, key, owner string, value []byte, t
 	if err != nil {
 		return Lease{}, err
 	}
+	return m.acquire(now, key, owner, value, ttl)
+}
+
+// acquire is Acquire at now, with m.mu held.
+func (m *Memory) acquire(now time.Time, key, owner string, value []byte, ttl time.Duration) (Lease, error) {
 	e, ok := m.lookup(key, now)
 	if !ok {
 		m.entries[key] = entry{kind: kindLease, value: bytes.Clone(value), owner: owner, expires: now.Add(ttl)}
@@ -164,6 +175,40 @@ func (m *Memory) Acquire(ctx context.Context, key, owner string, value []byte, t
 		return Lease{State: Completed, Value: bytes.Clone(e.value)}, nil
 	}
 	return Lease{}, errWrongKind
+}
+
+// AcquireLimit implements Store: both parts under the lock, so that on
+// this backend the call is atomic.
+func (m *Memory) AcquireLimit(ctx context.Context, key, owner string, value []byte, ttl time.Duration, reqs []LimitRequest) (Lease, []LimitResult, error) {
+	if len(reqs) == 0 {
+		l, err := m.Acquire(ctx, key, owner, value, ttl)
+		return l, nil, err
+	}
+	if err := checkTTL(ttl, true); err != nil {
+		return Lease{}, nil, err
+	}
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, err := m.begin(ctx)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	lease, err := m.acquire(now, key, owner, value, ttl)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	results, err := m.limit(now, reqs, zones)
+	if err != nil {
+		if lease.State == Acquired {
+			delete(m.entries, key)
+		}
+		return Lease{}, nil, err
+	}
+	return lease, results, nil
 }
 
 // Complete implements Store.

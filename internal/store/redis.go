@@ -50,9 +50,34 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 
 // Limit implements Store.
 func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, error) {
-	zones, err := prepareLimit(reqs)
+	call, err := r.limitCall(reqs)
 	if err != nil {
 		return nil, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	return limitResults(call.run(ctx, r.client), len(reqs))
+}
+
+// scriptCall is one run of a script: what Limit, Acquire and AcquireLimit
+// send.
+type scriptCall struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+}
+
+// run runs the call on its own: EVALSHA, and EVAL when the server's script
+// cache lacks the script.
+func (c scriptCall) run(ctx context.Context, s redis.Scripter) *redis.Cmd {
+	return c.script.Run(ctx, s, c.keys, c.args...)
+}
+
+// limitCall checks reqs and returns the script call that decides them.
+func (r *Redis) limitCall(reqs []LimitRequest) (scriptCall, error) {
+	zones, err := prepareLimit(reqs)
+	if err != nil {
+		return scriptCall{}, err
 	}
 	keys := make([]string, len(reqs))
 	args := make([]any, 0, 4*len(zones))
@@ -60,16 +85,19 @@ func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, 
 		keys[i] = r.prefix + reqs[i].Key
 		args = append(args, z.interval, z.capacity, z.increment, z.refund)
 	}
-	ctx, cancel := r.bound(ctx)
-	defer cancel()
-	reply, err := limitScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	return scriptCall{script: limitScript, keys: keys, args: args}, nil
+}
+
+// limitResults reads the limit script's reply for n zones.
+func limitResults(cmd *redis.Cmd, n int) ([]LimitResult, error) {
+	reply, err := cmd.Int64Slice()
 	if err != nil {
 		return nil, fail("limit", err)
 	}
-	if len(reply) != 4*len(zones) {
-		return nil, fail("limit", fmt.Errorf("script returned %d integers for %d zones", len(reply), len(zones)))
+	if len(reply) != 4*n {
+		return nil, fail("limit", fmt.Errorf("script returned %d integers for %d zones", len(reply), n))
 	}
-	results := make([]LimitResult, len(zones))
+	results := make([]LimitResult, n)
 	for i := range results {
 		v := reply[4*i : 4*i+4]
 		results[i] = LimitResult{
@@ -109,7 +137,17 @@ func (r *Redis) Acquire(ctx context.Context, key, owner string, value []byte, tt
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	reply, err := acquireScript.Run(ctx, r.client, []string{r.prefix + key}, owner, value, millis(ttl)).Slice()
+	return leaseOf(r.acquireCall(key, owner, value, ttl).run(ctx, r.client), value)
+}
+
+// acquireCall is the script call that takes key's lease.
+func (r *Redis) acquireCall(key, owner string, value []byte, ttl time.Duration) scriptCall {
+	return scriptCall{script: acquireScript, keys: []string{r.prefix + key}, args: []any{owner, value, millis(ttl)}}
+}
+
+// leaseOf reads the acquire script's reply; value is the caller's.
+func leaseOf(cmd *redis.Cmd, value []byte) (Lease, error) {
+	reply, err := cmd.Slice()
 	if err != nil {
 		return Lease{}, fail("acquire", err)
 	}
@@ -125,6 +163,82 @@ func (r *Redis) Acquire(ctx context.Context, key, owner string, value []byte, tt
 		return Lease{State: LeaseState(state), Value: []byte(held)}, nil
 	}
 	return Lease{}, fail("acquire", fmt.Errorf("unexpected script reply %v", reply))
+}
+
+// AcquireLimit implements Store with one pipeline of the acquire and limit
+// scripts: one round trip on a single server (Sentinel's master
+// included); on a Cluster, whose nodes hold the key and the zones apart,
+// go-redis sends each node its part at the same time. When one part fails
+// the other is undone, as far as the server lets it (see undo).
+func (r *Redis) AcquireLimit(ctx context.Context, key, owner string, value []byte, ttl time.Duration, reqs []LimitRequest) (Lease, []LimitResult, error) {
+	if len(reqs) == 0 {
+		l, err := r.Acquire(ctx, key, owner, value, ttl)
+		return l, nil, err
+	}
+	if err := checkTTL(ttl, true); err != nil {
+		return Lease{}, nil, err
+	}
+	limit, err := r.limitCall(reqs)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	cmds := r.runPipelined(ctx, r.acquireCall(key, owner, value, ttl), limit)
+	lease, lerr := leaseOf(cmds[0], value)
+	results, rerr := limitResults(cmds[1], len(reqs))
+	if err := errors.Join(lerr, rerr); err != nil {
+		r.undo(ctx, key, owner, lease, reqs, results)
+		return Lease{}, nil, fmt.Errorf("acquire limit: %w", err)
+	}
+	return lease, results, nil
+}
+
+// runPipelined runs calls in one pipeline of EVALSHAs. Script.Run cannot
+// fall back to EVAL inside a pipeline (the reply comes after it returns),
+// so the calls whose script the server's cache lacks (NOSCRIPT: after a
+// restart, a failover, SCRIPT FLUSH, or on a Cluster node that never ran
+// it) run again, with EVAL, in a second pipeline. A call that failed with
+// NOSCRIPT did not run, so each call runs once.
+func (r *Redis) runPipelined(ctx context.Context, calls ...scriptCall) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(calls))
+	// Each command keeps its own reply or error, read by the caller.
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = c.script.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	var missing []int
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range missing {
+				cmds[i] = calls[i].script.Eval(ctx, p, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		})
+	}
+	return cmds
+}
+
+// undo gives back what the part of an AcquireLimit that succeeded changed
+// when the other failed: the lease it took, the units it charged. It is
+// one more round trip, on a failure only; when it fails too (the server is
+// down), the lease expires with its TTL and the units return with time.
+func (r *Redis) undo(ctx context.Context, key, owner string, lease Lease, reqs []LimitRequest, results []LimitResult) {
+	ctx, cancel := r.bound(context.WithoutCancel(ctx))
+	defer cancel()
+	if lease.State == Acquired {
+		_ = releaseScript.Run(ctx, r.client, []string{r.prefix + key}, owner).Err()
+	}
+	if charged := Charged(reqs); results != nil && Admitted(results) && len(charged) > 0 {
+		_ = r.Refund(ctx, charged)
+	}
 }
 
 // Complete implements Store.

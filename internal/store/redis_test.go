@@ -74,6 +74,63 @@ func TestRedisCluster(t *testing.T) {
 	})
 }
 
+// TestRedisSentinel runs the suite through Sentinel, on the master it
+// names.
+func TestRedisSentinel(t *testing.T) {
+	sentinel := testenv.RedisSentinel(t)
+	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient {
+		c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: sentinel.MasterName, SentinelAddrs: sentinel.Addrs})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}))
+}
+
+// TestRedisAcquireLimit: the lease and the limits take one round trip, and
+// a server whose script cache was flushed (a restart, a failover) runs
+// each script once all the same: EVALSHA's NOSCRIPT inside the pipeline is
+// retried with EVAL.
+func TestRedisAcquireLimit(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.Redis(t)
+	raw := srv.Client(t)
+	s := newCountingStore(srv.Client(t))
+	defer s.Close()
+	zone := store.LimitRequest{Key: store.Key("u1", "rl", "user"), Rate: 1, Period: time.Hour, Burst: 3, Cost: 1}
+	acquire := func(key string) store.Lease {
+		t.Helper()
+		l, res, err := s.AcquireLimit(ctx, key, "a", []byte("fp"), time.Minute, []store.LimitRequest{zone})
+		if err != nil || len(res) != 1 || !res[0].Allowed {
+			t.Fatalf("AcquireLimit(%s) = %v, %v; want admitted", key, res, err)
+		}
+		return l
+	}
+	// The scripts' first runs load them.
+	acquire(store.Key("k0", "idem"))
+
+	before := s.RoundTrips()
+	if l := acquire(store.Key("k1", "idem")); l.State != store.Acquired {
+		t.Fatalf("lease %v, want acquired", l.State)
+	}
+	if got := s.RoundTrips() - before; got != 1 {
+		t.Errorf("AcquireLimit took %d round trips, want 1", got)
+	}
+
+	if err := raw.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if l := acquire(store.Key("k2", "idem")); l.State != store.Acquired {
+		t.Fatalf("lease after SCRIPT FLUSH %v, want acquired", l.State)
+	}
+	// Three runs of burst 3: the zone is spent, so none ran twice.
+	res, err := s.Limit(ctx, []store.LimitRequest{zone})
+	if err != nil || res[0].Allowed {
+		t.Fatalf("Limit after three AcquireLimits = %v, %v; want refused", res, err)
+	}
+	if l, err := s.Acquire(ctx, store.Key("k2", "idem"), "b", nil, time.Minute); err != nil || l.State != store.Held {
+		t.Fatalf("Acquire after AcquireLimit = %v, %v; want held", l.State, err)
+	}
+}
+
 func TestRedisPrefix(t *testing.T) {
 	ctx := context.Background()
 	srv := testenv.Redis(t)

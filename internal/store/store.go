@@ -56,6 +56,24 @@ type Store interface {
 	// (Completed). In those two cases Lease carries the existing record's
 	// value and nothing is changed. A lease whose TTL passed is absent.
 	Acquire(ctx context.Context, key, owner string, value []byte, ttl time.Duration) (Lease, error)
+	// AcquireLimit is Acquire and Limit(reqs) in one round trip: a request
+	// under an idempotency key takes the key's lease and is decided by its
+	// caller's zones together. With no reqs it is Acquire, and its results
+	// are nil. The key need not share the zones' hash tag (the zones must
+	// share theirs, as for Limit); a call Limit would refuse (ErrInvalidLimit,
+	// ErrCrossSlot, ErrInvalidTTL) changes nothing.
+	//
+	// The two parts are decided independently of each other, and on Redis
+	// they are not one atomic step (two scripts in one pipeline, on two
+	// nodes of a Cluster): a refused limit still takes an absent lease, and
+	// a lease found Held or Completed does not keep the zones from being
+	// charged. The caller undoes what it does not want: it releases a lease
+	// whose request it refuses and refunds the zones of a request it does
+	// not run. Until it has, another request may see the lease taken or
+	// the units spent. On an error nothing is left changed, as far as the
+	// backend can undo it (Redis tries to, but a backend that fails may
+	// keep a charged unit, or a lease until its TTL).
+	AcquireLimit(ctx context.Context, key, owner string, value []byte, ttl time.Duration, reqs []LimitRequest) (Lease, []LimitResult, error)
 	// Complete replaces owner's lease on key by a completed record holding
 	// value, kept for retention. It reports false, changing nothing, when
 	// owner no longer holds the lease (it expired, or was taken over).
@@ -130,6 +148,31 @@ type LimitResult struct {
 	RetryAfter time.Duration
 	// ResetAfter is how long until the zone is back to its full capacity.
 	ResetAfter time.Duration
+}
+
+// Admitted reports whether every zone of a decision admitted it, and so
+// was charged.
+func Admitted(results []LimitResult) bool {
+	for _, res := range results {
+		if !res.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// Charged returns what an admitted call of reqs took, as the requests
+// that give it back with Refund: the zones that cost something, without
+// the units the call itself gave back.
+func Charged(reqs []LimitRequest) []LimitRequest {
+	var out []LimitRequest
+	for _, r := range reqs {
+		if r.Cost > 0 {
+			r.Refund = 0
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // LeaseState is the state a lease key was found in by Acquire.

@@ -90,6 +90,15 @@ func (s instrumented) Acquire(ctx context.Context, key, owner string, value []by
 	return l, err
 }
 
+// AcquireLimit is one call, one round trip on a single Redis: one sample,
+// under its own operation name.
+func (s instrumented) AcquireLimit(ctx context.Context, key, owner string, value []byte, ttl time.Duration, reqs []store.LimitRequest) (store.Lease, []store.LimitResult, error) {
+	start := time.Now()
+	l, res, err := s.next.AcquireLimit(ctx, key, owner, value, ttl, reqs)
+	s.observe("acquire_limit", start, err)
+	return l, res, err
+}
+
 func (s instrumented) Complete(ctx context.Context, key, owner string, value []byte, retention time.Duration) (bool, error) {
 	start := time.Now()
 	ok, err := s.next.Complete(ctx, key, owner, value, retention)

@@ -56,6 +56,10 @@ func Unavailable(ctx context.Context, t *testing.T, s store.Store, cause error) 
 			_, err := s.Acquire(ctx, k, "a", nil, long)
 			return err
 		}},
+		{"AcquireLimit", func() error {
+			_, _, err := s.AcquireLimit(ctx, k, "a", nil, long, []store.LimitRequest{hourly(store.Key("c2", "rl"), 1, 1)})
+			return err
+		}},
 		{"Complete", func() error {
 			_, err := s.Complete(ctx, k, "a", nil, long)
 			return err

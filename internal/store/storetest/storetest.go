@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"Limit", limitTests},
 		{"Lease", leaseTests},
+		{"AcquireLimit", acquireLimitTests},
 		{"KV", kvTests},
 		{"Lifecycle", lifecycleTests},
 		{"Concurrent", concurrencyTests},
