@@ -2,7 +2,9 @@
 // with the event processor (payment_events): where a zone's counter and
 // its seen values live in the store, and the zones that also count Stripe
 // events (a payment_intent.payment_failed is a decline as much as a 402
-// is), registered by the stages of the running configuration.
+// is), registered by the stages of the running configuration; and the Gate
+// through which the idempotency stage decides a nested rate-limit stage's
+// zones in its own store call.
 package ratezone
 
 import (

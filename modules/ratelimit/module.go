@@ -9,8 +9,9 @@
 // charged after a response with one of its statuses. Put one stage before
 // authentication (per client IP: forged tokens and 401s spend the IP's
 // budget) and one after it (per user, per route, payment velocity,
-// declines), after the idempotency stage so that a replay never charges a
-// velocity budget.
+// declines), in the idempotency stage's limits block, which decides its
+// zones in the same store round trip as a key's lease, so that a replay
+// never charges a velocity budget (ServeGated).
 package ratelimit
 
 import (
@@ -364,6 +365,23 @@ type applied struct {
 // is 429 (or 503 when a deny zone cannot be decided); outcome zones are
 // charged after the response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	return h.serve(w, r, next, nil)
+}
+
+// ServeGated is ServeHTTP with the zones' first store decision made by
+// gate, the store call of the stage that holds this one (idempotency's
+// lease), so that both take one round trip. What differs: a gate error is
+// returned as it is (no on_store_failure fallback admits a request the
+// gate could not decide), and when the gate does not proceed the stage
+// returns at once, leaving the answer to its caller. A request no zone
+// applies to (no user, another route) reaches next without the gate.
+func (h *Handler) ServeGated(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, gate ratezone.Gate) error {
+	return h.serve(w, r, next, gate)
+}
+
+// serve is ServeHTTP and ServeGated: gate, when not nil, makes the first
+// store decision.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, gate ratezone.Gate) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		return next.ServeHTTP(w, r)
@@ -388,7 +406,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
-	results, err := h.decide(r.Context(), key, zones)
+	results, proceed, err := h.decide(r.Context(), key, zones, gate)
+	if !proceed {
+		// The gate failed, or its caller answers.
+		return err
+	}
 	if err != nil {
 		if gone := apierror.ClientGone(r); gone != nil {
 			return gone
@@ -425,10 +447,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return err
 }
 
-// decide runs the one store call, which also gives back what key is owed;
-// a refusal caused only by shadow zones is decided again without them, so
-// that the others are charged as if the shadow zones were not there.
-func (h *Handler) decide(ctx context.Context, key string, zones []applied) ([]store.LimitResult, error) {
+// decide runs the one store call (gate's, when there is one), which also
+// gives back what key is owed; a refusal caused only by shadow zones is
+// decided again without them, so that the others are charged as if the
+// shadow zones were not there. proceed is false when gate failed (err) or
+// did not proceed: the caller answers.
+func (h *Handler) decide(ctx context.Context, key string, zones []applied, gate ratezone.Gate) (results []store.LimitResult, proceed bool, err error) {
 	reqs := make([]store.LimitRequest, len(zones))
 	for i, a := range zones {
 		reqs[i] = a.req
@@ -437,22 +461,29 @@ func (h *Handler) decide(ctx context.Context, key string, zones []applied) ([]st
 	if h.owed != nil {
 		back = h.owed.take(key)
 	}
-	results, err := h.store.Limit(ctx, withOwed(reqs, back))
+	first := gate
+	if first == nil {
+		first = h.limit
+	}
+	results, proceed, err = first(ctx, withOwed(reqs, back))
 	if err != nil {
 		if h.owed != nil {
 			h.owed.restore(key, back, h.now())
 		}
-		return nil, err
+		return nil, gate == nil, err
+	}
+	if !proceed {
+		return nil, false, nil
 	}
 	results = results[:len(zones)]
 	if h.degraded.CompareAndSwap(true, false) {
 		h.logger.Info("rate limits decided by the store again")
 	}
-	if admitted(results) {
+	if store.Admitted(results) {
 		for i := range zones {
 			zones[i].by = h.store
 		}
-		return results, nil
+		return results, true, nil
 	}
 	onlyShadow, anyRefused := true, false
 	for i, res := range results {
@@ -462,7 +493,7 @@ func (h *Handler) decide(ctx context.Context, key string, zones []applied) ([]st
 		}
 	}
 	if !anyRefused || !onlyShadow {
-		return results, nil
+		return results, true, nil
 	}
 	var enforced []store.LimitRequest
 	var at []int
@@ -473,30 +504,25 @@ func (h *Handler) decide(ctx context.Context, key string, zones []applied) ([]st
 		}
 	}
 	if len(enforced) == 0 {
-		return results, nil
+		return results, true, nil
 	}
 	again, err := h.store.Limit(ctx, enforced)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	for j, i := range at {
 		results[i] = again[j]
-		if admitted(again) {
+		if store.Admitted(again) {
 			zones[i].by = h.store
 		}
 	}
-	return results, nil
+	return results, true, nil
 }
 
-// admitted reports whether every zone of a call admitted it (and so was
-// charged).
-func admitted(results []store.LimitResult) bool {
-	for _, res := range results {
-		if !res.Allowed {
-			return false
-		}
-	}
-	return true
+// limit is the first store call of a request no gate decides.
+func (h *Handler) limit(ctx context.Context, reqs []store.LimitRequest) ([]store.LimitResult, bool, error) {
+	results, err := h.store.Limit(ctx, reqs)
+	return results, true, err
 }
 
 // local is the in-process store of the local fallback; it outlives config
@@ -540,7 +566,7 @@ func (h *Handler) fallback(zones []applied, cause error) ([]store.LimitResult, e
 			results[i] = store.LimitResult{Allowed: true}
 			if err == nil {
 				results[i] = res[j]
-				if admitted(res) {
+				if store.Admitted(res) {
 					zones[i].by = local()
 				}
 			}
@@ -759,4 +785,5 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ ratezone.Gated              = (*Handler)(nil)
 )

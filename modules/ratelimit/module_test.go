@@ -97,6 +97,8 @@ type call struct {
 	iss, user string
 	// next is the rest of the pipeline; nil answers 200.
 	next func(w http.ResponseWriter, repl *caddy.Replacer) error
+	// gate, when set, is the call's gate: the stage runs ServeGated.
+	gate ratezone.Gate
 }
 
 // result is what a stage did with a call.
@@ -136,7 +138,12 @@ func (s *stage) serve(c call) result {
 		}
 		return c.next(w, repl)
 	})
-	err := s.h.ServeHTTP(w, r, next)
+	var err error
+	if c.gate != nil {
+		err = s.h.ServeGated(w, r, next, c.gate)
+	} else {
+		err = s.h.ServeHTTP(w, r, next)
+	}
 	res.header = w.Header()
 	if err == nil {
 		return res
