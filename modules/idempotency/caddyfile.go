@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -33,6 +34,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    retention    <duration>                   # default 24h
 //	    lease        <duration>                   # default 30s, renewed every third
 //	    max_response <size>                       # default 64KiB
+//	    limits {                                  # a redis_rate_limit block: the per-user zones,
+//	        zone <name> { ... }                   # decided with the lease; a replay never charges
+//	    }
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -59,6 +63,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.Duration(d, &h.Lease, minLease)
 		case "max_response":
 			err = cfgargs.Size(d, &h.MaxResponse, 1, maxMaxResponse)
+		case "limits":
+			err = h.unmarshalLimits(d)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -67,6 +73,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return h.checkConfig()
+}
+
+// unmarshalLimits reads the limits block with redis_rate_limit's own
+// parser, so that its syntax is exactly the directive's.
+func (h *Handler) unmarshalLimits(d *caddyfile.Dispenser) error {
+	if h.LimitsRaw != nil {
+		return d.Err("limits is given twice")
+	}
+	const id = "http.handlers." + limitsHandler
+	mod, err := caddyfile.UnmarshalModule(d, id)
+	if err != nil {
+		return err
+	}
+	var warnings []caddyconfig.Warning
+	h.LimitsRaw = caddyconfig.JSONModuleObject(mod, "handler", limitsHandler, &warnings)
+	if len(warnings) > 0 {
+		return d.Errf("limits: %s", warnings[0].Message)
+	}
+	return nil
 }
 
 // Interface guards

@@ -21,7 +21,7 @@ const (
 	outcomeTooLarge         = "stored_too_large"
 	outcomeCompleteFailed   = "store_failed"
 	// outcomeReleased is followed by why: _aborted, _not_executed,
-	// _unencodable.
+	// _unencodable, _refused (the limits refused the request).
 	outcomeReleased = "released"
 )
 

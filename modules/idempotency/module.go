@@ -9,6 +9,11 @@
 // lease, renewed while the request runs) -> completed (the response, sealed
 // with AES-256-GCM). Each transition is one atomic store call, and every
 // release or completion is conditional on the holder's own lease token.
+//
+// The stage may hold the per-user rate limits (a redis_rate_limit stage, in
+// its limits block): a request under a key then takes the lease and is
+// decided by the zones in one store round trip (store.AcquireLimit), and a
+// replay or a request whose key is in flight never charges them.
 package idempotency
 
 import (
@@ -33,6 +38,7 @@ import (
 	"github.com/paygate/paygate/internal/idemkey"
 	"github.com/paygate/paygate/internal/noexec"
 	"github.com/paygate/paygate/internal/payapi"
+	"github.com/paygate/paygate/internal/ratezone"
 	"github.com/paygate/paygate/internal/reqid"
 	"github.com/paygate/paygate/internal/secretref"
 	"github.com/paygate/paygate/internal/store"
@@ -86,6 +92,17 @@ type Handler struct {
 	// Retention has passed. At least one is required.
 	SealKeys []string `json:"seal_keys,omitempty"`
 
+	// LimitsRaw is a redis_rate_limit stage (its whole handler config,
+	// "handler": "redis_rate_limit" included) that runs as if it followed
+	// this one: the per-user zones. A request under an Idempotency-Key has
+	// its zones decided in the same store round trip as its key's lease,
+	// and a replay, or a request whose key is in flight, never charges
+	// them; every other request goes through the stage as usual. Default:
+	// none.
+	LimitsRaw json.RawMessage `json:"limits,omitempty" caddy:"namespace=http.handlers inline_key=handler"`
+
+	// limits is the loaded LimitsRaw, or nil.
+	limits ratezone.Gated
 	// routes maps "METHOD /template" to whether the key is required.
 	routes map[string]bool
 	table  *payapi.Table
@@ -130,7 +147,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("idempotency: %w", err)
 	}
-	return h.setUp(s, ctx.Logger(), caddy.NewReplacer())
+	if err := h.setUp(s, ctx.Logger(), caddy.NewReplacer()); err != nil {
+		return err
+	}
+	if h.LimitsRaw == nil {
+		return nil
+	}
+	mod, err := ctx.LoadModule(h, "LimitsRaw")
+	if err != nil {
+		return fmt.Errorf("idempotency: limits: %w", err)
+	}
+	g, ok := mod.(ratezone.Gated)
+	if !ok {
+		return fmt.Errorf("idempotency: limits: %T cannot decide its zones with the lease", mod)
+	}
+	h.limits = g
+	return nil
 }
 
 // setUp is Provision without Caddy's context: tests call it with their own
@@ -231,6 +263,17 @@ func (h *Handler) checkConfig() error {
 			return fmt.Errorf("idempotency: seal key %d must be one {env.NAME} or {file.PATH} placeholder, never the key itself", i+1)
 		}
 	}
+	if h.LimitsRaw != nil {
+		var head struct {
+			Handler string `json:"handler"`
+		}
+		if err := json.Unmarshal(h.LimitsRaw, &head); err != nil {
+			return fmt.Errorf("idempotency: limits: %w", err)
+		}
+		if head.Handler != limitsHandler {
+			return fmt.Errorf("idempotency: limits must be a %s stage, not %q", limitsHandler, head.Handler)
+		}
+	}
 	for _, rt := range h.Routes {
 		if rt.Key != "" && rt.Key != KeyRequired && rt.Key != KeyOptional {
 			return fmt.Errorf("idempotency: route %s %s: key must be %s or %s", rt.Method, rt.Template, KeyRequired, KeyOptional)
@@ -270,21 +313,25 @@ var (
 // userPlaceholder is the authenticated user, set by jwt_auth.
 const userPlaceholder = "http.auth.user.id"
 
+// limitsHandler is the only handler the limits block takes.
+const limitsHandler = "redis_rate_limit"
+
 // ServeHTTP answers a request on a configured route from its key's record,
-// or runs it once under the key's lease and records its response.
+// or runs it once under the key's lease and records its response; with
+// limits, their zones are decided with the lease.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	m, err := h.table.MatchRequest(r)
 	if err != nil || m.Endpoint == nil {
-		return next.ServeHTTP(w, r)
+		return h.pass(w, r, next)
 	}
 	required, applies := h.routes[r.Method+" "+m.Route.Template]
 	if !applies {
-		return next.ServeHTTP(w, r)
+		return h.pass(w, r, next)
 	}
 	key, err := idemkey.Parse(r.Header)
 	switch {
 	case errors.Is(err, idemkey.ErrMissing) && !required:
-		return next.ServeHTTP(w, r)
+		return h.pass(w, r, next)
 	case errors.Is(err, idemkey.ErrMissing):
 		return h.refuse(outcomeMissing, errKeyMissing.WithCause(err))
 	case err != nil:
@@ -308,26 +355,120 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 
-	storeKey := recordKey(user, r.Method, m.Route.Template, key)
-	fp := fingerprint(r, body)
-	holder := rand.Text()
-	lease, err := h.store.Acquire(r.Context(), storeKey, holder, fp, time.Duration(h.Lease))
-	if err != nil {
-		if gone := apierror.ClientGone(r); gone != nil {
-			return gone
-		}
-		return h.refuse(outcomeStoreUnavailable, apierror.StoreUnavailable.WithCause(fmt.Errorf("idempotency lease: %w", err)))
+	req := &keyed{storeKey: recordKey(user, r.Method, m.Route.Template, key), holder: rand.Text(), fp: fingerprint(r, body)}
+	if h.limits != nil {
+		return h.serveLimited(w, r, next, req)
 	}
+	lease, err := h.store.Acquire(r.Context(), req.storeKey, req.holder, req.fp, time.Duration(h.Lease))
+	if err != nil {
+		return h.leaseFailed(r, err)
+	}
+	return h.follow(w, r, next, req, lease)
+}
+
+// keyed is a request under an Idempotency-Key: its record's store key, the
+// lease token it holds the record with, and its fingerprint.
+type keyed struct {
+	storeKey, holder string
+	fp               []byte
+}
+
+// pass hands on a request the stage does not de-duplicate: through the
+// limits, when there are, as if they followed the stage.
+func (h *Handler) pass(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.limits != nil {
+		return h.limits.ServeHTTP(w, r, next)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// leaseFailed is the answer when the store cannot give the lease: 503
+// store_unavailable (idempotency fails closed), unless the client left.
+func (h *Handler) leaseFailed(r *http.Request, err error) error {
+	if gone := apierror.ClientGone(r); gone != nil {
+		return gone
+	}
+	return h.refuse(outcomeStoreUnavailable, apierror.StoreUnavailable.WithCause(fmt.Errorf("idempotency lease: %w", err)))
+}
+
+// follow acts on the lease the request found: a key in flight is 409 (422
+// under another request), a completed one replays, an acquired one runs.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *keyed, lease store.Lease) error {
 	switch lease.State {
 	case store.Held:
-		if !bytes.Equal(lease.Value, fp) {
+		if !bytes.Equal(lease.Value, req.fp) {
 			return h.refuse(outcomeReused, errKeyReused.WithCause(errors.New("key in flight with another request")))
 		}
 		return h.refuse(outcomeInUse, errKeyInUse.WithCause(errors.New("key in flight")))
 	case store.Completed:
-		return h.replay(w, storeKey, fp, lease.Value)
+		return h.replay(w, req.storeKey, req.fp, lease.Value)
 	}
-	return h.execute(w, r, next, storeKey, holder, fp)
+	return h.execute(w, r, next, req.storeKey, req.holder, req.fp)
+}
+
+// serveLimited runs a keyed request through the limits, whose zones are
+// decided by the store call that takes the lease (the gate). The two parts
+// are not atomic together on Redis, so the stage evens them out: a lease
+// found held or completed gives back what the zones charged (a replay
+// never charges), and a lease taken for a request the limits refuse (429)
+// or that otherwise never reaches next is released. Until then, another
+// request may find the lease taken (409) or the units spent. When the
+// limits hand the request on without asking the gate (no zone applies, no
+// user key), the lease is taken on its own before it runs: no request runs
+// without it.
+func (h *Handler) serveLimited(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *keyed) error {
+	var (
+		lease     store.Lease
+		leased    bool // lease holds what the store answered
+		reachedIt bool // the limits handed the request on
+	)
+	gate := func(ctx context.Context, reqs []store.LimitRequest) ([]store.LimitResult, bool, error) {
+		l, results, err := h.store.AcquireLimit(ctx, req.storeKey, req.holder, req.fp, time.Duration(h.Lease), reqs)
+		if err != nil {
+			return nil, false, h.leaseFailed(r, err)
+		}
+		lease, leased = l, true
+		if l.State == store.Acquired {
+			return results, true, nil
+		}
+		if store.Admitted(results) {
+			h.giveBack(ctx, reqs)
+		}
+		return results, false, nil
+	}
+	inner := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		reachedIt = true
+		if leased {
+			return h.execute(w, r, next, req.storeKey, req.holder, req.fp)
+		}
+		l, err := h.store.Acquire(r.Context(), req.storeKey, req.holder, req.fp, time.Duration(h.Lease))
+		if err != nil {
+			return h.leaseFailed(r, err)
+		}
+		return h.follow(w, r, next, req, l)
+	})
+	err := h.limits.ServeGated(w, r, inner, gate)
+	switch {
+	case !leased || reachedIt:
+		return err
+	case lease.State == store.Acquired:
+		h.release(req.storeKey, req.holder, "refused")
+		return err
+	}
+	return h.follow(w, r, next, req, lease)
+}
+
+// giveBack refunds what the zones charged a request that does not run.
+func (h *Handler) giveBack(ctx context.Context, reqs []store.LimitRequest) {
+	charged := store.Charged(reqs)
+	if len(charged) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endBudget)
+	defer cancel()
+	if err := h.store.Refund(ctx, charged); err != nil {
+		h.logger.Warn("giving back the rate-limit units of a replayed or in-flight request failed; they return with time", zap.Error(err))
+	}
 }
 
 // refuse counts outcome and returns e to Caddy's error handling.
