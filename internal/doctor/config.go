@@ -170,6 +170,9 @@ type endpoint struct {
 type idempotency struct {
 	Routes   []idemRoute `json:"routes,omitempty"`
 	SealKeys []string    `json:"seal_keys,omitempty"`
+	// Limits is the redis_rate_limit stage the idempotency stage holds
+	// (its handler config), which runs as if it followed it.
+	Limits json.RawMessage `json:"limits,omitempty"`
 }
 
 type idemRoute struct {
@@ -383,14 +386,37 @@ func walk(routes []route, base chain, out []chain) ([]chain, error) {
 				}
 				continue
 			}
-			own = append(own, h)
-			out = append(out, chain{server: base.server, tls: base.tls, where: where, handlers: append([]handler(nil), own...)})
+			for _, h := range expand(h) {
+				own = append(own, h)
+				out = append(out, chain{server: base.server, tls: base.tls, where: where, handlers: append([]handler(nil), own...)})
+			}
 		}
 		if len(r.Match) == 0 {
 			pre = own
 		}
 	}
 	return out, nil
+}
+
+// expand returns h and the handlers it holds, in the order they run: an
+// idempotency stage's limits (a redis_rate_limit stage) run right after it,
+// so that the checks see the per-user zones where they act. A config that
+// cannot be read is left to the check that decodes h.
+func expand(h handler) []handler {
+	if h.name != hIdempotency {
+		return []handler{h}
+	}
+	var id idempotency
+	if json.Unmarshal(h.raw, &id) != nil || len(id.Limits) == 0 {
+		return []handler{h}
+	}
+	var head struct {
+		Handler string `json:"handler"`
+	}
+	if json.Unmarshal(id.Limits, &head) != nil {
+		return []handler{h}
+	}
+	return []handler{h, {name: head.Handler, raw: id.Limits}}
 }
 
 // describe names the hosts and paths of a route's matchers.

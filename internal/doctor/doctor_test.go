@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,24 @@ func TestBadConfigs(t *testing.T) {
 						z.(map[string]any)["key"] = "{paygate.client_ip}"
 					}
 				}
+			}},
+		{name: "idempotency without its limits", check: "rate_limits", want: Fail, detail: "no rate limit by user",
+			mutate: func(doc map[string]any) { delete(handlers(doc, "idempotency")[0], "limits") }},
+		{name: "idempotency's limits by IP", check: "rate_limits", want: Fail, detail: "no rate limit by user",
+			mutate: func(doc map[string]any) {
+				for _, z := range at(handlers(doc, "idempotency")[0], "limits")["zones"].([]any) {
+					z.(map[string]any)["key"] = "{paygate.client_ip}"
+				}
+			}},
+		{name: "idempotency before authentication, with its limits", check: "rate_limits", want: Fail, detail: "no rate limit by user",
+			mutate: func(doc map[string]any) {
+				idem := handlers(doc, "idempotency")[0]
+				removeHandlers(doc, "idempotency")
+				h := handlers(doc, "card_data_guard")[0]
+				for k := range h {
+					delete(h, k)
+				}
+				maps.Copy(h, idem)
 			}},
 		{name: "no declines zone", check: "rate_limits", want: Warn, detail: "no zone counting declines",
 			mutate: func(doc map[string]any) {
@@ -428,7 +447,9 @@ func TestLogReceives(t *testing.T) {
 // TestJSONOutput: the JSON report says what the checklist says.
 func TestJSONOutput(t *testing.T) {
 	doc := goodConfig(t)
-	removeHandlers(doc, "idempotency")
+	// One failure: idempotency without a seal key (removing the stage
+	// would take the per-user limits it holds away too).
+	setAll(doc, "idempotency", "seal_keys", []any{})
 	rep := run(t, doc, Options{})
 	var buf bytes.Buffer
 	if err := rep.WriteJSON(&buf); err != nil {
