@@ -22,10 +22,11 @@ import (
 	"github.com/paygate/paygate/internal/testenv"
 )
 
-// End-to-end tests of the per-user rate-limit stage (redis_rate_limit after
-// the idempotency stage, as the shipped Caddyfile has it), through the
-// binary: one user's budget across tokens and client IPs, payment-creation
-// velocity under a concurrent burst, replays that never charge, declines
+// End-to-end tests of the per-user rate-limit stage (redis_rate_limit in
+// the idempotency stage's limits block, as the shipped Caddyfile has it, or
+// after the stage), through the binary: one user's budget across tokens and
+// client IPs, payment-creation velocity under a concurrent burst, replays
+// that never charge, the store round trips of an idempotent POST, declines
 // and distinct cards as outcome zones (one after another and all at once),
 // and limits shared by replicas on one Redis and on a Redis Cluster.
 //
@@ -35,27 +36,50 @@ import (
 
 // rluSite is paymentsSite with the two rate-limit stages where the shipped
 // Caddyfile has them: {{.Data.ipLimit}} after request_guard, before
-// authentication, and {{.Data.userLimit}} right after the idempotency
-// stage.
-func rluSite(t *testing.T) string {
+// authentication, and {{.Data.userLimit}} (a redis_rate_limit directive)
+// as the idempotency stage's limits block; when separate is set, as a stage
+// of its own right after the idempotency stage instead.
+func rluSite(t *testing.T, separate bool) string {
 	t.Helper()
 	site := paymentsSite
+	user := struct{ before, stage string }{"\t\tapi_response\n", "\t\t{{.Data.userLimit}}\n"}
+	if !separate {
+		user = struct{ before, stage string }{"\t\t}\n\t\tapi_response\n", "\t\t\t{{.Data.userLimits}}\n"}
+	}
 	for _, s := range []struct{ before, stage string }{
-		{"\t\tcard_data_guard\n", "{{.Data.ipLimit}}"},
-		{"\t\tapi_response\n", "{{.Data.userLimit}}"},
+		{"\t\tcard_data_guard\n", "\t\t{{.Data.ipLimit}}\n"},
+		user,
 	} {
 		if strings.Count(site, s.before) != 1 {
 			t.Fatalf("paymentsSite has no single %q to put %s before", s.before, s.stage)
 		}
-		site = strings.Replace(site, s.before, "\t\t"+s.stage+"\n"+s.before, 1)
+		site = strings.Replace(site, s.before, s.stage+s.before, 1)
 	}
 	return site
+}
+
+// rluLimitsBlock is a redis_rate_limit directive as the idempotency
+// stage's limits block ("" for none).
+func rluLimitsBlock(directive string) string {
+	if directive == "" {
+		return ""
+	}
+	block, ok := strings.CutPrefix(directive, "redis_rate_limit {")
+	if !ok {
+		panic("not a redis_rate_limit block: " + directive)
+	}
+	return "limits {" + block
 }
 
 // rluOptions describes the paygate processes of a test.
 type rluOptions struct {
 	// ipLimit and userLimit are the two stages' directives ("" for none).
 	ipLimit, userLimit string
+	// separate puts userLimit after the idempotency stage, not in its
+	// limits block.
+	separate bool
+	// site, when set, changes the site before it is used.
+	site func(string) string
 	// global is added to the global options after the store.
 	global string
 	// replicas is how many paygate processes share the store (default 1).
@@ -88,11 +112,15 @@ func rluStart(t *testing.T, o rluOptions) *rluEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	site := rluSite(t, o.separate)
+	if o.site != nil {
+		site = o.site(site)
+	}
 	pgs := testenv.StartCluster(t, testenv.PaygateOptions{
 		Global: "paygate {\n\t\t" + store + "\n\t}\n\t" + o.global,
-		Site:   rluSite(t),
+		Site:   site,
 		Data: map[string]any{"auth": opaAuth(t), "stripe": front.URL, "catalog": catalog, "log": "",
-			"policies": opaPolicies(t), "ipLimit": o.ipLimit, "userLimit": o.userLimit},
+			"policies": opaPolicies(t), "ipLimit": o.ipLimit, "userLimit": o.userLimit, "userLimits": rluLimitsBlock(o.userLimit)},
 		Env: paymentsSiteEnv(),
 	}, max(o.replicas, 1))
 	return &rluEnv{pgs: pgs, sm: sm, front: front}
@@ -539,11 +567,23 @@ const rluVelocityOf2 = `redis_rate_limit {
 			}
 		}`
 
-// TestRateLimitUserReplayFree: replays, answered by the idempotency stage
-// before the per-user stage, never charge the velocity budget, and are
-// answered once it is spent.
+// TestRateLimitUserReplayFree: replays, answered by the idempotency stage,
+// never charge the velocity budget, and are answered once it is spent:
+// with the zones in the stage's limits block (decided with the lease, the
+// units a replay was charged given back) and with the zones in a stage of
+// their own after it (never reached by a replay).
 func TestRateLimitUserReplayFree(t *testing.T) {
-	e := rluStart(t, rluOptions{userLimit: rluVelocityOf2})
+	for _, separate := range []bool{false, true} {
+		t.Run(map[bool]string{false: "limits block", true: "separate stage"}[separate], func(t *testing.T) {
+			t.Parallel()
+			rluReplayFree(t, rluStart(t, rluOptions{userLimit: rluVelocityOf2, separate: separate}))
+		})
+	}
+}
+
+// rluReplayFree: five replays of the first request leave the budget of
+// two to a second new request; a third is refused.
+func rluReplayFree(t *testing.T, e *rluEnv) {
 	token := rluToken(t, "alice", "alice-0")
 	wantReplay := func(t *testing.T, key, id string) {
 		t.Helper()
@@ -574,8 +614,118 @@ func TestRateLimitUserReplayFree(t *testing.T) {
 		wantReplay(t, "rlu-k1", first)
 		wantReplay(t, "rlu-k2", second)
 	})
+	t.Run("the refused key runs once the budget allows", func(t *testing.T) {
+		// Its lease was released with the 429: the retry is refused again
+		// (429, not 409 idempotency_key_in_use) while the budget is spent.
+		resp, b := e.create(t, token, "rlu-k3")
+		rluWantRefused(t, resp, b, "create_velocity")
+	})
 	if got := e.creates("alice"); got != 2 {
 		t.Errorf("%d payment intents created at Stripe, want 2", got)
+	}
+}
+
+// rluStoreCalls are the store round trips a paygate has made, by
+// operation, its health checks' pings aside: the samples of
+// paygate_store_call_duration_seconds, each call one round trip on a
+// single Redis.
+func rluStoreCalls(t *testing.T, pg *testenv.Paygate) map[string]float64 {
+	t.Helper()
+	const family = "paygate_store_call_duration_seconds_count"
+	out := map[string]float64{}
+	for series, n := range pg.Metrics(t).Family(family) {
+		op := strings.TrimSuffix(strings.TrimPrefix(series, family+`{op="`), `"}`)
+		if op != "ping" {
+			out[op] = n
+		}
+	}
+	return out
+}
+
+// rluCallsSince is what calls adds to before, and their sum.
+func rluCallsSince(before, calls map[string]float64) (map[string]float64, float64) {
+	diff, sum := map[string]float64{}, 0.0
+	for op, n := range calls {
+		if d := n - before[op]; d != 0 {
+			diff[op] = d
+			sum += d
+		}
+	}
+	return diff, sum
+}
+
+// TestRateLimitUserRoundTrips: an idempotent POST through the shipped
+// arrangement (a per-IP stage before authentication, the per-user zones in
+// the idempotency stage's limits) costs at most 3 store round trips: the
+// per-IP limit, the lease with the per-user zones, and the record. A
+// replay costs the per-IP limit, the lease with the zones, and the refund
+// of what the zones charged it, and leaves the budget as it was. The
+// payment handler, which has store calls of its own (the customer
+// mapping, the ownership index), is replaced by a fixed 201, and the zones
+// are request zones only (an outcome zone's unit owed back after a 201
+// goes back with the key's next call, or with a flush a moment later).
+func TestRateLimitUserRoundTrips(t *testing.T) {
+	e := rluStart(t, rluOptions{
+		ipLimit: `redis_rate_limit {
+			zone ip {
+				key {paygate.client_ip}
+				rate 300 1m
+				burst 60
+			}
+		}`,
+		userLimit: `redis_rate_limit {
+			zone user {
+				key {paygate.user}
+				rate 120 1m
+				burst 30
+			}
+			zone create_velocity {
+				key {paygate.user}
+				match POST /v1/payment_intents
+				rate 1 1h
+				burst 2
+			}
+		}`,
+		site: func(site string) string {
+			start := strings.Index(site, "\t\tpayments {\n")
+			end := strings.Index(site[start:], "\n\t\t}\n")
+			if start < 0 || end < 0 {
+				t.Fatal("the site has no payments block")
+			}
+			return site[:start] + "\t\trespond `{\"id\":\"pi_rlu_rt\"}` 201\n" + site[start+end+len("\n\t\t}\n"):]
+		},
+	})
+	pg, token := e.pgs[0], rluToken(t, "alice", "alice-rt")
+	// post sends the POST and returns its status and the store calls it
+	// made. The record is stored before the response is written, so the
+	// calls are all counted once it has arrived.
+	post := func(key string) (int, map[string]float64, float64) {
+		t.Helper()
+		before := rluStoreCalls(t, pg)
+		resp, b := e.create(t, token, key)
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("POST with key %s: %d %s", key, resp.StatusCode, b)
+		}
+		calls, sum := rluCallsSince(before, rluStoreCalls(t, pg))
+		return resp.StatusCode, calls, sum
+	}
+
+	status, calls, sum := post("rt-1")
+	if status != http.StatusCreated || sum > 3 || calls["acquire_limit"] != 1 || calls["complete"] != 1 || calls["limit"] != 1 {
+		t.Errorf("fresh POST: %d, %v store calls (%v); want 201 in at most 3: limit, acquire_limit, complete", status, sum, calls)
+	}
+	for range 5 {
+		status, calls, sum = post("rt-1")
+		if status != http.StatusCreated || sum > 3 || calls["refund"] != 1 {
+			t.Errorf("replay: %d, %v store calls (%v); want 201 in at most 3: limit, acquire_limit, refund", status, sum, calls)
+		}
+	}
+	if status, _, _ = post("rt-2"); status != http.StatusCreated {
+		t.Errorf("second new POST after five replays: %d, want 201 (the replays spent nothing)", status)
+	}
+	status, calls, sum = post("rt-3")
+	if status != http.StatusTooManyRequests || sum > 3 || calls["release"] != 1 {
+		t.Errorf("third new POST: %d, %v store calls (%v); want 429 in at most 3: limit, acquire_limit, release", status, sum, calls)
 	}
 }
 

@@ -47,6 +47,8 @@ func TestParseMetrics(t *testing.T) {
 		`paygate_requests`: 7,
 		`paygate_auth_failures_total{reason="credential_missing"}`: 0, // not exposed yet
 		`paygate_store_up{backend="redis"}`:                        0, // a label set is complete
+		`paygate_latency_seconds_count`:                            2, // a histogram's count and sum
+		`paygate_latency_seconds_sum`:                              0.5,
 	} {
 		if got, err := m.Value(series); err != nil || got != want {
 			t.Errorf("Value(%s) = %v, %v; want %v", series, got, err, want)
@@ -56,6 +58,9 @@ func TestParseMetrics(t *testing.T) {
 		if _, err := m.Value(bad); err == nil {
 			t.Errorf("Value(%q): got no error", bad)
 		}
+	}
+	if got := m.Family("paygate_store_up"); len(got) != 1 || got[`paygate_store_up{backend="redis",instance="a"}`] != 1 {
+		t.Errorf("Family(paygate_store_up) = %v, want its one series", got)
 	}
 	if _, err := ParseMetrics(strings.NewReader("paygate_x{ 1\n")); err == nil {
 		t.Error("ParseMetrics of a broken exposition: got no error")

@@ -23,7 +23,8 @@ type Metrics map[string]float64
 
 // ParseMetrics reads the Prometheus text format: each counter, gauge and
 // untyped sample under its series, written as /metrics writes it
-// (name{label="value",...}, labels in name order).
+// (name{label="value",...}, labels in name order), and each histogram's
+// name_count and name_sum series (not its buckets).
 func ParseMetrics(r io.Reader) (Metrics, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
@@ -41,6 +42,12 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 				v = s.GetGauge().GetValue()
 			case dto.MetricType_UNTYPED:
 				v = s.GetUntyped().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				// Its sample count and sum, as the exposition writes
+				// them; the buckets are left out.
+				m[seriesKey(name+"_count", s.GetLabel())] = float64(s.GetHistogram().GetSampleCount())
+				m[seriesKey(name+"_sum", s.GetLabel())] = s.GetHistogram().GetSampleSum()
+				continue
 			default:
 				continue
 			}
@@ -83,6 +90,18 @@ func (m Metrics) Value(series string) (float64, error) {
 		return 0, err
 	}
 	return m[key], nil
+}
+
+// Family returns the series of the metric name (every label set), by
+// series as Metrics keys them.
+func (m Metrics) Family(name string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Metrics scrapes the admin API's /metrics, failing the test when it cannot.
