@@ -145,51 +145,37 @@ func wantCalls(t *testing.T, c *callCounter, what string, want map[string]int) {
 	}
 }
 
-// TestLimitsFreshRequest: a new key takes its lease and is charged in one
-// store call; the response is recorded with one more.
-func TestLimitsFreshRequest(t *testing.T) {
-	f, calls := limitedFixture(t, newFakeLimits(2))
-	next := count(created)
-	wantAnswer(t, f.serve(post(intents, intentBody, "k1"), "alice", next), http.StatusCreated)
-	wantCalls(t, calls, "fresh request", map[string]int{"acquire_limit": 1, "complete": 1})
-	wantAnswer(t, f.serve(post(intents, intentBody, "k2"), "alice", next), http.StatusCreated)
-	// The zone held 2: each request took one.
-	wantError(t, f.serve(post(intents, intentBody, "k3"), "alice", next), http.StatusTooManyRequests, "rate_limited")
-	wantRuns(t, next, 2)
-}
-
-// TestLimitsReplayNeverCharges: replays are answered from the record and
-// what the zones charged them is given back, so the budget is what the
-// new requests left.
-func TestLimitsReplayNeverCharges(t *testing.T) {
+// TestLimitsFreshRequestAndReplays: a new key takes its lease and is
+// charged in one store call, and its response is recorded with one more;
+// replays are answered from the record and given back what the zones
+// charged them, so the budget is what the new requests left.
+func TestLimitsFreshRequestAndReplays(t *testing.T) {
 	f, calls := limitedFixture(t, newFakeLimits(2))
 	next := count(created)
 	first := f.serve(post(intents, intentBody, "k1"), "alice", next)
 	wantAnswer(t, first, http.StatusCreated)
-	calls.take()
+	wantCalls(t, calls, "fresh request", map[string]int{"acquire_limit": 1, "complete": 1})
 	for range 5 {
 		wantSame(t, first, f.serve(post(intents, intentBody, "k1"), "alice", next))
 	}
 	wantCalls(t, calls, "five replays", map[string]int{"acquire_limit": 5, "refund": 5})
+	// The zone holds 2: the two new requests took them.
 	wantAnswer(t, f.serve(post(intents, intentBody, "k2"), "alice", next), http.StatusCreated)
 	wantError(t, f.serve(post(intents, intentBody, "k3"), "alice", next), http.StatusTooManyRequests, "rate_limited")
 	wantRuns(t, next, 2)
 }
 
 // TestLimitsKeyInFlight: a request whose key is in flight is 409 and
-// charges nothing.
+// charges nothing: the zone of 2 holds one for another key.
 func TestLimitsKeyInFlight(t *testing.T) {
-	f, _ := limitedFixture(t, newFakeLimits(1))
-	next := count(created)
-	held := recordKey("alice", http.MethodPost, intents, "k1")
-	if l, err := f.store.Acquire(t.Context(), held, "other", fingerprint(post(intents, intentBody), []byte(intentBody)), time.Minute); err != nil || l.State != store.Acquired {
-		t.Fatalf("taking the lease: %v, %v", l.State, err)
-	}
+	f, _ := limitedFixture(t, newFakeLimits(2))
+	next, finish := f.inFlight("k1")
 	for range 3 {
 		wantError(t, f.serve(post(intents, intentBody, "k1"), "alice", next), http.StatusConflict, "idempotency_key_in_use")
 	}
 	wantAnswer(t, f.serve(post(intents, intentBody, "k2"), "alice", next), http.StatusCreated)
-	wantRuns(t, next, 1)
+	wantAnswer(t, finish(), http.StatusCreated)
+	wantRuns(t, next, 2)
 }
 
 // TestLimitsRefusalReleasesTheLease: a request the limits refuse took the
@@ -218,20 +204,9 @@ func TestLimitsWithoutTheGate(t *testing.T) {
 	limits := newFakeLimits(1)
 	limits.skip = true
 	f, calls := limitedFixture(t, limits)
-	started, proceed := make(chan struct{}), make(chan struct{})
-	next := count(func(run int32, w http.ResponseWriter, r *http.Request) error {
-		if run == 1 {
-			close(started)
-			<-proceed
-		}
-		return created(run, w, r)
-	})
-	done := make(chan response, 1)
-	go func() { done <- f.serve(post(intents, intentBody, "k1"), "alice", next) }()
-	<-started
+	next, finish := f.inFlight("k1")
 	wantError(t, f.serve(post(intents, intentBody, "k1"), "alice", next), http.StatusConflict, "idempotency_key_in_use")
-	close(proceed)
-	first := <-done
+	first := finish()
 	wantAnswer(t, first, http.StatusCreated)
 	wantSame(t, first, f.serve(post(intents, intentBody, "k1"), "alice", next))
 	wantRuns(t, next, 1)

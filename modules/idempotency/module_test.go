@@ -316,10 +316,12 @@ func TestAnotherRequestUnderTheKey(t *testing.T) {
 	}
 }
 
-func TestKeyInFlight(t *testing.T) {
-	f := newFixture(t, nil)
+// inFlight starts alice's request under key, whose run of next (the first
+// one, which answers as created does, as do the later ones) goes on until
+// finish is called; finish returns the request's response.
+func (f *fixture) inFlight(key string) (next *counter, finish func() response) {
 	started, proceed := make(chan struct{}), make(chan struct{})
-	next := count(func(run int32, w http.ResponseWriter, r *http.Request) error {
+	next = count(func(run int32, w http.ResponseWriter, r *http.Request) error {
 		if run == 1 {
 			close(started)
 			<-proceed
@@ -327,8 +329,17 @@ func TestKeyInFlight(t *testing.T) {
 		return created(run, w, r)
 	})
 	done := make(chan response, 1)
-	go func() { done <- f.serve(post(intents, intentBody, "k"), "alice", next) }()
+	go func() { done <- f.serve(post(intents, intentBody, key), "alice", next) }()
 	<-started
+	return next, func() response {
+		close(proceed)
+		return <-done
+	}
+}
+
+func TestKeyInFlight(t *testing.T) {
+	f := newFixture(t, nil)
+	next, finish := f.inFlight("k")
 
 	inUse := f.serve(post(intents, intentBody, "k"), "alice", next)
 	wantError(t, inUse, http.StatusConflict, "idempotency_key_in_use")
@@ -336,8 +347,7 @@ func TestKeyInFlight(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 1", got)
 	}
 	wantError(t, f.serve(post(intents, `{"amount":1}`, "k"), "alice", next), http.StatusUnprocessableEntity, "idempotency_key_reused")
-	close(proceed)
-	first := <-done
+	first := finish()
 	wantAnswer(t, first, http.StatusCreated)
 	wantSame(t, first, f.serve(post(intents, intentBody, "k"), "alice", next))
 	wantRuns(t, next, 1)
