@@ -36,6 +36,16 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 			_, err := s.Complete(ctx, k, "owner", []byte("201 {\"id\":\"pi_123\"}"), time.Minute)
 			return err
 		}},
+		{"AcquireLimit+Complete/zones=3", nil, func(ctx context.Context, s store.Store, i int) error {
+			// An idempotent POST's lease with the user's zones, then its
+			// record: compare with Acquire+Complete plus Limit/zones=3.
+			k := store.Key("u1", "idem", fmt.Sprint(i))
+			if _, _, err := s.AcquireLimit(ctx, k, "owner", []byte("fingerprint"), time.Minute, userZones); err != nil {
+				return err
+			}
+			_, err := s.Complete(ctx, k, "owner", []byte("201 {\"id\":\"pi_123\"}"), time.Minute)
+			return err
+		}},
 		{"Acquire/held", func(ctx context.Context, s store.Store) error {
 			_, err := s.Acquire(ctx, store.Key("u1", "idem", "held"), "owner", []byte("fingerprint"), time.Hour)
 			return err
@@ -97,15 +107,25 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	}
 }
 
-// benchLimit makes one decision over zones zones of one tag, each admitting
-// a million units a second so that the loop is never denied.
+// benchLimit makes one decision over zones zones of one tag.
 func benchLimit(zones int) func(ctx context.Context, s store.Store, i int) error {
-	reqs := make([]store.LimitRequest, zones)
-	for i := range reqs {
-		reqs[i] = store.LimitRequest{Key: store.Key("ip_1", "rl", fmt.Sprint(i)), Rate: 1_000_000, Period: time.Second, Burst: 1_000_000, Cost: 1}
-	}
+	reqs := benchZones("ip_1", zones)
 	return func(ctx context.Context, s store.Store, _ int) error {
 		_, err := s.Limit(ctx, reqs)
 		return err
 	}
+}
+
+// userZones are three zones of one user, under another hash tag than the
+// idempotency records of the benchmarks.
+var userZones = benchZones("user_1", 3)
+
+// benchZones returns n zones of tag, each admitting a million units a
+// second so that a loop is never denied.
+func benchZones(tag string, n int) []store.LimitRequest {
+	reqs := make([]store.LimitRequest, n)
+	for i := range reqs {
+		reqs[i] = store.LimitRequest{Key: store.Key(tag, "rl", fmt.Sprint(i)), Rate: 1_000_000, Period: time.Second, Burst: 1_000_000, Cost: 1}
+	}
+	return reqs
 }
