@@ -14,8 +14,10 @@ import (
 // It returns the zones' results in the order of reqs, and proceed false
 // when its caller answers the request itself (a replay, a key in flight):
 // the rate-limit stage then stops there, without calling its next handler,
-// setting headers or settling, and whatever the call charged is the
-// caller's to give back. An error is the caller's own, returned as it is.
+// setting headers or settling, and owes back whatever the call charged
+// (given back with the next store call on the same key, or by a flush
+// within a quarter of a second), so that such a request costs no round
+// trip of its own. An error is the caller's own, returned as it is.
 type Gate func(ctx context.Context, reqs []store.LimitRequest) (results []store.LimitResult, proceed bool, err error)
 
 // Gated is a rate-limit stage (redis_rate_limit) that a stage holding it

@@ -408,11 +408,13 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, next caddyhttp.
 
 // serveLimited runs a keyed request through the limits, whose zones are
 // decided by the store call that takes the lease (the gate). The two parts
-// are not atomic together on Redis, so the stage evens them out: a lease
-// found held or completed gives back what the zones charged (a replay
-// never charges), and a lease taken for a request the limits refuse (429)
-// or that otherwise never reaches next is released. Until then, another
-// request may find the lease taken (409) or the units spent. When the
+// are not atomic together on Redis, so they are evened out: what the zones
+// charged a lease found held or completed is owed back by the limits (a
+// replay never charges; the units return with the user's next store call,
+// or by a flush within a quarter of a second), and a lease taken for a
+// request the limits refuse (429) or that otherwise never reaches next is
+// released. Until then, another request may find the lease taken (409) or
+// the units spent. When the
 // limits hand the request on without asking the gate (no zone applies, no
 // user key), the lease is taken on its own before it runs: no request runs
 // without it.
@@ -428,13 +430,9 @@ func (h *Handler) serveLimited(w http.ResponseWriter, r *http.Request, next cadd
 			return nil, false, h.leaseFailed(r, err)
 		}
 		lease, leased = l, true
-		if l.State == store.Acquired {
-			return results, true, nil
-		}
-		if store.Admitted(results) {
-			h.giveBack(ctx, reqs)
-		}
-		return results, false, nil
+		// Not acquired, the request is answered here (replayed, or 409):
+		// the limits owe back what the call charged it.
+		return results, l.State == store.Acquired, nil
 	}
 	inner := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		reachedIt = true
@@ -456,19 +454,6 @@ func (h *Handler) serveLimited(w http.ResponseWriter, r *http.Request, next cadd
 		return err
 	}
 	return h.follow(w, r, next, req, lease)
-}
-
-// giveBack refunds what the zones charged a request that does not run.
-func (h *Handler) giveBack(ctx context.Context, reqs []store.LimitRequest) {
-	charged := store.Charged(reqs)
-	if len(charged) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endBudget)
-	defer cancel()
-	if err := h.store.Refund(ctx, charged); err != nil {
-		h.logger.Warn("giving back the rate-limit units of a replayed or in-flight request failed; they return with time", zap.Error(err))
-	}
 }
 
 // refuse counts outcome and returns e to Caddy's error handling.

@@ -30,15 +30,20 @@ func (g *recordingGate) gate(ctx context.Context, reqs []store.LimitRequest) ([]
 	return res, g.proceed && err == nil, err
 }
 
-// limitCounter is a store that counts its Limit calls.
+// limitCounter is a store that counts its Limit and Refund calls.
 type limitCounter struct {
 	store.Store
-	limits int
+	limits, refunds int
 }
 
 func (c *limitCounter) Limit(ctx context.Context, reqs []store.LimitRequest) ([]store.LimitResult, error) {
 	c.limits++
 	return c.Store.Limit(ctx, reqs)
+}
+
+func (c *limitCounter) Refund(ctx context.Context, reqs []store.LimitRequest) error {
+	c.refunds++
+	return c.Store.Refund(ctx, reqs)
 }
 
 // gatedStage is a stage whose own store counts Limit calls, and a gate on
@@ -88,9 +93,11 @@ func TestGateErrorIsReturned(t *testing.T) {
 }
 
 // TestGateThatDoesNotProceed: the caller answers; the stage neither
-// calls next, nor sets headers, nor settles its outcome zones.
+// calls next, nor sets headers, nor settles its outcome zones, and owes
+// back what the call charged, so that it rides the key's next call: no
+// Refund of its own. A call that refused charged nothing and owes nothing.
 func TestGateThatDoesNotProceed(t *testing.T) {
-	s, _, g := gatedStage(t, &Handler{Zones: []Zone{hourly("ip", 2), outcomeZone(2)}})
+	s, counter, g := gatedStage(t, &Handler{Zones: []Zone{hourly("ip", 2), outcomeZone(2)}})
 	g.proceed = false
 	res := s.serve(call{gate: g.gate})
 	if res.passed || res.err != nil {
@@ -99,9 +106,26 @@ func TestGateThatDoesNotProceed(t *testing.T) {
 	if h := res.header.Get("RateLimit"); h != "" {
 		t.Errorf("RateLimit %q, want none", h)
 	}
-	if back := s.h.owed.take(clientIP); back != nil {
-		t.Errorf("owed %v after a gate that did not proceed, want nothing (the caller gives back)", back)
+	if counter.refunds != 0 {
+		t.Errorf("%d Refund calls, want none: the units ride the next call", counter.refunds)
 	}
+	g.proceed = true
+	mustPass(t, s.serve(call{gate: g.gate}))
+	if len(g.calls) != 2 || len(g.calls[1]) != 2 || g.calls[1][0].Refund != 1 || g.calls[1][1].Refund != 1 {
+		t.Fatalf("gate calls %+v, want the second to give back what the first charged in each zone", g.calls)
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		s, _, g := gatedStage(t, &Handler{Zones: []Zone{hourly("ip", 1)}})
+		mustPass(t, s.serve(call{gate: g.gate}))
+		g.proceed = false
+		if res := s.serve(call{gate: g.gate}); res.passed || res.err != nil {
+			t.Fatalf("passed=%v err=%v, want nothing done", res.passed, res.err)
+		}
+		if back := s.h.owed.take(clientIP); back != nil {
+			t.Errorf("owed %v after a refused call, which charged nothing", back)
+		}
+	})
 }
 
 // TestGatedOwedUnits: what an outcome zone owes goes back inside the

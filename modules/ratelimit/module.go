@@ -86,9 +86,9 @@ type Handler struct {
 	audit  *zap.Logger
 	// degraded is set while the store fails, to log each change once.
 	degraded *atomic.Bool
-	// owed holds the reserved units to give back to the shared store (for
-	// a stage with deferred zones, else nil); flushing runs until stop is
-	// closed, and closes flushed.
+	// owed holds the units to give back to the shared store (reserved by
+	// deferred zones, or charged to a request that a gate's caller answered
+	// itself); flushing runs until stop is closed, and closes flushed.
 	owed          *owed
 	stop, flushed chan struct{}
 	// now is the clock of owed units' ages.
@@ -235,13 +235,8 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 		h.zones[i] = z
 	}
 	h.registerEventZones()
-	for _, z := range h.zones {
-		if z.deferred() {
-			h.owed, h.stop, h.flushed = newOwed(), make(chan struct{}), make(chan struct{})
-			go h.flushEvery(h.stop, h.flushed)
-			break
-		}
-	}
+	h.owed, h.stop, h.flushed = newOwed(), make(chan struct{}), make(chan struct{})
+	go h.flushEvery(h.stop, h.flushed)
 	return nil
 }
 
@@ -457,22 +452,23 @@ func (h *Handler) decide(ctx context.Context, key string, zones []applied, gate 
 	for i, a := range zones {
 		reqs[i] = a.req
 	}
-	var back []store.LimitRequest
-	if h.owed != nil {
-		back = h.owed.take(key)
-	}
+	back := h.owed.take(key)
 	first := gate
 	if first == nil {
 		first = h.limit
 	}
 	results, proceed, err = first(ctx, withOwed(reqs, back))
 	if err != nil {
-		if h.owed != nil {
-			h.owed.restore(key, back, h.now())
-		}
+		h.owed.restore(key, back, h.now())
 		return nil, gate == nil, err
 	}
 	if !proceed {
+		// The gate's caller answers (a replay, a key in flight): what the
+		// call charged is owed back, with the key's next call or a flush,
+		// so that such a request costs no round trip of its own.
+		if len(results) >= len(zones) && store.Admitted(results[:len(zones)]) {
+			h.owed.add(key, reqs, h.now())
+		}
 		return nil, false, nil
 	}
 	results = results[:len(zones)]

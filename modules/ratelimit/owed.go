@@ -14,9 +14,11 @@ import (
 // request on their key before a flush gives them back on their own.
 const owedDelay = 250 * time.Millisecond
 
-// owed holds the units this stage reserved in the shared store with
-// requests whose responses did not count (a deferred zone's unit, see
-// settle), not given back yet. They go back in the store call of the next
+// owed holds the units this stage took in the shared store for requests
+// that turned out not to count, not given back yet: a deferred zone's
+// unit reserved with a response that did not count (see settle), and what
+// a gate's call charged a request its caller answered itself (a replay, a
+// key in flight; see decide). They go back in the store call of the next
 // request on the same key, inside its one atomic script and before its
 // decision, or by a flush within owedDelay: so a request that did not count
 // costs no round trip of its own under load. Giving a unit back later than
