@@ -176,16 +176,16 @@ type raceEnv struct {
 	auth paymentsAuth
 }
 
-// raceStartPayments starts a raceEnv; lease, when not empty, is the
-// idempotency stage's lease instead of its default.
-func raceStartPayments(t *testing.T, lease string) *raceEnv {
+// raceStartPayments starts a raceEnv; settings, when not empty, are more
+// lines of the idempotency stage (a lease, a limits block).
+func raceStartPayments(t *testing.T, settings string) *raceEnv {
 	t.Helper()
 	site := paymentsSite
-	if lease != "" {
+	if settings != "" {
 		const sealKey = "seal_key {env.PAYGATE_IDEMPOTENCY_KEY}\n"
-		site = strings.Replace(paymentsSite, sealKey, sealKey+"\t\t\tlease "+lease+"\n", 1)
+		site = strings.Replace(paymentsSite, sealKey, sealKey+settings+"\n", 1)
 		if site == paymentsSite {
-			t.Fatal("paymentsSite has no idempotency seal_key line to add the lease after")
+			t.Fatal("paymentsSite has no idempotency seal_key line to add the settings after")
 		}
 	}
 	catalog, err := filepath.Abs("../testdata/catalog/catalog.json")
@@ -247,8 +247,33 @@ func raceWantCreates(t *testing.T, calls []testenv.StripeCall, n int, user, key 
 // spread over the replicas and over HTTP/2 and HTTP/1.1, create one payment
 // intent; each is answered with the original, a byte-identical replay or
 // 409 idempotency_key_in_use, and each 409 retried later is the replay.
+// So it is with per-user zones in the stage's limits, whether a zone
+// applies (the lease is taken in the zones' store call) or none does (the
+// lease is taken on its own).
 func TestIdempotencyRaceConcurrentRetries(t *testing.T) {
-	e := raceStartPayments(t, "")
+	for _, tc := range []struct{ name, settings string }{
+		{"no limits", ""},
+		{"limits", raceLimits("")},
+		{"limits no zone applies", raceLimits("match GET /v1/payment_intents/{id}")},
+	} {
+		t.Run(tc.name, func(t *testing.T) { raceConcurrentRetries(t, raceStartPayments(t, tc.settings)) })
+	}
+}
+
+// raceLimits is an idempotency limits block with one per-user zone that
+// never refuses this test's requests, restricted by match when not empty.
+func raceLimits(match string) string {
+	return `limits {
+				zone user {
+					key {paygate.user}
+					` + match + `
+					rate 1000 1m
+					burst 1000
+				}
+			}`
+}
+
+func raceConcurrentRetries(t *testing.T, e *raceEnv) {
 	const n, key = 50, "race-concurrent-1"
 	// Request i goes to replica i%3, over HTTP/2 when i is even.
 	client := func(i int) (*http.Client, string) {
@@ -503,7 +528,7 @@ func TestIdempotencyRaceInstanceKilled(t *testing.T) {
 	})
 
 	t.Run("Stripe", func(t *testing.T) {
-		e := raceStartPayments(t, "2s")
+		e := raceStartPayments(t, "lease 2s")
 		const key = "race-killed-2"
 		first := make(chan raceAnswer, 1)
 		go func() { first <- e.post(0, "alice", key) }()
