@@ -231,10 +231,9 @@ func (r *Redis) runPipelined(ctx context.Context, calls ...scriptCall) []*redis.
 // one more round trip, on a failure only; when it fails too (the server is
 // down), the lease expires with its TTL and the units return with time.
 func (r *Redis) undo(ctx context.Context, key, owner string, lease Lease, reqs []LimitRequest, results []LimitResult) {
-	ctx, cancel := r.bound(context.WithoutCancel(ctx))
-	defer cancel()
+	ctx = context.WithoutCancel(ctx)
 	if lease.State == Acquired {
-		_ = releaseScript.Run(ctx, r.client, []string{r.prefix + key}, owner).Err()
+		_, _ = r.Release(ctx, key, owner)
 	}
 	if charged := Charged(reqs); results != nil && Admitted(results) && len(charged) > 0 {
 		_ = r.Refund(ctx, charged)
