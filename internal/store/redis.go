@@ -27,6 +27,19 @@ type RedisOptions struct {
 	// must have ContextTimeoutEnabled (else its ReadTimeout and
 	// WriteTimeout apply).
 	Timeout time.Duration
+	// AutoPipeliner, when set, carries Limit and Refund: the calls that
+	// concurrent requests make while a batch is out go to Redis together
+	// in the next one, one write and one read for all of them, instead of
+	// a write and a read each. It must be the deferred face
+	// (client.AsyncAutoPipeline()) of the store's own client. Each caller
+	// still waits for its own reply, and at most Timeout; but a batch is
+	// bounded by the client's ReadTimeout and WriteTimeout, not by its
+	// callers' contexts, so a command may be sent after its caller has
+	// given up. That is harmless for these two, which only move rate-limit
+	// counters (a late charge counts a request that did happen), and why
+	// the lease and record calls, whose late run could hold a key or
+	// swallow a retry, go on their own. Nil: every call on its own.
+	AutoPipeliner *redis.AutoPipeliner
 }
 
 // Redis is the Store on Redis (standalone, Sentinel or Cluster). Each call is
@@ -34,6 +47,7 @@ type RedisOptions struct {
 // the server's clock so that every replica agrees.
 type Redis struct {
 	client  redis.UniversalClient
+	auto    *redis.AutoPipeliner
 	prefix  string
 	timeout time.Duration
 }
@@ -45,7 +59,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}
-	return &Redis{client: client, prefix: tagEscaper.Replace(prefix), timeout: opts.Timeout}
+	return &Redis{client: client, auto: opts.AutoPipeliner, prefix: tagEscaper.Replace(prefix), timeout: opts.Timeout}
 }
 
 // Limit implements Store.
@@ -56,11 +70,11 @@ func (r *Redis) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult, 
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	return limitResults(call.run(ctx, r.client), len(reqs))
+	return limitResults(r.counter(ctx, call), len(reqs))
 }
 
-// scriptCall is one run of a script: what Limit, Acquire and AcquireLimit
-// send.
+// scriptCall is one run of a script: what Limit, Refund, Acquire and
+// AcquireLimit send.
 type scriptCall struct {
 	script *redis.Script
 	keys   []string
@@ -71,6 +85,45 @@ type scriptCall struct {
 // cache lacks the script.
 func (c scriptCall) run(ctx context.Context, s redis.Scripter) *redis.Cmd {
 	return c.script.Run(ctx, s, c.keys, c.args...)
+}
+
+// counter runs a call that only moves rate-limit counters: through the
+// automatic pipeliner when there is one (see RedisOptions.AutoPipeliner),
+// else on its own.
+func (r *Redis) counter(ctx context.Context, c scriptCall) *redis.Cmd {
+	if r.auto == nil {
+		return c.run(ctx, r.client)
+	}
+	cmd := c.evalSha(ctx)
+	err := r.auto.Submit(ctx, cmd).WaitContext(ctx)
+	switch {
+	case redis.HasErrorPrefix(err, "NOSCRIPT"):
+		// After a restart, a failover or SCRIPT FLUSH: rare enough to go
+		// on its own.
+		return c.script.Eval(ctx, r.client, c.keys, c.args...)
+	case err != nil && err == ctx.Err():
+		// The wait ended before the batch did, which may still write
+		// cmd: the caller gets a command of its own.
+		failed := redis.NewCmd(ctx)
+		failed.SetErr(err)
+		return failed
+	}
+	return cmd
+}
+
+// evalSha is the EVALSHA command of the call, as go-redis's EvalSha builds
+// it.
+func (c scriptCall) evalSha(ctx context.Context) *redis.Cmd {
+	args := make([]any, 0, 3+len(c.keys)+len(c.args))
+	args = append(args, "evalsha", c.script.Hash(), len(c.keys))
+	for _, k := range c.keys {
+		args = append(args, k)
+	}
+	cmd := redis.NewCmd(ctx, append(args, c.args...)...)
+	if len(c.keys) > 0 {
+		cmd.SetFirstKeyPos(3)
+	}
+	return cmd
 }
 
 // limitCall checks reqs and returns the script call that decides them.
@@ -124,7 +177,7 @@ func (r *Redis) Refund(ctx context.Context, reqs []LimitRequest) error {
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	if err := refundScript.Run(ctx, r.client, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	if err := r.counter(ctx, scriptCall{script: refundScript, keys: keys, args: args}).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fail("refund", err)
 	}
 	return nil

@@ -25,17 +25,129 @@ func uniquePrefix() string {
 	return fmt.Sprintf("test%d:", prefixes.Add(1))
 }
 
-// redisHarness runs the suite on stores over clients from newClient.
-func redisHarness(newClient func(t testing.TB) redis.UniversalClient) storetest.Harness {
+// redisHarness runs the suite on stores over clients from newClient, with
+// or without the automatic pipeliner.
+func redisHarness(newClient func(t testing.TB) redis.UniversalClient, auto bool) storetest.Harness {
 	return storetest.Harness{New: func(t *testing.T) storetest.Backend {
-		s := store.NewRedis(newClient(t), store.RedisOptions{Prefix: uniquePrefix(), Timeout: 10 * time.Second})
-		return storetest.Backend{Store: s}
+		c := newClient(t)
+		opts := store.RedisOptions{Prefix: uniquePrefix(), Timeout: 10 * time.Second}
+		if auto {
+			opts.AutoPipeliner = autoPipeliner(t, c)
+		}
+		return storetest.Backend{Store: store.NewRedis(c, opts)}
 	}}
+}
+
+// runRedis runs the suite on stores over clients from newClient, once with
+// each call on its own and once through the automatic pipeliner.
+func runRedis(t *testing.T, newClient func(t testing.TB) redis.UniversalClient) {
+	t.Run("Plain", func(t *testing.T) { storetest.Run(t, redisHarness(newClient, false)) })
+	t.Run("AutoPipeline", func(t *testing.T) { storetest.Run(t, redisHarness(newClient, true)) })
+}
+
+// autoPipeliner returns c's deferred automatic pipeliner, as paygate's app
+// makes it.
+func autoPipeliner(t testing.TB, c redis.UniversalClient) *redis.AutoPipeliner {
+	t.Helper()
+	ap, err := c.AsyncAutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
 }
 
 func TestRedis(t *testing.T) {
 	srv := testenv.Redis(t)
-	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient { return srv.Client(t) }))
+	runRedis(t, func(t testing.TB) redis.UniversalClient { return srv.Client(t) })
+}
+
+// TestRedisAutoPipeline: the rate-limit calls that concurrent callers make
+// while a batch is out go to the server together, in the next batch. The
+// server is paused, so that the first batch stays out while every caller
+// sends its call; unpaused, the calls held meanwhile go in one round trip,
+// and each caller gets its own answer.
+func TestRedisAutoPipeline(t *testing.T) {
+	ctx := &waitingCtx{Context: context.Background()}
+	srv := testenv.Redis(t)
+	raw := srv.Client(t)
+	c := srv.Client(t)
+	var batches largestBatch
+	c.AddHook(&batches)
+	ap := autoPipeliner(t, c)
+	// No Timeout: the callers wait on ctx itself, which counts them.
+	s := store.NewRedis(c, store.RedisOptions{Prefix: uniquePrefix(), AutoPipeliner: ap})
+	defer s.Close()
+	zone := func(i int) []store.LimitRequest {
+		return []store.LimitRequest{{Key: store.Key(fmt.Sprint("u", i), "rl"), Rate: 1, Period: time.Hour, Burst: 1, Cost: 1}}
+	}
+	// The script's first run loads it.
+	if _, err := s.Limit(ctx, zone(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Do(ctx, "client", "pause", 60_000, "write").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Do(ctx, "client", "unpause").Err() })
+
+	const callers = 20
+	errs := make(chan error, callers)
+	for i := 1; i <= callers; i++ {
+		go func() {
+			res, err := s.Limit(ctx, zone(i))
+			if err == nil && (len(res) != 1 || !res[0].Allowed) {
+				err = fmt.Errorf("zone %d: %v, want admitted", i, res)
+			}
+			errs <- err
+		}()
+	}
+	testenv.Eventually(t, "every caller waiting for its reply", func() bool { return ctx.waiting.Load() >= callers })
+	if err := raw.Do(ctx, "client", "unpause").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := batches.max.Load(); n < callers/2 {
+		t.Errorf("the largest round trip carried %d of %d calls, want at least half", n, callers)
+	}
+	// A second time, the zones are spent: each answer is the caller's own.
+	for i := 1; i <= callers; i++ {
+		if res, err := s.Limit(ctx, zone(i)); err != nil || res[0].Allowed {
+			t.Errorf("zone %d again: %v, %v; want refused", i, res, err)
+		}
+	}
+}
+
+// waitingCtx counts the calls of its Done: a caller of the store asks for
+// it once it has sent its command and waits for the reply.
+type waitingCtx struct {
+	context.Context
+	waiting atomic.Int64
+}
+
+func (c *waitingCtx) Done() <-chan struct{} {
+	c.waiting.Add(1)
+	return c.Context.Done()
+}
+
+// largestBatch records the most commands one pipeline of a client carried.
+type largestBatch struct{ max atomic.Int64 }
+
+func (*largestBatch) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*largestBatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *largestBatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for n := int64(len(cmds)); ; {
+			m := h.max.Load()
+			if n <= m || h.max.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // TestRedisCluster runs the suite on a three-master cluster, where every
@@ -43,7 +155,7 @@ func TestRedis(t *testing.T) {
 // slots.
 func TestRedisCluster(t *testing.T) {
 	cluster := testenv.RedisCluster(t)
-	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient { return cluster.Client(t) }))
+	runRedis(t, func(t testing.TB) redis.UniversalClient { return cluster.Client(t) })
 
 	t.Run("KeysFollowTheirTag", func(t *testing.T) {
 		ctx := context.Background()
@@ -78,11 +190,11 @@ func TestRedisCluster(t *testing.T) {
 // names.
 func TestRedisSentinel(t *testing.T) {
 	sentinel := testenv.RedisSentinel(t)
-	storetest.Run(t, redisHarness(func(t testing.TB) redis.UniversalClient {
+	runRedis(t, func(t testing.TB) redis.UniversalClient {
 		c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: sentinel.MasterName, SentinelAddrs: sentinel.Addrs})
 		t.Cleanup(func() { _ = c.Close() })
 		return c
-	}))
+	})
 }
 
 // TestRedisAcquireLimit: the lease and the limits take one round trip, and
@@ -176,18 +288,29 @@ func TestRedisUnavailable(t *testing.T) {
 		storetest.Unavailable(ctx, t, s, nil)
 	})
 
-	t.Run("silent", func(t *testing.T) {
-		addr := silentServer(t)
-		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-		s := store.NewRedis(c, store.RedisOptions{Timeout: budget})
-		defer s.Close()
-		start := time.Now()
-		_, _, err := s.Get(ctx, store.Key("u1", "k"))
-		if elapsed := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || elapsed > budget+time.Second {
-			t.Fatalf("Get: %v after %v; want DeadlineExceeded within %v", err, elapsed, budget)
-		}
-		storetest.Unavailable(ctx, t, s, context.DeadlineExceeded)
-	})
+	// A server that never answers: each call ends with its budget, also
+	// when it waits for a batch of the automatic pipeliner, which the
+	// callers' contexts do not bound.
+	for _, auto := range []bool{false, true} {
+		t.Run(fmt.Sprint("silent/auto_pipeline=", auto), func(t *testing.T) {
+			addr := silentServer(t)
+			// As paygate's app configures it: reads and writes without a
+			// caller's context (the pipeliner's) end with the budget too.
+			c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: budget, WriteTimeout: budget})
+			opts := store.RedisOptions{Timeout: budget}
+			if auto {
+				opts.AutoPipeliner = autoPipeliner(t, c)
+			}
+			s := store.NewRedis(c, opts)
+			defer s.Close()
+			start := time.Now()
+			_, _, err := s.Get(ctx, store.Key("u1", "k"))
+			if elapsed := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || elapsed > budget+time.Second {
+				t.Fatalf("Get: %v after %v; want DeadlineExceeded within %v", err, elapsed, budget)
+			}
+			storetest.Unavailable(ctx, t, s, context.DeadlineExceeded)
+		})
+	}
 }
 
 // silentServer listens on loopback and accepts connections but never

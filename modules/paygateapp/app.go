@@ -151,7 +151,12 @@ func (a *App) opener() (func() (caddy.Destructor, error), error) {
 			if err != nil {
 				return nil, err
 			}
-			rs := store.NewRedis(client, store.RedisOptions{Prefix: cfg.KeyPrefix, Timeout: time.Duration(cfg.Timeout)})
+			opts, err := cfg.storeOptions(client)
+			if err != nil {
+				_ = client.Close()
+				return nil, err
+			}
+			rs := store.NewRedis(client, opts)
 			// Once per backend, not per reload; beside the start. The client
 			// itself connects only when used, never in a validation.
 			if !offline.Skip(a.logger, "the check of Redis's eviction policy") {

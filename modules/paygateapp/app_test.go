@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paygate/paygate/internal/store"
 	"github.com/paygate/paygate/internal/testenv"
@@ -133,5 +134,32 @@ func TestRedisTopologies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The rate-limit calls ride go-redis's automatic pipeliner unless
+// auto_pipeline is off, and the client's reads and writes, which bound the
+// pipeliner's batches, end with the store's per-call budget.
+func TestRedisStoreOptions(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		cfg, err := RedisConfig{URL: testenv.Redis(t).URL(), NoAutoPipeline: off}.resolve(caddy.NewReplacer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := cfg.client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = client.Close() })
+		opts, err := cfg.storeOptions(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := opts.AutoPipeliner != nil; got == off {
+			t.Errorf("no_auto_pipeline %v: automatic pipeliner %v", off, got)
+		}
+		if o := client.(*redis.Client).Options(); o.ReadTimeout != 250*time.Millisecond || o.WriteTimeout != 250*time.Millisecond || opts.Timeout != 250*time.Millisecond {
+			t.Errorf("read timeout %v, write timeout %v, store timeout %v; want the default budget, 250ms", o.ReadTimeout, o.WriteTimeout, opts.Timeout)
+		}
 	}
 }

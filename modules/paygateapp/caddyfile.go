@@ -45,6 +45,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //	        timeout       <duration>
 //	        dial_timeout  <duration>
 //	        key_prefix    <prefix>
+//	        auto_pipeline off
 //	    }
 //	    health_interval <duration>
 //	}
@@ -130,6 +131,12 @@ func (r *RedisConfig) unmarshalOption(d *caddyfile.Dispenser) error {
 		err = cfgargs.Duration(d, &r.DialTimeout, time.Nanosecond)
 	case "key_prefix":
 		err = cfgargs.String(d, &r.KeyPrefix)
+	case "auto_pipeline": // off
+		var v string
+		if err = cfgargs.String(d, &v); err == nil && v != "off" {
+			err = d.Errf("auto_pipeline: want off (on is the default), got %q", v)
+		}
+		r.NoAutoPipeline = true
 	case "tls":
 		r.TLS = new(RedisTLS)
 		if err := cfgargs.None(d); err != nil {

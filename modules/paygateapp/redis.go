@@ -13,6 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/paygate/paygate/internal/store"
 )
 
 // RedisConfig connects to Redis in one of three topologies: a URL
@@ -58,6 +60,13 @@ type RedisConfig struct {
 	// KeyPrefix is put in front of every key, so that several deployments
 	// can share one Redis. Default: "paygate:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
+	// NoAutoPipeline sends each rate-limit call on its own. By default the
+	// rate-limit calls (Limit and Refund) that concurrent requests make
+	// while a batch is out share the next batch's write and read
+	// (go-redis's automatic pipeliner, an experimental API of go-redis);
+	// each request still waits for its own reply, at most Timeout.
+	// Default: false.
+	NoAutoPipeline bool `json:"no_auto_pipeline,omitempty"`
 }
 
 // RedisTLS configures TLS to Redis.
@@ -120,6 +129,7 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	read, write := c.ioTimeouts()
 	switch {
 	case c.URL != "":
 		opts, err := redis.ParseURL(c.URL)
@@ -141,6 +151,7 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 		}
 		opts.PoolSize = c.PoolSize
 		opts.DialTimeout = time.Duration(c.DialTimeout)
+		opts.ReadTimeout, opts.WriteTimeout = read, write
 		opts.ContextTimeoutEnabled = true
 		return redis.NewClient(opts), nil
 	case c.SentinelMaster != "":
@@ -155,6 +166,8 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 			TLSConfig:        tlsConfig,
 			PoolSize:         c.PoolSize,
 			DialTimeout:      time.Duration(c.DialTimeout),
+			ReadTimeout:      read,
+			WriteTimeout:     write,
 			// The store's per-call budget (Timeout) must cut hung reads too.
 			ContextTimeoutEnabled: true,
 		}), nil
@@ -166,9 +179,31 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 			TLSConfig:             tlsConfig,
 			PoolSize:              c.PoolSize,
 			DialTimeout:           time.Duration(c.DialTimeout),
+			ReadTimeout:           read,
+			WriteTimeout:          write,
 			ContextTimeoutEnabled: true,
 		}), nil
 	}
+}
+
+// ioTimeouts are the client's read and write timeouts: the store's per-call
+// budget, which bounds every call through its context, bounds this way
+// what no caller's context does, the automatic pipeliner's batches.
+func (c RedisConfig) ioTimeouts() (read, write time.Duration) {
+	return time.Duration(c.Timeout), time.Duration(c.Timeout)
+}
+
+// storeOptions are the Redis store's options over client.
+func (c RedisConfig) storeOptions(client redis.UniversalClient) (store.RedisOptions, error) {
+	opts := store.RedisOptions{Prefix: c.KeyPrefix, Timeout: time.Duration(c.Timeout)}
+	if !c.NoAutoPipeline {
+		ap, err := client.AsyncAutoPipeline()
+		if err != nil {
+			return opts, fmt.Errorf("redis automatic pipeliner: %w", err)
+		}
+		opts.AutoPipeliner = ap
+	}
+	return opts, nil
 }
 
 func (c RedisConfig) tlsConfig() (*tls.Config, error) {
