@@ -460,9 +460,14 @@ func (b *bench) measure(ctx context.Context, t *running, round int, script strin
 	if err != nil {
 		return sample{}, err
 	}
+	steady := b.steadyReadings(ctx, t.srv)
 	res, err := w.run(ctx)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w", t.spec.name, err)
+	}
+	window := <-steady
+	if window.err != nil {
+		return sample{}, window.err
 	}
 	after, err := b.counters(ctx, t.srv, false)
 	if err != nil {
@@ -475,7 +480,55 @@ func (b *bench) measure(ctx context.Context, t *running, round int, script strin
 	if err := t.srv.exited(); err != nil {
 		return sample{}, err
 	}
-	return newSample(res, before, after, rss), nil
+	return newSample(res, before, after, window.readings, rss), nil
+}
+
+// steadyWindow is two readings of a server's store calls and of the
+// upstream's count, taken while wrk runs.
+type steadyWindow struct {
+	readings []counters
+	err      error
+}
+
+// steadyReadings reads the server's store calls and the upstream's count
+// twice while wrk runs, a second after it starts and a second before it
+// stops, for the round trips per request: at wrk's end the requests it
+// cancels have made calls without reaching the upstream, which would count
+// their calls against the others; inside the run, the requests in flight
+// at either reading balance out. No readings when the run is too short for
+// a window.
+func (b *bench) steadyReadings(ctx context.Context, srv *server) <-chan steadyWindow {
+	out := make(chan steadyWindow, 1)
+	const margin = time.Second
+	if b.opts.duration < 3*margin {
+		out <- steadyWindow{}
+		return out
+	}
+	start := time.Now()
+	go func() {
+		var w steadyWindow
+		for _, at := range []time.Duration{margin, b.opts.duration - margin} {
+			select {
+			case <-ctx.Done():
+				out <- steadyWindow{err: ctx.Err()}
+				return
+			case <-time.After(time.Until(start.Add(at))):
+			}
+			var c counters
+			c.upstream = upstreamRequests.Load()
+			m, err := srv.scrape(ctx)
+			if err == nil {
+				c.runtimeCounters, err = m.runtimeCounters()
+			}
+			if err != nil {
+				out <- steadyWindow{err: fmt.Errorf("%s: %w", srv.name, err)}
+				return
+			}
+			w.readings = append(w.readings, c)
+		}
+		out <- w
+	}()
+	return out
 }
 
 // counters reads the server's counters and Redis's. The CPU time is read

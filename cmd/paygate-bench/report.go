@@ -104,7 +104,7 @@ func (r *report) markdown() string {
 		"CPUs busy % is each CPU's busy share during the run (/proc/stat), CPU 0 first: CPU 0 busier than the server means something else ran there, and the load side near 100% means the load generator may be the limit.",
 		fmt.Sprintf("Allocations and bytes are the Go runtime's counters (`%s`, `%s` on the admin API's /metrics); RSS is VmRSS after each round.", metricMallocs, metricAllocBytes),
 		"Redis commands come from `INFO commandstats` of the one Redis the targets share: it also counts the commands that Lua scripts run (so commands ≥ round trips), and the idle servers' health checks.",
-		fmt.Sprintf("Round trips are the server's own count of store calls (the sample counts of `%s`, health-check pings aside; on Redis each call is one round trip: a script, a command or one pipeline); n/a where it is not exposed.", metricStoreCalls),
+		fmt.Sprintf("Round trips are the server's own count of store calls (the sample counts of `%s`, health-check pings aside; on Redis each call waits for one round trip: a script, a command or one pipeline, which concurrent requests' rate-limit calls may share), per request that reached the upstream, counted from a second after wrk starts to a second before it stops (when the run is 3 s or longer), so that the calls of the requests wrk cancels as it stops do not count against the others; n/a where it is not exposed.", metricStoreCalls),
 	} {
 		p("- %s\n", note)
 	}

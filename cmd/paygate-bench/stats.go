@@ -33,8 +33,10 @@ type sample struct {
 }
 
 // newSample makes a round's sample from wrk's result, the server's counters
-// before and after the run, and its RSS after it.
-func newSample(w wrkResult, before, after counters, rss int64) sample {
+// before and after the run, two readings inside it (steady, for the store's
+// round trips; before and after serve when there are none), and its RSS
+// after it.
+func newSample(w wrkResult, before, after counters, steady []counters, rss int64) sample {
 	n := float64(w.Requests)
 	// Per request of the server: those it passed on, which includes the
 	// ones still in flight when wrk stopped (their calls and CPU count in
@@ -47,6 +49,17 @@ func newSample(w wrkResult, before, after counters, rss int64) sample {
 			return math.NaN()
 		}
 		return delta / n
+	}
+	rtFrom, rtTo, rtPer := before, after, per
+	if len(steady) == 2 {
+		rtFrom, rtTo = steady[0], steady[1]
+		passed := float64(rtTo.upstream - rtFrom.upstream)
+		rtPer = func(delta float64) float64 {
+			if passed <= 0 {
+				return math.NaN()
+			}
+			return delta / passed
+		}
 	}
 	cpu := after.cpu - before.cpu
 	wall := time.Duration(w.DurationUS) * time.Microsecond
@@ -63,9 +76,9 @@ func newSample(w wrkResult, before, after counters, rss int64) sample {
 		allocsPerReq:     per(after.mallocs - before.mallocs),
 		bytesPerReq:      per(after.allocBytes - before.allocBytes),
 		commandsPerReq:   per(float64(after.redisCommands - before.redisCommands)),
-		roundTripsPerReq: per(after.roundTrips - before.roundTrips),
-		hasRoundTrips:    before.hasRoundTrips && after.hasRoundTrips,
-		roundTripsByOp:   perOp(after.byOp, before.byOp, per),
+		roundTripsPerReq: rtPer(rtTo.roundTrips - rtFrom.roundTrips),
+		hasRoundTrips:    rtFrom.hasRoundTrips && rtTo.hasRoundTrips,
+		roundTripsByOp:   perOp(rtTo.byOp, rtFrom.byOp, rtPer),
 		rss:              rss,
 	}
 }

@@ -58,7 +58,7 @@ func TestNewSample(t *testing.T) {
 		redisCommands: 50, cpus: map[int]cpuTimes{0: {busy: 100, total: 200}, 1: {busy: 0, total: 200}}}
 	after := counters{cpu: 2500 * time.Millisecond, runtimeCounters: runtimeCounters{mallocs: 401000, allocBytes: 41e6, roundTrips: 4010, hasRoundTrips: true},
 		redisCommands: 6050, cpus: map[int]cpuTimes{0: {busy: 290, total: 400}, 1: {busy: 100, total: 400}}}
-	s := newSample(w, before, after, 64<<20)
+	s := newSample(w, before, after, nil, 64<<20)
 	for name, c := range map[string][2]float64{
 		"rps":              {s.rps, 1000},
 		"cpuPerReq":        {s.cpuPerReq, 750},
@@ -79,11 +79,22 @@ func TestNewSample(t *testing.T) {
 		t.Errorf("errors %d, token wraps %d, rss %d, round trips counted %v; want 4, 1, %d, true", s.errors, s.tokenWraps, s.rss, s.hasRoundTrips, 64<<20)
 	}
 
+	// Readings inside the run decide the round trips: the 3000 calls
+	// there made 1000 requests reach the upstream, whatever the calls of
+	// the requests cancelled at the end add to the whole run's.
+	steady := []counters{
+		{upstream: 500, runtimeCounters: runtimeCounters{roundTrips: 1000, byOp: map[string]float64{"limit": 500, "complete": 500}, hasRoundTrips: true}},
+		{upstream: 1500, runtimeCounters: runtimeCounters{roundTrips: 4000, byOp: map[string]float64{"limit": 2500, "complete": 1500}, hasRoundTrips: true}},
+	}
+	if s := newSample(w, before, after, steady, 0); s.roundTripsPerReq != 3 || s.roundTripsByOp["limit"] != 2 || s.roundTripsByOp["complete"] != 1 || s.cpuPerReq != 750 {
+		t.Errorf("with steady readings: round trips %v by op %v, CPU %v; want 3, map[complete:1 limit:2], 750 (the whole run's)", s.roundTripsPerReq, s.roundTripsByOp, s.cpuPerReq)
+	}
+
 	before.hasRoundTrips = false
-	if s := newSample(w, before, after, 0); s.hasRoundTrips {
+	if s := newSample(w, before, after, nil, 0); s.hasRoundTrips {
 		t.Error("round trips counted though the first scrape had none")
 	}
-	if s := newSample(wrkResult{DurationUS: 1_000_000}, before, after, 0); !math.IsNaN(s.cpuPerReq) || s.rps != 0 {
+	if s := newSample(wrkResult{DurationUS: 1_000_000}, before, after, nil, 0); !math.IsNaN(s.cpuPerReq) || s.rps != 0 {
 		t.Errorf("no request: rps %v, CPU per request %v; want 0 and NaN", s.rps, s.cpuPerReq)
 	}
 }
