@@ -129,7 +129,10 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	read, write := c.ioTimeouts()
+	// The store's per-call budget bounds every call through its context;
+	// as the connections' read and write timeouts, it bounds what no
+	// caller's context does: the automatic pipeliner's batches.
+	io := time.Duration(c.Timeout)
 	switch {
 	case c.URL != "":
 		opts, err := redis.ParseURL(c.URL)
@@ -151,7 +154,7 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 		}
 		opts.PoolSize = c.PoolSize
 		opts.DialTimeout = time.Duration(c.DialTimeout)
-		opts.ReadTimeout, opts.WriteTimeout = read, write
+		opts.ReadTimeout, opts.WriteTimeout = io, io
 		opts.ContextTimeoutEnabled = true
 		return redis.NewClient(opts), nil
 	case c.SentinelMaster != "":
@@ -166,8 +169,8 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 			TLSConfig:        tlsConfig,
 			PoolSize:         c.PoolSize,
 			DialTimeout:      time.Duration(c.DialTimeout),
-			ReadTimeout:      read,
-			WriteTimeout:     write,
+			ReadTimeout:      io,
+			WriteTimeout:     io,
 			// The store's per-call budget (Timeout) must cut hung reads too.
 			ContextTimeoutEnabled: true,
 		}), nil
@@ -179,18 +182,11 @@ func (c RedisConfig) client() (redis.UniversalClient, error) {
 			TLSConfig:             tlsConfig,
 			PoolSize:              c.PoolSize,
 			DialTimeout:           time.Duration(c.DialTimeout),
-			ReadTimeout:           read,
-			WriteTimeout:          write,
+			ReadTimeout:           io,
+			WriteTimeout:          io,
 			ContextTimeoutEnabled: true,
 		}), nil
 	}
-}
-
-// ioTimeouts are the client's read and write timeouts: the store's per-call
-// budget, which bounds every call through its context, bounds this way
-// what no caller's context does, the automatic pipeliner's batches.
-func (c RedisConfig) ioTimeouts() (read, write time.Duration) {
-	return time.Duration(c.Timeout), time.Duration(c.Timeout)
 }
 
 // storeOptions are the Redis store's options over client.
