@@ -35,8 +35,8 @@ type Encoder struct {
 	// json.
 	WrappedRaw json.RawMessage `json:"wrap,omitempty" caddy:"namespace=caddy.logging.encoders inline_key=format"`
 
-	wrapped zapcore.Encoder
-	fields
+	// The wrapped encoder and the context fields added to this copy.
+	*lazyContext
 }
 
 // CaddyModule returns the Caddy module information.
@@ -54,23 +54,22 @@ func (e *Encoder) Provision(ctx caddy.Context) error {
 		if err := je.Provision(ctx); err != nil {
 			return fmt.Errorf("redact: provisioning the json encoder: %w", err)
 		}
-		e.wrapped = je
+		e.lazyContext = &lazyContext{enc: je}
 	} else {
 		val, err := ctx.LoadModule(e, "WrappedRaw")
 		if err != nil {
 			return fmt.Errorf("redact: loading the wrapped encoder: %w", err)
 		}
-		e.wrapped = val.(zapcore.Encoder)
+		e.lazyContext = &lazyContext{enc: val.(zapcore.Encoder)}
 	}
-	e.fields = fields{enc: e.wrapped}
 	return nil
 }
 
 // Clone returns a copy of the encoder, for a logger with more context
-// fields; the fields added to the copy are redacted like the entry's own.
+// fields; the fields added to the copy are redacted like the entry's own,
+// when the copy first encodes an entry (see lazyContext).
 func (e Encoder) Clone() zapcore.Encoder {
-	c := e.wrapped.Clone()
-	return Encoder{WrappedRaw: e.WrappedRaw, wrapped: c, fields: fields{enc: c}}
+	return Encoder{WrappedRaw: e.WrappedRaw, lazyContext: &lazyContext{enc: e.encoder().Clone()}}
 }
 
 // EncodeEntry redacts the entry's message and fields and encodes them with
@@ -78,7 +77,7 @@ func (e Encoder) Clone() zapcore.Encoder {
 func (e Encoder) EncodeEntry(ent zapcore.Entry, fs []zapcore.Field) (*buffer.Buffer, error) {
 	// The fields go into a clone, so that they do not stay on e.wrapped
 	// for the entries after this one.
-	c := e.wrapped.Clone()
+	c := e.encoder().Clone()
 	r := fields{enc: c}
 	for _, f := range fs {
 		f.AddTo(r)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +305,71 @@ func TestNamesAreRedacted(t *testing.T) {
 		if _, ok := m[k]; !ok {
 			t.Errorf("no field %q in %v", k, m)
 		}
+	}
+}
+
+// marshalCount counts how often it is encoded; it fails when err is set.
+type marshalCount struct {
+	n   *int
+	err error
+}
+
+func (m marshalCount) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	*m.n++
+	enc.AddString("uri", "/x?cvc=973")
+	return m.err
+}
+
+// A logger's context fields are encoded when it first writes an entry,
+// once, and never for a logger that writes none (Caddy's reverse_proxy
+// makes one on every request for a DEBUG message); they stay redacted,
+// reach the loggers made from it, and one that fails to encode gets the
+// "<key>Error" field zap gives it.
+func TestContextFieldsEncodedWhenWritten(t *testing.T) {
+	var buf bytes.Buffer
+	log := zap.New(zapcore.NewCore(provisioned(t, ""), zapcore.AddSync(&buf), zapcore.InfoLevel))
+	var n int
+	child := log.With(zap.Object("request", marshalCount{n: &n}))
+	child.Debug("not written")
+	if n != 0 || buf.Len() != 0 {
+		t.Fatalf("a logger that wrote nothing encoded its context %d times: %q", n, buf.String())
+	}
+	for range 2 {
+		child.Info("written")
+		if m := entry(t, &buf); get(m, "request", "uri") != "/x?cvc=[redacted]" {
+			t.Errorf("context field = %v, want it redacted", m["request"])
+		}
+	}
+	grandchild := child.With(zap.String("upstream", "10.0.0.1:8080"))
+	grandchild.Info("written")
+	if m := entry(t, &buf); get(m, "request", "uri") != "/x?cvc=[redacted]" || m["upstream"] != "10.0.0.1:8080" {
+		t.Errorf("grandchild's entry = %v, want both loggers' context", m)
+	}
+	if n != 1 {
+		t.Errorf("context encoded %d times for three entries, want once", n)
+	}
+
+	var m int
+	log.With(zap.Object("bad", marshalCount{n: &m, err: errors.New("boom")})).Info("written")
+	if e := entry(t, &buf); e["badError"] != "boom" {
+		t.Errorf("entry = %v, want badError: boom", e)
+	}
+}
+
+// Entries written at once by many goroutines through a logger that has not
+// written yet encode its context fields once, all of them carrying them.
+func TestContextFieldsConcurrentFirstWrites(t *testing.T) {
+	var buf bytes.Buffer
+	log := zap.New(zapcore.NewCore(provisioned(t, ""), zapcore.Lock(zapcore.AddSync(&buf)), zapcore.InfoLevel))
+	var n int
+	child := log.With(zap.Object("request", marshalCount{n: &n}))
+	const writers = 8
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() { child.Info("written") })
+	}
+	wg.Wait()
+	if got := strings.Count(buf.String(), `"uri":"/x?cvc=[redacted]"`); n != 1 || got != writers {
+		t.Errorf("context encoded %d times, in %d of %d entries; want once, in all", n, got, writers)
 	}
 }
