@@ -22,10 +22,12 @@ type lazyContext struct {
 	adds []contextField
 }
 
-// contextField is one call that adds a context field.
+// contextField is one call that adds a context field: add for the calls
+// that cannot fail, addErr for those that can.
 type contextField struct {
-	key string
-	add func(fields) error
+	key    string
+	add    func(fields)
+	addErr func(fields) error
 }
 
 // encoder returns the wrapped encoder with the context fields added,
@@ -35,7 +37,9 @@ func (c *lazyContext) encoder() zapcore.Encoder {
 	c.once.Do(func() {
 		f := fields{enc: c.enc}
 		for _, a := range c.adds {
-			if err := a.add(f); err != nil {
+			if a.addErr == nil {
+				a.add(f)
+			} else if err := a.addErr(f); err != nil {
 				f.AddString(a.key+"Error", err.Error())
 			}
 		}
@@ -46,12 +50,12 @@ func (c *lazyContext) encoder() zapcore.Encoder {
 
 // later keeps the call that adds the field under key.
 func (c *lazyContext) later(key string, add func(fields) error) {
-	c.adds = append(c.adds, contextField{key: key, add: add})
+	c.adds = append(c.adds, contextField{key: key, addErr: add})
 }
 
 // laterOK is later for a call that cannot fail.
 func (c *lazyContext) laterOK(key string, add func(fields)) {
-	c.later(key, func(f fields) error { add(f); return nil })
+	c.adds = append(c.adds, contextField{key: key, add: add})
 }
 
 // The zapcore.ObjectEncoder methods: each keeps its call for encoder.
