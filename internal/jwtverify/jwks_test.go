@@ -320,16 +320,31 @@ func TestJWKSStaleness(t *testing.T) {
 		}
 	}
 	checkReason(t, v, tok, "")
-	// ...and after it every token is refused, cached ones too.
+	// ...and after it every token is refused, cached ones too. (The
+	// refresher must be asleep before the clock moves: a sleep begun after
+	// an Advance would end 30 s later than the next Advance reaches.)
+	clock.waitForWaiter(t, 30*time.Second)
 	clock.Advance(time.Hour - elapsed + time.Second)
 	checkReason(t, v, tok, ReasonKeysUnavailable)
 
 	// When the JWKS answers again, tokens pass again.
 	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
-	clock.Advance(30 * time.Second)
-	for r := w.next(t); r.Err != nil; r = w.next(t) {
-	}
+	advanceToGoodFetch(t, clock, w)
 	checkReason(t, v, tok, "")
+}
+
+// advanceToGoodFetch moves the clock to each of the refresher's retries
+// (at most the 30 s retry interval apart), each time once it is asleep,
+// until a fetch succeeds.
+func advanceToGoodFetch(t *testing.T, clock *fakeClock, w fetchWatcher) {
+	t.Helper()
+	for {
+		clock.waitForWaiter(t, time.Millisecond)
+		clock.Advance(30 * time.Second)
+		if w.next(t).Err == nil {
+			return
+		}
+	}
 }
 
 // TestJWKSHealth: Health fails exactly when tokens would be refused for
@@ -345,18 +360,6 @@ func TestJWKSHealth(t *testing.T) {
 	must(t, err)
 	r, err := StartRemote(t.Context(), srv.URL(), algs, remoteOptions(clock, w))
 	must(t, err)
-	// nextGood advances the clock to each retry until a fetch succeeds.
-	nextGood := func() {
-		t.Helper()
-		for {
-			clock.waitForWaiter(t, time.Millisecond)
-			clock.Advance(30 * time.Second)
-			if w.next(t).Err == nil {
-				return
-			}
-		}
-	}
-
 	if res := w.next(t); res.Err == nil {
 		t.Fatal("first fetch succeeded against a 503")
 	}
@@ -364,7 +367,7 @@ func TestJWKSHealth(t *testing.T) {
 		t.Fatalf("Health before any key set = %v, want not loaded yet", err)
 	}
 	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
-	nextGood()
+	advanceToGoodFetch(t, clock, w)
 	if err := r.Health(); err != nil {
 		t.Fatalf("Health after a good fetch = %v", err)
 	}
@@ -373,6 +376,10 @@ func TestJWKSHealth(t *testing.T) {
 	// refresh fails, it stays usable up to 1h10m after the fetch, not a
 	// second longer.
 	srv.set(func(s *jwksServer) { s.status = http.StatusInternalServerError })
+	// The refresher must be asleep until the lifetime ends before the
+	// clock moves past it; one that fell asleep after the move would sleep
+	// 10 minutes more, past every later Advance.
+	clock.waitForWaiter(t, 10*time.Minute)
 	clock.Advance(10*time.Minute + time.Hour)
 	if err := r.Health(); err != nil {
 		t.Fatalf("Health at the stale limit = %v, want nil", err)
@@ -382,7 +389,7 @@ func TestJWKSHealth(t *testing.T) {
 		t.Fatalf("Health past the stale limit = %v, want stale", err)
 	}
 	srv.set(func(s *jwksServer) { s.status = http.StatusOK })
-	nextGood()
+	advanceToGoodFetch(t, clock, w)
 	if err := r.Health(); err != nil {
 		t.Fatalf("Health after the JWKS answered again = %v", err)
 	}
