@@ -36,12 +36,12 @@ func (a elements) AppendByteString(v []byte) {
 
 // AppendObject appends the object with each of its fields redacted.
 func (a elements) AppendObject(m zapcore.ObjectMarshaler) error {
-	return a.enc.AppendObject(object{m: m, masked: a.masked})
+	return a.enc.AppendObject(newObject(m, a.masked))
 }
 
 // AppendArray appends the array with each of its elements redacted.
 func (a elements) AppendArray(m zapcore.ArrayMarshaler) error {
-	return a.enc.AppendArray(array{m: m, masked: a.masked})
+	return a.enc.AppendArray(newArray(m, a.masked))
 }
 
 // AppendReflected appends the value with its strings redacted.
@@ -163,6 +163,6 @@ func (a elements) number(negative bool, magnitude uint64, whole bool) (string, b
 var (
 	_ zapcore.ArrayEncoder    = elements{}
 	_ zapcore.ObjectEncoder   = fields{}
-	_ zapcore.ObjectMarshaler = object{}
-	_ zapcore.ArrayMarshaler  = array{}
+	_ zapcore.ObjectMarshaler = (*object)(nil)
+	_ zapcore.ArrayMarshaler  = (*array)(nil)
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/logging"
+	"go.uber.org/zap"
 	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 
@@ -75,15 +76,23 @@ func (e Encoder) Clone() zapcore.Encoder {
 // EncodeEntry redacts the entry's message and fields and encodes them with
 // the wrapped encoder.
 func (e Encoder) EncodeEntry(ent zapcore.Entry, fs []zapcore.Field) (*buffer.Buffer, error) {
-	// The fields go into a clone, so that they do not stay on e.wrapped
-	// for the entries after this one.
-	c := e.encoder().Clone()
-	r := fields{enc: c}
+	// The fields go to the wrapped encoder as one inline field, which adds
+	// them redacted to the clone it encodes this entry in: they never stay
+	// on the wrapped encoder, and no second clone is made.
+	ent.Message = redact.String(ent.Message)
+	return e.encoder().EncodeEntry(ent, []zapcore.Field{zap.Inline(entryFields(fs))})
+}
+
+// entryFields are an entry's fields, added redacted to the encoder they are
+// inlined in.
+type entryFields []zapcore.Field
+
+func (fs entryFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	r := fields{enc: enc}
 	for _, f := range fs {
 		f.AddTo(r)
 	}
-	ent.Message = redact.String(ent.Message)
-	return c.EncodeEntry(ent, nil)
+	return nil
 }
 
 // UnmarshalCaddyfile sets up the encoder from Caddyfile tokens.
