@@ -111,10 +111,57 @@ type decisionCache struct {
 }
 
 // cachedDecision is a decision and the value the policy gave for it (for
-// the decision log).
+// the decision log); with the decision log on, also the input it was made
+// for.
 type cachedDecision struct {
 	d      decision
 	result ast.Value
+	input  *cachedInput
+}
+
+// cachedInput is the input document a cached decision was made for,
+// without its time, as OPA's value (its members) and as Go values (doc),
+// and the input's full key (every key but the time). A hit whose full key
+// is the same logs this document with its own time instead of building its
+// input again; a hit that differs in a key the policy does not read
+// (another client IP) builds its own. Nothing changes members or doc once
+// made: each log gets a copy of doc, which OPA's masking may change.
+type cachedInput struct {
+	fullKey string
+	members [][2]*ast.Term
+	doc     map[string]any
+}
+
+// newCachedInput returns the cached input made of members, or nil if they
+// have no JSON form (never, for the values input builds).
+func newCachedInput(fullKey string, members [][2]*ast.Term) *cachedInput {
+	v, err := ast.JSON(ast.NewObject(members...))
+	doc, ok := v.(map[string]any)
+	if err != nil || !ok {
+		return nil
+	}
+	return &cachedInput{fullKey: fullKey, members: members, doc: doc}
+}
+
+// copyJSON copies a JSON document decoded into Go values: its objects and
+// arrays are new, its strings, numbers and booleans shared (they cannot be
+// changed). An object gets room for one more member.
+func copyJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v)+1)
+		for k, e := range v {
+			m[k] = copyJSON(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, e := range v {
+			a[i] = copyJSON(e)
+		}
+		return a
+	}
+	return v
 }
 
 // newDecisionCache returns the cache for query on a policy made of modules,
@@ -130,28 +177,42 @@ func newDecisionCache(query ast.Body, modules map[string]*ast.Module) *decisionC
 // key is the cache key of in: each read key's values, length-prefixed so
 // that no two inputs share a key.
 func (c *decisionCache) key(in *input) string {
+	return inputKey(in, c.fields)
+}
+
+// fullKey is the key of every input key but the time: the same for two
+// inputs only when their documents differ in the time alone.
+func (c *decisionCache) fullKey(in *input, key string) string {
+	if c.fields|fieldTime == allFields {
+		return key
+	}
+	return inputKey(in, allFields)
+}
+
+// inputKey is the key of in's values of fields, the time never among them.
+func inputKey(in *input, fields inputFields) string {
 	b := make([]byte, 0, 128)
 	add := func(s string) {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
 		b = append(b, s...)
 	}
-	if c.fields&fieldMethod != 0 {
+	if fields&fieldMethod != 0 {
 		add(in.method)
 	}
-	if c.fields&(fieldPath|fieldSegments) != 0 {
+	if fields&(fieldPath|fieldSegments) != 0 {
 		b = strconv.AppendInt(b, int64(len(in.segments)), 10)
 		for _, s := range in.segments {
 			add(s)
 		}
 	}
 	template, resourceType := in.routeFacts()
-	if c.fields&fieldRoute != 0 {
+	if fields&fieldRoute != 0 {
 		add(template)
 		add(resourceType)
 		add(in.resourceID)
 	}
-	if c.fields&fieldUser != 0 {
+	if fields&fieldUser != 0 {
 		add(in.sub)
 		b = strconv.AppendInt(b, int64(len(in.claims)), 10)
 		for _, cl := range in.claims {
@@ -159,10 +220,10 @@ func (c *decisionCache) key(in *input) string {
 			add(cl.value)
 		}
 	}
-	if c.fields&fieldClientIP != 0 {
+	if fields&fieldClientIP != 0 {
 		add(in.clientIP)
 	}
-	if c.fields&fieldResource != 0 {
+	if fields&fieldResource != 0 {
 		add(resourceType)
 		add(in.resourceID)
 		add(in.owner)

@@ -1,9 +1,13 @@
 package opaauthz
 
 import (
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -136,5 +140,69 @@ func TestDecisionCacheServes(t *testing.T) {
 	r, w := newRequest("GET", "/v1/payment_intents/pi_c", alice)
 	if out := serve(t, env.h, r, w); out.passed {
 		t.Error("a cached allow outlived a change of owner")
+	}
+}
+
+// TestDecisionCacheLogsEachInput checks that a decision served from the
+// cache is logged with its own request's input: its own time, and its own
+// client IP when only that differs (the shipped policy does not read it),
+// masked (the e-mail claim erased) each time, also when the cached input
+// is reused by many requests at once (run with -race: masking changes each
+// event's input).
+func TestDecisionCacheLogsEachInput(t *testing.T) {
+	env := mustProvision(t, &Handler{PolicyDir: repoPolicies, Claims: []string{"role", "email"}})
+	env.own(t, "pi_c", "alice")
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	env.h.now = func() time.Time { return time.Unix(0, clock.Add(1)).UTC() }
+	hits := testutil.ToFloat64(cacheHits)
+
+	alice := caller{user: "alice", claims: map[string]string{"role": "customer", "email": "alice@example.com"}}
+	get := func(ip string) {
+		r, w := newRequest("GET", "/v1/payment_intents/pi_c", alice)
+		caddyhttp.SetVar(r.Context(), caddyhttp.ClientIPVarKey, ip)
+		if out := serve(t, env.h, r, w); !out.passed {
+			t.Errorf("refused: %v", out.err)
+		}
+	}
+	get("192.0.2.1")
+	get("192.0.2.2")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				get("192.0.2.1")
+			}
+		})
+	}
+	wg.Wait()
+	if got := testutil.ToFloat64(cacheHits) - hits; got != 81 {
+		t.Errorf("cache hits = %v, want 81", got)
+	}
+
+	entries := env.logs.FilterMessage("Decision Log").All()
+	if len(entries) != 82 {
+		t.Fatalf("%d decision log entries, want 82", len(entries))
+	}
+	times := map[string]bool{}
+	for i, e := range entries {
+		input, _ := e.ContextMap()["input"].(map[string]any)
+		wantIP := "192.0.2.1"
+		if i == 1 {
+			wantIP = "192.0.2.2"
+		}
+		if erased, _ := e.ContextMap()["erased"].([]any); len(erased) != 1 || erased[0] != "/input/user/claims/email" {
+			t.Errorf("entry %d: erased %v, want the e-mail claim", i, erased)
+		}
+		user, _ := input["user"].(map[string]any)
+		claims, _ := user["claims"].(map[string]any)
+		if input["client_ip"] != wantIP || input["path"] != "/v1/payment_intents/pi_c" || len(claims) != 1 || claims["role"] != "customer" {
+			t.Errorf("entry %d: input %v, want client_ip %s and the role claim alone", i, input, wantIP)
+		}
+		ts, _ := input["time"].(string)
+		if !strings.HasPrefix(ts, "2026-05-01T12:00:00.0000000") || times[ts] {
+			t.Errorf("entry %d: time %q, want a new one of the test's clock", i, ts)
+		}
+		times[ts] = true
 	}
 }

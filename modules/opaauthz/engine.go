@@ -345,35 +345,64 @@ func (e *engine) decide(ctx context.Context, in *input, header http.Header, requ
 		err    error
 		key    string
 		hit    bool
+		c      cachedDecision
 	)
 	if snap.cache != nil {
 		key = snap.cache.key(in)
-		var c cachedDecision
 		if c, hit = snap.cache.Get(key, in.now); hit {
 			d, result = c.d, c.result
 			cacheHits.Inc()
 		}
 	}
 	if !hit {
-		value = in.value()
+		members := in.timeless()
+		value = in.withTime(members)
 		var rs rego.ResultSet
 		rs, err = snap.eval(ctx, value, in.now)
 		d = interpret(rs, err)
 		var convErr error
 		result, convErr = resultValue(rs)
 		if snap.cache != nil && err == nil && convErr == nil {
-			snap.cache.Put(key, cachedDecision{d: d, result: result}, in.now)
+			c = cachedDecision{d: d, result: result}
+			if e.decisionLog != nil {
+				c.input = newCachedInput(snap.cache.fullKey(in, key), members)
+			}
+			snap.cache.Put(key, c, in.now)
 			cacheMisses.Inc()
 		}
 	}
 	d.id = uuid.NewString()
 	if e.decisionLog != nil {
-		if value == nil {
-			value = in.value()
+		if input, jsonErr := logInput(snap.cache, in, key, value, c.input); jsonErr != nil {
+			e.log.WithFields(map[string]any{"decision_id": d.id}).Error("decision log: %v", jsonErr)
+		} else {
+			e.logDecision(ctx, snap, d.id, input, result, err, in.now, header, in.clientIP, requestID)
 		}
-		e.logDecision(ctx, snap, d.id, value, result, err, in.now, header, in.clientIP, requestID)
 	}
 	return d
+}
+
+// loggedInput is a decision's input document for its decision log, as
+// OPA's value and as Go values (which OPA's masking may change).
+type loggedInput struct {
+	value ast.Value
+	doc   any
+}
+
+// logInput returns in's input document for its decision log: value, when
+// it was built for an evaluation; else the cached decision's input with
+// in's time, when in's full key is the cached one's; else built anew.
+func logInput(cache *decisionCache, in *input, key string, value ast.Value, cached *cachedInput) (loggedInput, error) {
+	if value == nil && cached != nil && cache.fullKey(in, key) == cached.fullKey {
+		doc := copyJSON(cached.doc).(map[string]any)
+		doc["time"] = in.timeText()
+		return loggedInput{value: in.withTime(cached.members), doc: doc}, nil
+	}
+	if value == nil {
+		value = in.value()
+	}
+	doc, err := ast.JSON(value)
+	return loggedInput{value: value, doc: doc}, err
 }
 
 // resultValue is what a decision log records as the result: the query's
@@ -406,18 +435,13 @@ func (s *snapshot) eval(ctx context.Context, input ast.Value, now time.Time) (re
 // it with the policy's mask rule and writes or uploads it. The request ID
 // is a custom field of the event ("custom": {"request_id": ...} in an
 // upload); the console log writes it beside decision_id.
-func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, value, result ast.Value, evalErr error, now time.Time, header http.Header, clientIP, requestID string) {
-	doc, err := ast.JSON(value)
-	if err != nil {
-		e.log.WithFields(map[string]any{"decision_id": id}).Error("decision log: %v", err)
-		return
-	}
+func (e *engine) logDecision(ctx context.Context, snap *snapshot, id string, input loggedInput, result ast.Value, evalErr error, now time.Time, header http.Header, clientIP, requestID string) {
 	info := &server.Info{
 		DecisionID:         id,
 		Timestamp:          now.UTC(),
 		Path:               e.query.path,
-		Input:              &doc,
-		InputAST:           value,
+		Input:              &input.doc,
+		InputAST:           input.value,
 		Bundles:            snap.bundles,
 		RemoteAddr:         clientIP,
 		HTTPRequestContext: logging.HTTPRequestContext{Header: header},

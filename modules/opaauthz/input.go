@@ -105,6 +105,13 @@ func (in *input) routeFacts() (template, resourceType string) {
 // value is the input document as OPA's value, built directly (no
 // conversion from Go maps, no JSON round trip).
 func (in *input) value() ast.Value {
+	return in.withTime(in.timeless())
+}
+
+// timeless is the input document's members but its time. They are never
+// changed once built, so that a cached decision can keep them for the
+// decision logs of later requests with the same input (time aside).
+func (in *input) timeless() [][2]*ast.Term {
 	template, resourceType := in.routeFacts()
 	segs := make([]*ast.Term, len(in.segments))
 	for i, s := range in.segments {
@@ -114,7 +121,7 @@ func (in *input) value() ast.Value {
 	for _, c := range in.claims {
 		claims.Insert(ast.StringTerm(c.name), ast.StringTerm(c.value))
 	}
-	return ast.NewObject(
+	return [][2]*ast.Term{
 		ast.Item(ast.InternedTerm("method"), ast.StringTerm(in.method)),
 		ast.Item(ast.InternedTerm("path"), ast.StringTerm("/"+strings.Join(in.segments, "/"))),
 		ast.Item(ast.InternedTerm("segments"), ast.ArrayTerm(segs...)),
@@ -128,14 +135,26 @@ func (in *input) value() ast.Value {
 			ast.Item(ast.InternedTerm("claims"), ast.NewTerm(claims)),
 		)),
 		ast.Item(ast.InternedTerm("client_ip"), ast.StringTerm(in.clientIP)),
-		ast.Item(ast.InternedTerm("time"), ast.StringTerm(in.now.UTC().Format(time.RFC3339Nano))),
 		ast.Item(ast.InternedTerm("resource"), ast.ObjectTerm(
 			ast.Item(ast.InternedTerm("type"), ast.StringTerm(resourceType)),
 			ast.Item(ast.InternedTerm("id"), ast.StringTerm(in.resourceID)),
 			ast.Item(ast.InternedTerm("owner"), ast.StringTerm(in.owner)),
 			ast.Item(ast.InternedTerm("exists"), ast.BooleanTerm(in.exists)),
 		)),
-	)
+	}
+}
+
+// withTime is the input document made of members (from timeless) and the
+// request's time.
+func (in *input) withTime(members [][2]*ast.Term) ast.Value {
+	doc := ast.NewObject(members...)
+	doc.Insert(ast.InternedTerm("time"), ast.StringTerm(in.timeText()))
+	return doc
+}
+
+// timeText is the input document's time: the request's, to the nanosecond.
+func (in *input) timeText() string {
+	return in.now.UTC().Format(time.RFC3339Nano)
 }
 
 // placeholder returns the value of a request placeholder, or "".
