@@ -605,14 +605,16 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 // the zone is full again; the partition key pk is a hash of the zone's
 // key, never the key itself.
 func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
-	var policies, limits []byte
+	policies := make([]byte, 0, 64*len(indexes))
+	limits := make([]byte, 0, 96*len(indexes))
 	for n, i := range indexes {
 		a, res := zones[i], results[i]
 		if n > 0 {
 			policies = append(policies, ", "...)
 			limits = append(limits, ", "...)
 		}
-		pk := partitionKey(a.z.Name, a.key)
+		var buf [partitionKeyLen]byte
+		pk := partitionKey(buf[:0], a.z.Name, a.key)
 		policies = append(append(append(policies, a.z.policy...), pk...), ':')
 		limits = append(append(limits, a.z.quoted...), ";r="...)
 		limits = append(strconv.AppendInt(limits, res.Remaining, 10), ";t="...)
@@ -634,12 +636,17 @@ func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// partitionKey is the draft's partition key: 9 bytes of a hash of the
-// zone and its key, base64 (a Structured Field byte sequence).
-func partitionKey(zone, key string) string {
-	sum := sha256.Sum256([]byte(zone + "\x00" + key))
-	return base64.StdEncoding.EncodeToString(sum[:9])
+// partitionKey appends to dst the draft's partition key: 9 bytes of a hash
+// of the zone and its key, base64 (a Structured Field byte sequence),
+// partitionKeyLen bytes.
+func partitionKey(dst []byte, zone, key string) []byte {
+	var buf [128]byte
+	sum := sha256.Sum256(append(append(append(buf[:0], zone...), 0), key...))
+	return base64.StdEncoding.AppendEncode(dst, sum[:9])
 }
+
+// partitionKeyLen is the length of a partition key.
+const partitionKeyLen = 12
 
 func allIndexes(n int) []int {
 	idx := make([]int, n)
