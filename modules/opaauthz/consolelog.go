@@ -11,6 +11,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/paygate/paygate/internal/jsonlog"
 )
 
 // consolePlugin names the decision-log plug-in that writes each decision,
@@ -78,10 +80,10 @@ func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
 		}
 	}
 	if e.Input != nil {
-		fields = append(fields, jsonField("input", *e.Input))
+		fields = append(fields, jsonlog.Field("input", *e.Input))
 	}
 	if e.Result != nil {
-		fields = append(fields, jsonField("result", *e.Result))
+		fields = append(fields, jsonlog.Field("result", *e.Result))
 	}
 	if len(e.Erased) > 0 {
 		fields = append(fields, zap.Strings("erased", e.Erased))
@@ -93,7 +95,7 @@ func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
 		fields = append(fields, zap.String("error", e.Error.Error()))
 	}
 	if len(e.Metrics) > 0 {
-		fields = append(fields, jsonField("metrics", map[string]any(e.Metrics)))
+		fields = append(fields, jsonlog.Field("metrics", map[string]any(e.Metrics)))
 	}
 	if rc := e.RequestContext; rc != nil && rc.HTTPRequest != nil {
 		fields = append(fields, zap.Object("request_context", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
@@ -103,7 +105,7 @@ func (c *consoleLog) Log(_ context.Context, e logs.EventV1) error {
 		})))
 	}
 	for k, v := range e.Custom {
-		fields = append(fields, jsonField(k, v))
+		fields = append(fields, jsonlog.Field(k, v))
 	}
 	slices.SortFunc(fields, func(a, b zap.Field) int { return strings.Compare(a.Key, b.Key) })
 	ce.Write(fields...)
@@ -150,78 +152,6 @@ func (h headerValues) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 			return nil
 		})); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// jsonField is a field holding a JSON document decoded into Go values
-// (maps, slices, strings, numbers, booleans, nil), encoded without
-// reflection; any other value is encoded as zap.Any would.
-func jsonField(key string, v any) zap.Field {
-	switch v := v.(type) {
-	case map[string]any:
-		return zap.Object(key, jsonObject(v))
-	case []any:
-		return zap.Array(key, jsonArray(v))
-	}
-	return zap.Any(key, v)
-}
-
-// jsonObject encodes a JSON object, its keys in order.
-type jsonObject map[string]any
-
-func (o jsonObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		switch v := o[k].(type) {
-		case string:
-			enc.AddString(k, v)
-		case bool:
-			enc.AddBool(k, v)
-		case map[string]any:
-			if err := enc.AddObject(k, jsonObject(v)); err != nil {
-				return err
-			}
-		case []any:
-			if err := enc.AddArray(k, jsonArray(v)); err != nil {
-				return err
-			}
-		default:
-			if err := enc.AddReflected(k, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// jsonArray encodes a JSON array.
-type jsonArray []any
-
-func (a jsonArray) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, e := range a {
-		switch v := e.(type) {
-		case string:
-			enc.AppendString(v)
-		case bool:
-			enc.AppendBool(v)
-		case map[string]any:
-			if err := enc.AppendObject(jsonObject(v)); err != nil {
-				return err
-			}
-		case []any:
-			if err := enc.AppendArray(jsonArray(v)); err != nil {
-				return err
-			}
-		default:
-			if err := enc.AppendReflected(v); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -17,14 +17,15 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/logging"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/paygate/paygate/internal/jsonlog"
 )
 
 // BenchmarkEncodeEntry is the cost of logging one entry through the redact
 // encoder wrapping Caddy's json encoder, and through that json encoder
 // alone, to nowhere: Caddy's access-log entry for an API POST (the request
 // added to the logger, as Caddy does per request, then the entry), and a
-// decision-log entry as OPA's console decision logger writes it through
-// opa_authz.
+// decision-log entry as opa_authz's console decision log writes it.
 func BenchmarkEncodeEntry(b *testing.B) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	b.Cleanup(cancel)
@@ -111,9 +112,10 @@ func accessLogEntry() func(*zap.Logger) {
 	}
 }
 
-// decisionEvent is a decision of the shipped policy as OPA's console
-// decision logger hands it to opa_authz's logger: decoded from JSON
-// (numbers as json.Number), its custom request_id at the top level.
+// decisionEvent is a decision of the shipped policy as opa_authz's console
+// decision log writes it: its input and result as Go values decoded from
+// JSON, its custom request_id at the top level (paygate records no
+// evaluation metrics).
 const decisionEvent = `{
 	"bundles": {"paygate": {"revision": ""}},
 	"decision_id": "3f1e8a0c-2b7d-4c51-9e3a-6d2f0b4c8a17",
@@ -128,7 +130,6 @@ const decisionEvent = `{
 		"user": {"claims": {"role": "customer"}, "sub": "user_42"}
 	},
 	"labels": {"id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "version": "1.22.4"},
-	"metrics": {"timer_rego_query_eval_ns": 41234, "timer_server_handler_ns": 58211},
 	"path": "paygate/authz/decision",
 	"request_id": "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11",
 	"result": {"allow": true, "reason": "owner"},
@@ -136,8 +137,9 @@ const decisionEvent = `{
 	"type": "openpolicyagent.org/decision_logs"
 }`
 
-// decisionLogEntry logs decisionEvent as opa_authz's OPA logger does: one
-// field per member, in key order, with the message "Decision Log".
+// decisionLogEntry logs decisionEvent as opa_authz's console decision log
+// does: one field per member, in key order, each a JSON document field
+// (jsonlog), with the message "Decision Log".
 func decisionLogEntry(b *testing.B) func(*zap.Logger) {
 	d := json.NewDecoder(strings.NewReader(decisionEvent))
 	d.UseNumber()
@@ -152,7 +154,7 @@ func decisionLogEntry(b *testing.B) func(*zap.Logger) {
 	slices.Sort(keys)
 	fields := make([]zap.Field, 0, len(keys))
 	for _, k := range keys {
-		fields = append(fields, zap.Any(k, event[k]))
+		fields = append(fields, jsonlog.Field(k, event[k]))
 	}
 	return func(log *zap.Logger) {
 		log.Info("Decision Log", fields...)
