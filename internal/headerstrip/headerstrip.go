@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"unicode/utf8"
 )
 
 // Fold returns the spelling-free form of a header field name: lower case,
@@ -33,9 +34,33 @@ func NewNames(names ...string) Names {
 	return n
 }
 
-// Has reports whether name, in any spelling, is in n.
+// Has reports whether name, in any spelling, is in n. An ASCII name (as
+// every name a client can send is) is folded on the stack: the stages look
+// up every request header.
 func (n Names) Has(name string) bool {
+	var buf [64]byte
+	if folded, ok := foldASCII(buf[:0], name); ok {
+		return n[string(folded)]
+	}
 	return n[Fold(name)]
+}
+
+// foldASCII appends Fold(name) to dst for an ASCII name; false for any
+// other name.
+func foldASCII(dst []byte, name string) ([]byte, bool) {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return nil, false
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
 }
 
 // Strip removes from h every field whose name, in any spelling, is in n.
