@@ -88,7 +88,8 @@ func (e Encoder) EncodeEntry(ent zapcore.Entry, fs []zapcore.Field) (*buffer.Buf
 type entryFields []zapcore.Field
 
 func (fs entryFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	r := fields{enc: enc}
+	// A pointer: a value would be copied to the heap for each field.
+	r := &fields{enc: enc}
 	for _, f := range fs {
 		f.AddTo(r)
 	}
