@@ -26,8 +26,12 @@ const placeholder = "{http.request.uuid}"
 //
 // The ID also goes into the request's access log entry as request_id, as
 // Caddy puts it there as uuid, so that the access log names it as the other
-// logs do.
+// logs do. The first call works the ID out and keeps it in a request
+// variable; the later ones (every stage asks) read it from there.
 func From(r *http.Request) string {
+	if k, ok := caddyhttp.GetVar(r.Context(), idVar).(known); ok {
+		return k.id
+	}
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return ""
@@ -36,5 +40,13 @@ func From(r *http.Request) string {
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Set(zap.String(LogField, id))
 	}
+	caddyhttp.SetVar(r.Context(), idVar, known{id})
 	return id
 }
+
+// idVar is the request variable that keeps the ID once worked out. Its
+// value has an unexported type, so that neither a client nor a `vars`
+// directive can plant one.
+const idVar = "paygate.request_id"
+
+type known struct{ id string }
