@@ -118,10 +118,7 @@ func TestDecisionCacheServes(t *testing.T) {
 		t.Errorf("hits = %v, want 1", got)
 	}
 	// Both decisions are logged, each with its own ID, input and result.
-	entries := env.logs.FilterMessage("Decision Log").All()
-	if len(entries) != 2 {
-		t.Fatalf("%d decision log entries, want 2", len(entries))
-	}
+	entries := env.decisionLogs(t, 2)
 	ids := map[any]bool{}
 	for _, e := range entries {
 		m := e.ContextMap()
@@ -180,10 +177,7 @@ func TestDecisionCacheLogsEachInput(t *testing.T) {
 		t.Errorf("cache hits = %v, want 81", got)
 	}
 
-	entries := env.logs.FilterMessage("Decision Log").All()
-	if len(entries) != 82 {
-		t.Fatalf("%d decision log entries, want 82", len(entries))
-	}
+	entries := env.decisionLogs(t, 82)
 	times := map[string]bool{}
 	for i, e := range entries {
 		input, _ := e.ContextMap()["input"].(map[string]any)

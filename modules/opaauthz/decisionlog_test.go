@@ -30,10 +30,7 @@ func TestConsoleDecisionLog(t *testing.T) {
 		t.Fatal("alice read bob's intent")
 	}
 
-	entries := env.logs.FilterMessage("Decision Log").All()
-	if len(entries) != 1 {
-		t.Fatalf("%d decision log entries, want 1", len(entries))
-	}
+	entries := env.decisionLogs(t, 1)
 	e := entries[0]
 	if e.LoggerName != "decision_log" {
 		t.Errorf("logger %q, want decision_log under the handler's logger", e.LoggerName)

@@ -77,6 +77,17 @@ func (env *testEnv) own(t testing.TB, id, owner string) {
 	}
 }
 
+// decisionLogs returns the decision log entries written so far, failing
+// the test unless there are want of them.
+func (env *testEnv) decisionLogs(t testing.TB, want int) []observer.LoggedEntry {
+	t.Helper()
+	entries := env.logs.FilterMessage("Decision Log").All()
+	if len(entries) != want {
+		t.Fatalf("%d decision log entries, want %d", len(entries), want)
+	}
+	return entries
+}
+
 // caller describes who sends a test request.
 type caller struct {
 	user   string
