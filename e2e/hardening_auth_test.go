@@ -79,6 +79,11 @@ func (s *jwksOutage) count() int {
 // Answering a keys_unavailable refusal like any other bad token (the
 // defect) fails the first subtest; without the background retry the last
 // one times out.
+//
+// The outage is paygate's, not the client's: it spends none of the
+// client's failure budget (a per-IP zone counting 401s, 2 of them, ahead
+// of authentication). Counting Caddy's bare 401 for the outage (the defect)
+// has the third request of the first subtest refused with 429.
 func TestJWKSOutageAnswers503(t *testing.T) {
 	idp := new(jwksOutage)
 	jwksSrv := httptest.NewServer(idp)
@@ -94,7 +99,15 @@ func TestJWKSOutageAnswers503(t *testing.T) {
 		Site: `
 https://localhost:{{.HTTPSPort}} {
 	bind 127.0.0.1
-	route /v1/* {` + hardeningPipeline + `
+	route /v1/* {
+		redis_rate_limit {
+			zone ip_failures {
+				key {paygate.client_ip}
+				statuses 401
+				rate 2 1h
+				burst 2
+			}
+		}` + hardeningPipeline + `
 	}
 	handle_errors {
 		paygate_error
@@ -122,7 +135,7 @@ https://localhost:{{.HTTPSPort}} {
 	pg.WaitForMetric(t, `paygate_jwks_fetches_total{result="error"}`, testenv.MetricAbove(0))
 
 	t.Run("valid token during the outage", func(t *testing.T) {
-		for _, method := range []string{"GET", "POST"} {
+		for _, method := range []string{"GET", "POST", "GET"} {
 			url := api
 			if method == "POST" {
 				url = pg.HTTPSURL + "/v1/setup_intents"
@@ -159,7 +172,7 @@ https://localhost:{{.HTTPSPort}} {
 	if n := up.Count(); n != 0 {
 		t.Fatalf("%d requests reached the upstream during the outage", n)
 	}
-	pg.WaitForMetric(t, `paygate_auth_failures_total{reason="keys_unavailable"}`, testenv.MetricIs(2))
+	pg.WaitForMetric(t, `paygate_auth_failures_total{reason="keys_unavailable"}`, testenv.MetricIs(3))
 
 	t.Run("recovers without a restart", func(t *testing.T) {
 		asked := idp.count()

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Error types, as in Stripe's API plus the ones an edge needs.
@@ -152,6 +154,21 @@ func ResolveRequest(r *http.Request, err error, status int) *Error {
 		return e
 	}
 	return forStatus(status)
+}
+
+// Answer is the API error paygate_error answers r with for err, the error
+// r's handlers returned: ResolveRequest with the status of err's
+// caddyhttp.HandlerError (500 for an error that holds none). A stage that
+// counts what a request was answered reads the status from here: a
+// provider's failure that Caddy's authentication handler returned as a
+// bare 401 is answered, and counted, as the error the provider recorded
+// with SetPending.
+func Answer(r *http.Request, err error) *Error {
+	status := http.StatusInternalServerError
+	if he, ok := errors.AsType[caddyhttp.HandlerError](err); ok && he.StatusCode != 0 {
+		status = he.StatusCode
+	}
+	return ResolveRequest(r, err, status)
 }
 
 type body struct {

@@ -8,6 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func TestResolve(t *testing.T) {
@@ -107,6 +110,38 @@ func TestWriteRetryAfterOn503(t *testing.T) {
 			Write(w, tt.e, "req_1")
 			if got := w.Header().Get("Retry-After"); got != tt.want {
 				t.Errorf("Retry-After = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAnswer checks the error a request is answered with for what its
+// handlers returned: a HandlerError's status, its *Error when it holds
+// one, the pending error a stage recorded for a bare HandlerError, and
+// 500 for an error that is no HandlerError.
+func TestAnswer(t *testing.T) {
+	request := func(pending *Error) *http.Request {
+		r := caddyhttp.PrepareRequest(httptest.NewRequest("GET", "https://pay.example.com/v1/x", nil), caddy.NewReplacer(), httptest.NewRecorder(), &caddyhttp.Server{})
+		if pending != nil {
+			SetPending(r, pending)
+		}
+		return r
+	}
+	bare401 := caddyhttp.Error(http.StatusUnauthorized, errors.New("not authenticated"))
+	for _, tc := range []struct {
+		name     string
+		r        *http.Request
+		err      error
+		wantCode string
+	}{
+		{"bare 401", request(nil), bare401, "unauthorized"},
+		{"bare 401, keys unavailable pending", request(AuthUnavailable), bare401, AuthUnavailable.Code},
+		{"paygate error", request(AuthUnavailable), caddyhttp.Error(http.StatusForbidden, TLSRequired), TLSRequired.Code},
+		{"no HandlerError", request(nil), errors.New("boom"), "internal_error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if e := Answer(tc.r, tc.err); e.Code != tc.wantCode {
+				t.Errorf("Answer = %d %s, want %s", e.Status, e.Code, tc.wantCode)
 			}
 		})
 	}

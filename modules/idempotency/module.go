@@ -556,11 +556,7 @@ func (h *Handler) execute(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return err
 	}
 	if err != nil {
-		status := http.StatusInternalServerError
-		if he, ok := errors.AsType[caddyhttp.HandlerError](err); ok && he.StatusCode != 0 {
-			status = he.StatusCode
-		}
-		e := apierror.ResolveRequest(r, err, status)
+		e := apierror.Answer(r, err)
 		if !keep(r, e.Status) {
 			h.release(storeKey, holder, "not_executed")
 			return err

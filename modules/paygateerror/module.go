@@ -6,7 +6,6 @@
 package paygateerror
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -53,12 +52,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // ServeHTTP writes the error response; it ends the error route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	err, _ := r.Context().Value(caddyhttp.ErrorCtxKey).(error)
-	status := http.StatusInternalServerError
-	var he caddyhttp.HandlerError
-	if errors.As(err, &he) && he.StatusCode != 0 {
-		status = he.StatusCode
-	}
-	e := apierror.ResolveRequest(r, err, status)
+	e := apierror.Answer(r, err)
 	id := reqid.From(r)
 	w.Header().Set(reqid.Header, id)
 

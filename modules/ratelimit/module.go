@@ -438,7 +438,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	err = next.ServeHTTP(rec, r)
-	h.settle(r, repl, zones, responseStatus(rec, err), rec.Header().Get("Idempotent-Replayed") != "")
+	h.settle(r, repl, zones, responseStatus(r, rec, err), rec.Header().Get("Idempotent-Replayed") != "")
 	return err
 }
 
@@ -665,14 +665,12 @@ func hasOutcomeZones(zones []applied) bool {
 	return false
 }
 
-// responseStatus is the status of the response next gave: its error's, or
-// the one it wrote.
-func responseStatus(rec caddyhttp.ResponseRecorder, err error) int {
+// responseStatus is the status of the response next gave: the one
+// paygate_error answers its error with (a JWKS outage is a 503, though
+// Caddy's authentication handler returns it as a 401), or the one it wrote.
+func responseStatus(r *http.Request, rec caddyhttp.ResponseRecorder, err error) int {
 	if err != nil {
-		if he, ok := errors.AsType[caddyhttp.HandlerError](err); ok && he.StatusCode != 0 {
-			return he.StatusCode
-		}
-		return http.StatusInternalServerError
+		return apierror.Answer(r, err).Status
 	}
 	if s := rec.Status(); s != 0 {
 		return s
