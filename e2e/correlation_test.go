@@ -163,3 +163,39 @@ func bundleSignature(t *testing.T, tarball []byte) string {
 		return jws[strings.LastIndexByte(jws, '.')+1:]
 	}
 }
+
+// TestDecisionLogRecordsEachRequest: a decision served from the policy's
+// decision cache is still logged with its own request's input. Three GETs
+// with one token, behind a trusted proxy, from two client addresses (the
+// shipped policy does not read the address, so the second and third are
+// cache hits): each decision log entry names its request's address and a
+// time of its own. Logging the cached request's input for a hit would name
+// the first address for the second request.
+func TestDecisionLogRecordsEachRequest(t *testing.T) {
+	up := testenv.StartUpstream(t, nil)
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
+		Upstream: up,
+		Global:   "servers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}",
+		Site:     bolaSite,
+		Data:     map[string]any{"auth": opaAuth(t), "policies": opaPolicies(t)},
+	})
+	alice := opaBearer(t, "alice", "customer")
+	times := map[string]bool{}
+	for i, ip := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.1"} {
+		header := alice.Clone()
+		header.Set("X-Forwarded-For", ip)
+		resp, body := send(t, pg.Client(), "GET", pg.HTTPSURL+"/v1/payment_methods", "", header)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d (body %s)", i, resp.StatusCode, body)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		entry := pg.WaitForLog(t, "the decision log entry of "+id, corrEntry(corrDecisionLogger, id))
+		input, _ := entry.Fields["input"].(map[string]any)
+		ts, _ := input["time"].(string)
+		if input["client_ip"] != ip || ts == "" || times[ts] {
+			t.Errorf("request %d from %s: decision log input %v, want its own client_ip and time", i, ip, input)
+		}
+		times[ts] = true
+	}
+	pg.WaitForMetric(t, `paygate_policy_decision_cache_total{result="hit"}`, testenv.MetricIs(2))
+}
