@@ -389,14 +389,20 @@ type loggedInput struct {
 	doc   any
 }
 
-// logInput returns in's input document for its decision log: value, when
-// it was built for an evaluation; else the cached decision's input with
-// in's time, when in's full key is the cached one's; else built anew.
+// logInput returns in's input document for its decision log. Its OPA
+// value is value, when it was built for an evaluation; else the cached
+// decision's members with in's time, when in's full key is the cached
+// one's; else built anew. Its Go values are a copy of the cached
+// decision's, with in's time, whenever the value is the cached input's
+// (the miss that cached it included); else converted from the value.
 func logInput(cache *decisionCache, in *input, key string, value ast.Value, cached *cachedInput) (loggedInput, error) {
-	if value == nil && cached != nil && cache.fullKey(in, key) == cached.fullKey {
+	if cached != nil && (value != nil || cache.fullKey(in, key) == cached.fullKey) {
+		if value == nil {
+			value = in.withTime(cached.members)
+		}
 		doc := copyJSON(cached.doc).(map[string]any)
 		doc["time"] = in.timeText()
-		return loggedInput{value: in.withTime(cached.members), doc: doc}, nil
+		return loggedInput{value: value, doc: doc}, nil
 	}
 	if value == nil {
 		value = in.value()
