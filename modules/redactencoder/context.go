@@ -8,18 +8,23 @@ import (
 )
 
 // lazyContext is an encoder's wrapped encoder and the context fields a
-// logger's With added to it. The fields are kept as the calls that added
-// them and made on the wrapped encoder, redacted, only when the encoder
-// encodes its first entry or is cloned: many loggers never write an entry
+// logger's With added to it. The wrapped encoder of a clone is made, and
+// the fields are made on it, redacted, only when the encoder encodes its
+// first entry or its own clone does: many loggers never write an entry
 // (Caddy's reverse_proxy makes one for every request, with the request and
-// its headers, for a message at DEBUG), and encoding their fields would be
-// work thrown away. zap adds context fields to a fresh clone only, before
-// the logger is used, so the calls need no lock; the first use makes them,
-// once.
+// its headers, for a message at DEBUG; Caddy's access logger clones the
+// encoder of every log, also of those whose filters refuse its entries),
+// and a clone of the wrapped encoder (a buffer from zap's pool that is
+// never given back) and the fields encoded in it would be work thrown
+// away. zap adds context fields to a fresh clone only, before the logger is
+// used, so the calls need no lock; the first use makes them, once.
 type lazyContext struct {
-	enc  zapcore.Encoder
-	once sync.Once
-	adds []contextField
+	// parent is the encoder this one was cloned from, until enc is made
+	// from it; nil for the provisioned encoder, whose enc is set.
+	parent *lazyContext
+	enc    zapcore.Encoder
+	once   sync.Once
+	adds   []contextField
 }
 
 // contextField is one call that adds a context field: add for the calls
@@ -31,10 +36,13 @@ type contextField struct {
 }
 
 // encoder returns the wrapped encoder with the context fields added,
-// adding them the first time. A field that fails to encode gets the
-// "<key>Error" field zap itself adds for it.
+// cloning the parent's and adding them the first time. A field that fails
+// to encode gets the "<key>Error" field zap itself adds for it.
 func (c *lazyContext) encoder() zapcore.Encoder {
 	c.once.Do(func() {
+		if c.parent != nil {
+			c.enc, c.parent = c.parent.encoder().Clone(), nil
+		}
 		f := fields{enc: c.enc}
 		for _, a := range c.adds {
 			if a.addErr == nil {

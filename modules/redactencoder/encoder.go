@@ -67,10 +67,11 @@ func (e *Encoder) Provision(ctx caddy.Context) error {
 }
 
 // Clone returns a copy of the encoder, for a logger with more context
-// fields; the fields added to the copy are redacted like the entry's own,
-// when the copy first encodes an entry (see lazyContext).
+// fields; the copy clones the wrapped encoder, and the fields added to it
+// are redacted like the entry's own, when it first encodes an entry (see
+// lazyContext).
 func (e Encoder) Clone() zapcore.Encoder {
-	return Encoder{WrappedRaw: e.WrappedRaw, lazyContext: &lazyContext{enc: e.encoder().Clone()}}
+	return Encoder{WrappedRaw: e.WrappedRaw, lazyContext: &lazyContext{parent: e.lazyContext}}
 }
 
 // EncodeEntry redacts the entry's message and fields and encodes them with

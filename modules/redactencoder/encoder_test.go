@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,5 +372,74 @@ func TestContextFieldsConcurrentFirstWrites(t *testing.T) {
 	wg.Wait()
 	if got := strings.Count(buf.String(), `"uri":"/x?cvc=[redacted]"`); n != 1 || got != writers {
 		t.Errorf("context encoded %d times, in %d of %d entries; want once, in all", n, got, writers)
+	}
+}
+
+// cloneCounter is a wrapped encoder that counts the clones made of it and
+// of its clones.
+type cloneCounter struct {
+	zapcore.Encoder
+	n *atomic.Int32
+}
+
+func (c cloneCounter) Clone() zapcore.Encoder {
+	c.n.Add(1)
+	return cloneCounter{Encoder: c.Encoder.Clone(), n: c.n}
+}
+
+// A logger made with more context clones the wrapped encoder only when it,
+// or a logger made from it, first writes an entry: never for a logger that
+// writes none (Caddy's access logger makes one for every log on each
+// request, also for a log whose filters refuse the entry). Loggers made
+// from one that has not written yet still carry its context, also when
+// their first entries are written at once (run with -race).
+func TestCloneWhenWritten(t *testing.T) {
+	var buf bytes.Buffer
+	var n atomic.Int32
+	wrapped := provisioned(t, "").encoder()
+	e := Encoder{lazyContext: &lazyContext{enc: cloneCounter{Encoder: wrapped, n: &n}}}
+	log := zap.New(zapcore.NewCore(e, zapcore.Lock(zapcore.AddSync(&buf)), zapcore.InfoLevel))
+
+	child := log.With(zap.String("host", "pay.example.com"))
+	child.Debug("not written")
+	grandchild := child.With(zap.String("upstream", "10.0.0.1:8080"))
+	if got := n.Load(); got != 0 {
+		t.Fatalf("loggers that wrote nothing cloned the wrapped encoder %d times, want 0", got)
+	}
+
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			if i%2 == 0 {
+				grandchild.Info("written")
+			} else {
+				child.Info("written")
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != writers {
+		t.Fatalf("%d entries, want %d: %s", len(lines), writers, buf.String())
+	}
+	for _, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("entry is not JSON: %v: %s", err, line)
+		}
+		if m["host"] != "pay.example.com" {
+			t.Errorf("entry %s lacks the child's context", line)
+		}
+		if u, ok := m["upstream"]; ok && u != "10.0.0.1:8080" {
+			t.Errorf("entry %s: upstream = %v, want the grandchild's context", line, u)
+		}
+	}
+	if got, want := strings.Count(buf.String(), `"upstream":"10.0.0.1:8080"`), writers/2; got != want {
+		t.Errorf("%d entries with the grandchild's context, want %d", got, want)
+	}
+	// One clone for the child, one for the grandchild, made once each.
+	if got := n.Load(); got != 2 {
+		t.Errorf("the wrapped encoder was cloned %d times, want 2", got)
 	}
 }

@@ -24,8 +24,12 @@ import (
 // BenchmarkEncodeEntry is the cost of logging one entry through the redact
 // encoder wrapping Caddy's json encoder, and through that json encoder
 // alone, to nowhere: Caddy's access-log entry for an API POST (the request
-// added to the logger, as Caddy does per request, then the entry), and a
-// decision-log entry as opa_authz's console decision log writes it.
+// added to the logger, as Caddy does per request, then the entry), a
+// decision-log entry as opa_authz's console decision log writes it, and a
+// logger made with the request that writes nothing (its message is below
+// the log's level), as Caddy's reverse_proxy makes on every request and
+// Caddy's access logger makes for every log, also one whose filters refuse
+// the entry.
 func BenchmarkEncodeEntry(b *testing.B) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	b.Cleanup(cancel)
@@ -54,6 +58,7 @@ func BenchmarkEncodeEntry(b *testing.B) {
 	}{
 		{"entry=access_log", accessLogEntry()},
 		{"entry=decision_log", decisionLogEntry(b)},
+		{"entry=none", unwrittenLogger()},
 	}
 	for _, en := range entries {
 		for _, enc := range encoders {
@@ -73,6 +78,35 @@ func BenchmarkEncodeEntry(b *testing.B) {
 // added to the logger, then "handled request" with the response's fields
 // and headers (paygate's security headers) and the request ID.
 func accessLogEntry() func(*zap.Logger) {
+	resp := http.Header{}
+	for k, v := range map[string]string{
+		"Content-Type":              "application/json",
+		"Content-Security-Policy":   "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; img-src 'self' data: https://*.stripe.com; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+		"Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
+		"X-Content-Type-Options":    "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store",
+		"Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(self \"https://js.stripe.com\")",
+		"X-Request-Id":       "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11", "Content-Length": "312",
+	} {
+		resp.Set(k, v)
+	}
+	request := caddyhttp.LoggableHTTPRequest{Request: accessLogRequest()}
+	return func(log *zap.Logger) {
+		log.With(zap.Object("request", request)).Info("handled request",
+			zap.Int("bytes_read", 86),
+			zap.String("user_id", "user_42"),
+			zap.Duration("duration", 412*time.Microsecond),
+			zap.Int("size", 312),
+			zap.Int("status", 201),
+			zap.Object("resp_headers", caddyhttp.LoggableHTTPHeader{Header: resp}),
+			zap.String("uuid", "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11"),
+			zap.String("request_id", "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11"),
+		)
+	}
+}
+
+// accessLogRequest is an API POST with its TLS state and a dozen headers,
+// credentials among them, prepared as Caddy prepares a request.
+func accessLogRequest() *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "https://pay.example.com/v1/payment_intents?expand[]=customer", nil)
 	r.RemoteAddr = "203.0.113.7:52814"
 	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256, NegotiatedProtocol: "h2", ServerName: "pay.example.com", HandshakeComplete: true}
@@ -85,30 +119,15 @@ func accessLogEntry() func(*zap.Logger) {
 	} {
 		r.Header.Set(k, v)
 	}
-	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), httptest.NewRecorder(), &caddyhttp.Server{})
-	resp := http.Header{}
-	for k, v := range map[string]string{
-		"Content-Type":              "application/json",
-		"Content-Security-Policy":   "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; img-src 'self' data: https://*.stripe.com; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-		"Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
-		"X-Content-Type-Options":    "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store",
-		"Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(self \"https://js.stripe.com\")",
-		"X-Request-Id":       "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11", "Content-Length": "312",
-	} {
-		resp.Set(k, v)
-	}
-	request := caddyhttp.LoggableHTTPRequest{Request: r}
+	return caddyhttp.PrepareRequest(r, caddy.NewReplacer(), httptest.NewRecorder(), &caddyhttp.Server{})
+}
+
+// unwrittenLogger adds the request of accessLogEntry to the logger and
+// logs a message at DEBUG, which the benchmark's log (INFO) does not write.
+func unwrittenLogger() func(*zap.Logger) {
+	request := caddyhttp.LoggableHTTPRequest{Request: accessLogRequest()}
 	return func(log *zap.Logger) {
-		log.With(zap.Object("request", request)).Info("handled request",
-			zap.Int("bytes_read", 86),
-			zap.String("user_id", "user_42"),
-			zap.Duration("duration", 412*time.Microsecond),
-			zap.Int("size", 312),
-			zap.Int("status", 201),
-			zap.Object("resp_headers", caddyhttp.LoggableHTTPHeader{Header: resp}),
-			zap.String("uuid", "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11"),
-			zap.String("request_id", "5b0c8c4e-7a0f-4d8e-9a57-3f1f2b8e6c11"),
-		)
+		log.With(zap.Object("request", request)).Debug("upstream roundtrip")
 	}
 }
 
