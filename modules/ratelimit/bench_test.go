@@ -40,9 +40,11 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 // BenchmarkStage measures one request through a stage of 1, 3 and 10
-// request zones (per user, each admitting it), on the memory store and on
-// Redis, where it reports the round trips per request: one, a single
-// script deciding every zone.
+// request zones (per user, each admitting it), and through the shipped
+// per-IP stage's first two zones (a request zone and one counting 401s and
+// 404s, which a 200 does not spend), on the memory store and on Redis,
+// where it reports the round trips per request: one, a single script
+// deciding every zone.
 func BenchmarkStage(b *testing.B) {
 	srv := testenv.Redis(b)
 	backends := []struct {
@@ -59,16 +61,30 @@ func BenchmarkStage(b *testing.B) {
 			return store.NewRedis(c, store.RedisOptions{Prefix: fmt.Sprintf("bench%d:", time.Now().UnixNano())}), rt.n.Load
 		}},
 	}
+	type stage struct {
+		name  string
+		zones []Zone
+	}
+	var stages []stage
+	for _, n := range []int{1, 3, 10} {
+		st := stage{name: fmt.Sprintf("zones=%d", n)}
+		for i := range n {
+			st.zones = append(st.zones, Zone{Name: fmt.Sprintf("zone_%d", i), Key: "{paygate.user}",
+				Rate: 1_000_000, Period: caddy.Duration(time.Second), Burst: 1_000_000})
+		}
+		stages = append(stages, st)
+	}
+	stages = append(stages, stage{name: "zones=ip+ip_failures", zones: []Zone{
+		{Name: "ip", Key: "{paygate.client_ip}", Rate: 1_000_000, Period: caddy.Duration(time.Second), Burst: 1_000_000},
+		{Name: "ip_failures", Key: "{paygate.client_ip}", Statuses: []int{401, 404},
+			Rate: 1_000_000, Period: caddy.Duration(time.Second), Burst: 1_000_000},
+	}})
 	for _, be := range backends {
-		for _, n := range []int{1, 3, 10} {
-			b.Run(fmt.Sprintf("%s/zones=%d", be.name, n), func(b *testing.B) {
+		for _, st := range stages {
+			b.Run(be.name+"/"+st.name, func(b *testing.B) {
 				s, commands := be.open(b)
 				b.Cleanup(func() { _ = s.Close() })
-				h := &Handler{}
-				for i := range n {
-					h.Zones = append(h.Zones, Zone{Name: fmt.Sprintf("zone_%d", i), Key: "{paygate.user}",
-						Rate: 1_000_000, Period: caddy.Duration(time.Second), Burst: 1_000_000})
-				}
+				h := &Handler{Zones: st.zones}
 				if err := h.setUp(s, zap.NewNop(), zap.NewNop()); err != nil {
 					b.Fatal(err)
 				}

@@ -688,15 +688,14 @@ func responseStatus(r *http.Request, rec caddyhttp.ResponseRecorder, err error) 
 // ran. Reserving with the request is what keeps concurrent attempts within
 // the budget.
 func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied, status int, replay bool) {
-	// The request is over: its context may be gone, the settling is not.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
-	defer cancel()
+	ctx := settleContext{parent: r.Context()}
+	defer ctx.stop()
 	var shared, inProcess []store.LimitRequest
 	for _, a := range zones {
 		if a.by == nil || !a.z.deferred() {
 			continue
 		}
-		if !replay && h.counts(ctx, repl, a, status) {
+		if !replay && h.counts(&ctx, repl, a, status) {
 			a.z.observe(outcomeCharged)
 			continue
 		}
@@ -711,14 +710,41 @@ func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied,
 		h.owed.add(zones[0].key, shared, h.now())
 	}
 	if len(inProcess) > 0 {
-		if err := local().Refund(ctx, inProcess); err != nil {
+		if err := local().Refund(ctx.get(), inProcess); err != nil {
 			h.logger.Warn("giving back reserved rate-limit units failed; they return with time", zap.Int("status", status), zap.Error(err))
 		}
 	}
 }
 
+// settleContext is the context of settle's store calls, made when the first
+// one needs it: most requests settle without any (a status that no outcome
+// zone counts, units owed to Redis), and a context with a deadline costs a
+// timer.
+type settleContext struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// get returns the context: the request's values, without its end (the
+// request is over, its context may be gone; the settling is not), bounded
+// by 2 s.
+func (s *settleContext) get() context.Context {
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithTimeout(context.WithoutCancel(s.parent), 2*time.Second)
+	}
+	return s.ctx
+}
+
+// stop releases the context, if one was made.
+func (s *settleContext) stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
 // counts reports whether a response with status counts in a deferred zone.
-func (h *Handler) counts(ctx context.Context, repl *caddy.Replacer, a applied, status int) bool {
+func (h *Handler) counts(ctx *settleContext, repl *caddy.Replacer, a applied, status int) bool {
 	if len(a.z.statuses) > 0 && !a.z.statuses[status] {
 		return false
 	}
@@ -732,7 +758,7 @@ func (h *Handler) counts(ctx context.Context, repl *caddy.Replacer, a applied, s
 		// zone's does not (a request without a card).
 		return len(a.z.statuses) > 0
 	}
-	fresh, err := a.by.PutIfAbsent(ctx, ratezone.SeenKey(a.req.Key, value), nil, time.Duration(a.z.Period))
+	fresh, err := a.by.PutIfAbsent(ctx.get(), ratezone.SeenKey(a.req.Key, value), nil, time.Duration(a.z.Period))
 	if err != nil {
 		h.logger.Warn("recording a distinct value failed; counted as new", zap.String("zone", a.z.Name), zap.Error(err))
 		return true

@@ -99,6 +99,9 @@ type call struct {
 	next func(w http.ResponseWriter, repl *caddy.Replacer) error
 	// gate, when set, is the call's gate: the stage runs ServeGated.
 	gate ratezone.Gate
+	// hangUp ends the request's context once next has answered, as when
+	// the client hangs up before the stage settles.
+	hangUp bool
 }
 
 // result is what a stage did with a call.
@@ -126,6 +129,9 @@ func (s *stage) serve(c call) result {
 		repl.Set("http.auth.user.id", c.user)
 		repl.Set("http.auth.user.iss", c.iss)
 	}
+	ctx, hangUp := context.WithCancel(r.Context())
+	defer hangUp()
+	r = r.WithContext(ctx)
 	var res result
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
 		s.nextCalls.Add(1)
@@ -133,6 +139,9 @@ func (s *stage) serve(c call) result {
 		res.route, _ = repl.GetString(PlaceholderRoute)
 		res.clientIP, _ = repl.GetString(PlaceholderClientIP)
 		res.who, _ = repl.GetString(PlaceholderUser)
+		if c.hangUp {
+			defer hangUp()
+		}
 		if c.next == nil {
 			return nil
 		}
@@ -709,6 +718,29 @@ func TestDistinctZoneWithStatuses(t *testing.T) {
 		}
 	}
 	mustRefuse(t, s.serve(call{}))
+}
+
+// TestSettlesAfterClientHangsUp: a response's outcome is settled in the
+// store also when the client hung up as it was answered: the card of a
+// decline is recorded, so that the same card declined again does not
+// count twice.
+func TestSettlesAfterClientHangsUp(t *testing.T) {
+	cards := Zone{Name: "declined_cards", Key: "{paygate.client_ip}", Distinct: "{paygate.card_fingerprint}", Statuses: []int{http.StatusPaymentRequired},
+		Rate: 2, Period: caddy.Duration(24 * time.Hour), Burst: 2}
+	s := newStage(t, &Handler{Zones: []Zone{cards}})
+	decline := func(w http.ResponseWriter, repl *caddy.Replacer) error {
+		repl.Set("paygate.card_fingerprint", "fp_a")
+		return respond(http.StatusPaymentRequired)(w, repl)
+	}
+	for _, c := range []call{{next: decline, hangUp: true}, {next: decline}} {
+		if res := s.serve(c); !res.passed {
+			t.Fatalf("a decline was refused (%v): the card was counted twice", res.err)
+		}
+	}
+	mustPass(t, s.serve(call{}))
+	if n := s.logs.FilterMessageSnippet("recording a distinct value failed").Len(); n != 0 {
+		t.Errorf("%d distinct values failed to be recorded", n)
+	}
 }
 
 // TestConcurrentOutcomesReserve: a deferred zone reserves its unit with
