@@ -6,6 +6,8 @@ package securityheaders
 import (
 	"fmt"
 	"net/http"
+	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,10 +45,17 @@ type Handler struct {
 	// X-AspNetMvc-Version).
 	Remove []string `json:"remove,omitempty"`
 
+	// headers are the preset's fields with Set applied, HSTS aside; hsts
+	// is HSTS's value (nil when there is none); removals are the names
+	// removed, canonical. Responses share their value slices, which no
+	// stage writes into.
 	headers  http.Header
-	hsts     string
+	hsts     []string
 	removals []string
 }
+
+// hstsField is the HSTS field's name, canonical.
+const hstsField = "Strict-Transport-Security"
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -77,9 +86,14 @@ func (h *Handler) Provision(caddy.Context) error {
 		h.headers.Set(k, v)
 	}
 	// HSTS is kept apart: it is only ever sent over TLS.
-	h.hsts = h.headers.Get("Strict-Transport-Security")
-	h.headers.Del("Strict-Transport-Security")
-	h.removals = append(append([]string{}, defaultRemovals...), h.Remove...)
+	h.hsts = h.headers[hstsField]
+	delete(h.headers, hstsField)
+	// In Go's canonical form, so that each request deletes them as they
+	// are (X-AspNet-Version is X-Aspnet-Version to Go).
+	h.removals = make([]string, 0, len(defaultRemovals)+len(h.Remove))
+	for _, k := range slices.Concat(defaultRemovals, h.Remove) {
+		h.removals = append(h.removals, textproto.CanonicalMIMEHeaderKey(k))
+	}
 	return nil
 }
 
@@ -113,17 +127,17 @@ func (h *Handler) apply(hdr http.Header, r *http.Request) {
 	for k, v := range h.headers {
 		hdr[k] = v
 	}
-	if h.hsts != "" && r.TLS != nil {
-		hdr.Set("Strict-Transport-Security", h.hsts)
+	if h.hsts != nil && r.TLS != nil {
+		hdr[hstsField] = h.hsts
 	} else {
 		// Whatever an upstream said about HSTS is not its call to make.
-		hdr.Del("Strict-Transport-Security")
+		delete(hdr, hstsField)
 	}
 	if id := reqid.From(r); id != "" {
 		hdr.Set(reqid.Header, id)
 	}
 	for _, k := range h.removals {
-		hdr.Del(k)
+		delete(hdr, k)
 	}
 }
 

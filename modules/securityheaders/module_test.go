@@ -83,6 +83,8 @@ func TestUpstreamCannotWeaken(t *testing.T) {
 		hdr.Set("Cache-Control", "public, max-age=3600")
 		hdr.Set("X-Powered-By", "Express")
 		hdr.Set("Server", "nginx/1.18.0")
+		hdr.Set("X-AspNet-Version", "4.0.30319")
+		hdr.Set("X-AspNetMvc-Version", "5.2")
 		hdr.Set("X-Request-Id", "forged")
 		w.WriteHeader(http.StatusOK)
 		return nil
@@ -93,6 +95,8 @@ func TestUpstreamCannotWeaken(t *testing.T) {
 		"Cache-Control":             "no-store",
 		"X-Powered-By":              "",
 		"Server":                    "",
+		"X-AspNet-Version":          "",
+		"X-AspNetMvc-Version":       "",
 	}
 	for k, v := range want {
 		if got := w.Header().Values(k); v == "" && len(got) != 0 || v != "" && (len(got) != 1 || got[0] != v) {
