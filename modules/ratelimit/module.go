@@ -605,24 +605,34 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 // the zone is full again; the partition key pk is a hash of the zone's
 // key, never the key itself.
 func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
-	policies := make([]byte, 0, 64*len(indexes))
-	limits := make([]byte, 0, 96*len(indexes))
+	// Both fields in one buffer, the policies first, made into one string.
+	buf := make([]byte, 0, 160*len(indexes))
+	for n, i := range indexes {
+		if n > 0 {
+			buf = append(buf, ", "...)
+		}
+		a := zones[i]
+		buf = append(partitionKey(append(buf, a.z.policy...), a.z.Name, a.key), ':')
+	}
+	split := len(buf)
+	// Each zone's partition key, read back from its policy.
+	pk := 0
 	for n, i := range indexes {
 		a, res := zones[i], results[i]
 		if n > 0 {
-			policies = append(policies, ", "...)
-			limits = append(limits, ", "...)
+			buf = append(buf, ", "...)
+			pk += 2
 		}
-		var buf [partitionKeyLen]byte
-		pk := partitionKey(buf[:0], a.z.Name, a.key)
-		policies = append(append(append(policies, a.z.policy...), pk...), ':')
-		limits = append(append(limits, a.z.quoted...), ";r="...)
-		limits = append(strconv.AppendInt(limits, res.Remaining, 10), ";t="...)
-		limits = append(strconv.AppendInt(limits, ceilSeconds(res.ResetAfter), 10), ";pk=:"...)
-		limits = append(append(limits, pk...), ':')
+		pk += len(a.z.policy)
+		buf = append(append(buf, a.z.quoted...), ";r="...)
+		buf = append(strconv.AppendInt(buf, res.Remaining, 10), ";t="...)
+		buf = append(strconv.AppendInt(buf, ceilSeconds(res.ResetAfter), 10), ";pk=:"...)
+		buf = append(append(buf, buf[pk:pk+partitionKeyLen]...), ':')
+		pk += partitionKeyLen + 1
 	}
-	h[policyField] = append(h[policyField], string(policies))
-	h[limitField] = append(h[limitField], string(limits))
+	fields := string(buf)
+	h[policyField] = append(h[policyField], fields[:split])
+	h[limitField] = append(h[limitField], fields[split:])
 }
 
 // The RateLimit fields' names in Go's canonical form.

@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -253,6 +255,36 @@ func respond(status int) func(http.ResponseWriter, *caddy.Replacer) error {
 		}
 		return caddyhttp.Error(status, apierror.New(status, apierror.TypeAPI, "test_status", "A test status."))
 	}
+}
+
+// TestFieldsNameEachZone: with several zones, each zone's items in
+// RateLimit-Policy and RateLimit carry its own partition key, the hash of
+// the zone and its key, also in the fields of a refusal, which name the
+// refusing zones only.
+func TestFieldsNameEachZone(t *testing.T) {
+	zones := []Zone{hourly("ip", 5), hourly("ip_burst", 1), hourly("ip_hour_long_name", 5)}
+	s := newStage(t, &Handler{Zones: zones})
+	check := func(res result, names ...string) {
+		t.Helper()
+		for _, field := range []string{"RateLimit-Policy", "RateLimit"} {
+			if got := len(strings.Split(res.header.Get(field), ", ")); got != len(names) {
+				t.Errorf("%s %q: %d items, want %d", field, res.header.Get(field), got, len(names))
+			}
+			for _, name := range names {
+				sum := sha256.Sum256([]byte(name + "\x00" + clientIP))
+				want := ":" + base64.StdEncoding.EncodeToString(sum[:9]) + ":"
+				if it := item(res.header, field, name); it == nil || it["pk"] != want {
+					t.Errorf("%s %q: zone %s: pk %q, want %q", field, res.header.Get(field), name, it["pk"], want)
+				}
+			}
+		}
+	}
+	res := s.serve(call{})
+	mustPass(t, res)
+	check(res, "ip", "ip_burst", "ip_hour_long_name")
+	res = s.serve(call{})
+	mustRefuse(t, res)
+	check(res, "ip_burst")
 }
 
 // TestBurstThenRefused checks a zone's decisions and its RateLimit fields
