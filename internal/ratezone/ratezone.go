@@ -29,7 +29,13 @@ func Digest(s string) string {
 // the zone's key template), tagged by the key so that every zone of one
 // stage is decided in one call on Redis Cluster too.
 func CounterKey(key, zone string) string {
-	return store.Key(Digest(key), "rl", zone)
+	return DigestCounterKey(Digest(key), zone)
+}
+
+// DigestCounterKey is CounterKey for the key's Digest, for a caller that
+// works out the counters of several zones for one key.
+func DigestCounterKey(digest, zone string) string {
+	return store.Key(digest, "rl", zone)
 }
 
 // SeenKey is the store key that marks value as counted by the zone whose

@@ -215,6 +215,11 @@ type Lease struct {
 // parts) lists the same key ("a{b" and "a%7Bb" stay two users).
 func Key(tag string, parts ...string) string {
 	var b strings.Builder
+	n := len(tag) + 2
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b.Grow(n) // exact, unless something is escaped
 	b.WriteByte('{')
 	b.WriteString(tagEscaper.Replace(tag))
 	b.WriteByte('}')

@@ -390,11 +390,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	// Cluster too; the key is hashed, so the store never holds an IP or a
 	// user ID.
 	var zones []applied
+	var digest string
 	for _, z := range h.zones {
 		if len(z.match) > 0 && !z.match[endpoint] {
 			continue
 		}
-		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: ratezone.CounterKey(key, z.Name),
+		if digest == "" {
+			digest = ratezone.Digest(key)
+		}
+		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: ratezone.DigestCounterKey(digest, z.Name),
 			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
 	}
 	if len(zones) == 0 {

@@ -287,6 +287,24 @@ func TestFieldsNameEachZone(t *testing.T) {
 	check(res, "ip_burst")
 }
 
+// TestEventsChargeTheZonesCounter: what payment_events counts for a zone
+// (ratezone.Count, for a decline Stripe's event tells of) is charged to the
+// counter the stage reads for the same key.
+func TestEventsChargeTheZonesCounter(t *testing.T) {
+	declines := hourly("ip_declines", 5)
+	s := newStage(t, &Handler{Zones: []Zone{declines}})
+	if r := remaining(t, s.serve(call{}), "ip_declines"); r != 4 {
+		t.Fatalf("r=%d before the event, want 4", r)
+	}
+	z := ratezone.Zone{Name: declines.Name, Limit: store.LimitRequest{Rate: declines.Rate, Period: time.Duration(declines.Period), Burst: declines.Burst}}
+	if _, err := ratezone.Count(context.Background(), s.store, z, clientIP, "ch_1"); err != nil {
+		t.Fatal(err)
+	}
+	if r := remaining(t, s.serve(call{}), "ip_declines"); r != 2 {
+		t.Errorf("r=%d after the event and a second request, want 2", r)
+	}
+}
+
 // TestBurstThenRefused checks a zone's decisions and its RateLimit fields
 // against the GCRA worked by hand. The zone admits 2 requests a minute, 3
 // at once: one request is T = 30s of a capacity of 90s; RateLimit's r is
