@@ -152,7 +152,7 @@ type Endpoint struct {
 // zone is a provisioned Zone.
 type zone struct {
 	Zone
-	match    map[string]bool
+	match    map[Endpoint]bool
 	statuses map[int]bool
 	fail     string
 	// quoted is the name as a Structured Field string, policy the zone's
@@ -204,13 +204,13 @@ func (h *Handler) setUp(s store.Store, logger, auditLogger *zap.Logger) error {
 	}
 	h.zones = make([]*zone, len(h.Zones))
 	for i, cfg := range h.Zones {
-		z := &zone{Zone: cfg, match: map[string]bool{}, statuses: map[int]bool{}, fail: cfg.OnStoreFailure}
+		z := &zone{Zone: cfg, match: map[Endpoint]bool{}, statuses: map[int]bool{}, fail: cfg.OnStoreFailure}
 		creates := false
 		for _, ep := range cfg.Match {
 			if !h.takes(ep) {
 				return fmt.Errorf("redis_rate_limit: zone %s: %s %s is not an endpoint of the payment API's route table", cfg.Name, ep.Method, ep.Template)
 			}
-			z.match[ep.Method+" "+ep.Template] = true
+			z.match[ep] = true
 			creates = creates || ep.Method == http.MethodPost && ep.Template == "/v1/payment_intents"
 		}
 		for _, s := range cfg.Statuses {
@@ -381,7 +381,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if repl == nil {
 		return next.ServeHTTP(w, r)
 	}
-	endpoint := r.Method + " " + h.setPlaceholders(r, repl)
+	endpoint := Endpoint{Method: r.Method, Template: h.setPlaceholders(r, repl)}
 	key := repl.ReplaceAll(h.zones[0].Key, "")
 	if key == "" {
 		return next.ServeHTTP(w, r)
@@ -807,6 +807,10 @@ func (h *Handler) setPlaceholders(r *http.Request, repl *caddy.Replacer) string 
 func groupIP(s string, bits int) string {
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
+		return s
+	}
+	if addr.Is4() {
+		// As written: ParseAddr takes an IPv4 address in its one form.
 		return s
 	}
 	addr = addr.Unmap().WithZone("")
