@@ -42,7 +42,7 @@ func checkHeaders(t *testing.T, resp *http.Response, want map[string]string) {
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Error("X-Request-Id missing")
 	}
-	for _, k := range []string{"X-Powered-By", "Server"} {
+	for _, k := range []string{"X-Powered-By", "Server", "X-AspNet-Version", "X-AspNetMvc-Version"} {
 		if v := resp.Header.Values(k); len(v) != 0 {
 			t.Errorf("%s = %q, want it removed", k, v)
 		}
@@ -103,6 +103,8 @@ func weakeningUpstream() http.Handler {
 		h.Set("Cache-Control", "public, max-age=86400")
 		h.Set("X-Powered-By", "Express")
 		h.Set("Server", "Apache/2.4.1 (Unix) OpenSSL/1.0.1")
+		h.Set("X-AspNet-Version", "4.0.30319")
+		h.Set("X-AspNetMvc-Version", "5.2")
 		h.Set("X-Frame-Options", "ALLOWALL")
 		h.Set("X-Request-Id", "forged-by-upstream")
 		switch r.URL.Path {
