@@ -404,7 +404,7 @@ func (b *bench) mintTokens(ctx context.Context, specs []targetSpec) (string, err
 // rounds; idemKey is its Idempotency-Key, for the POST target.
 func (t *running) request(ctx context.Context, idemKey string) (*http.Request, error) {
 	method, path, body := http.MethodGet, benchPath, ""
-	if t.spec.load == loadPost {
+	if t.spec.load.posts() {
 		method, path, body = http.MethodPost, postPath, benchOrder
 	}
 	req, err := http.NewRequestWithContext(ctx, method, t.srv.url(path), strings.NewReader(body))
@@ -412,7 +412,7 @@ func (t *running) request(ctx context.Context, idemKey string) (*http.Request, e
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+t.checkToken)
-	if t.spec.load == loadPost {
+	if t.spec.load.posts() {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", idemKey)
 	}
@@ -421,7 +421,7 @@ func (t *running) request(ctx context.Context, idemKey string) (*http.Request, e
 
 // check sends the target's request once and wants the upstream's answer.
 func (t *running) check(ctx context.Context) error {
-	req, err := t.request(ctx, "paygate-bench-check")
+	req, err := t.request(ctx, checkKey)
 	if err != nil {
 		return err
 	}
@@ -455,6 +455,8 @@ func (b *bench) measure(ctx context.Context, t *running, round int, script strin
 	case loadPost:
 		// Keys unique across rounds: the round, then a counter.
 		w.url, w.args = t.srv.url(postPath), []string{"post", b.token, fmt.Sprintf("bench-r%d-", round), benchOrder}
+	case loadReplay:
+		w.url, w.args = t.srv.url(postPath), []string{"replay", b.token, checkKey, benchOrder}
 	}
 	before, err := b.counters(ctx, t.srv, true)
 	if err != nil {

@@ -5,6 +5,9 @@
 --   post <token> <key prefix> <body>   POST body as JSON with one bearer
 --                                      token and a new Idempotency-Key (the
 --                                      prefix and a counter) on each request
+--   replay <token> <key> <body>        the same POST with one Idempotency-Key,
+--                                      whose request has completed: every
+--                                      request is a replay
 -- done() prints one line: "paygate-bench-result " and a JSON object. Its
 -- status errors are the non-2xx responses (wrk's own count is of those
 -- above 399); token_wraps counts the times the token file ran out and its
@@ -52,6 +55,16 @@ function init(args)
          n = n + 1
          wrk.headers["Idempotency-Key"] = prefix .. n
          return wrk.format()
+      end
+   elseif mode == "replay" then
+      wrk.method = "POST"
+      wrk.body = args[4]
+      wrk.headers["Authorization"] = "Bearer " .. args[2]
+      wrk.headers["Content-Type"] = "application/json"
+      wrk.headers["Idempotency-Key"] = args[3]
+      local req = wrk.format()
+      request = function()
+         return req
       end
    else
       error("unknown mode " .. tostring(mode))

@@ -22,7 +22,7 @@ type check struct {
 
 // pipelineTargets are the targets whose RSS may be at most twice the bare
 // target's.
-var pipelineTargets = []string{targetGet, targetGetRS256, targetGetEdDSA, targetPost}
+var pipelineTargets = []string{targetGet, targetGetRS256, targetGetEdDSA, targetPost, targetReplay}
 
 // evaluate checks the summaries of a run (by target name; a target that did
 // not run has none) against the targets.
@@ -55,7 +55,7 @@ func evaluate(sums map[string]summary) []check {
 	for _, r := range []struct {
 		target, what string
 		max          float64
-	}{{targetGet, "GET", 2}, {targetPost, "POST", 3}} {
+	}{{targetGet, "GET", 2}, {targetPost, "POST", 3}, {targetReplay, "POST", 3}} {
 		name, limit := fmt.Sprintf("Redis round trips per %s (%s)", r.what, r.target), fmt.Sprintf("≤ %.0f", r.max)
 		s, ok := sums[r.target]
 		switch {

@@ -14,6 +14,7 @@ func passing() map[string]summary {
 		targetGetRS256: {ratio: 0.45, maxRSS: 150, roundTripsPerReq: 2},
 		targetGetEdDSA: {ratio: 0.2, maxRSS: 150, roundTripsPerReq: 2},
 		targetPost:     {ratio: 0.6, maxRSS: 150, roundTripsPerReq: 3},
+		targetReplay:   {ratio: 0.3, maxRSS: 150, roundTripsPerReq: 2},
 		targetStock:    {ratio: 1.1, maxRSS: 90, roundTripsPerReq: math.NaN()},
 	}
 }
@@ -29,8 +30,8 @@ func results(checks []check) map[string]string {
 
 func TestEvaluatePasses(t *testing.T) {
 	checks := evaluate(passing())
-	if len(checks) != 3+2+6+2+4 {
-		t.Errorf("%d checks, want 17: %+v", len(checks), checks)
+	if len(checks) != 3+3+7+2+5 {
+		t.Errorf("%d checks, want 20: %+v", len(checks), checks)
 	}
 	for _, c := range checks {
 		if c.result != checkPass {
@@ -53,6 +54,8 @@ func TestEvaluateFails(t *testing.T) {
 		{"errors", func(m map[string]summary) { s := m[targetStock]; s.errors = 1; m[targetStock] = s }, "errors, stock-caddy"},
 		{"tokens reused", func(m map[string]summary) { s := m[targetGetEdDSA]; s.tokenWraps = 1; m[targetGetEdDSA] = s }, "tokens reused, get-new-token-eddsa"},
 		{"RSS", func(m map[string]summary) { s := m[targetPost]; s.maxRSS = 201; m[targetPost] = s }, "max RSS post / bare"},
+		{"replay round trips", func(m map[string]summary) { s := m[targetReplay]; s.roundTripsPerReq = 3.01; m[targetReplay] = s }, "Redis round trips per POST (post-replay)"},
+		{"replay RSS", func(m map[string]summary) { s := m[targetReplay]; s.maxRSS = 201; m[targetReplay] = s }, "max RSS post-replay / bare"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sums := passing()

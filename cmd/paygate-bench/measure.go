@@ -31,6 +31,10 @@ const (
 	// on Redis each call is one round trip (a script, a command, or one
 	// pipeline), the health check's pings (op "ping") aside.
 	metricStoreCalls = "paygate_store_call_duration_seconds"
+	// metricIdempotency counts idempotent requests by outcome; outcome
+	// "replayed" is a request answered with a stored response, which never
+	// reaches the upstream.
+	metricIdempotency = "paygate_idempotency_requests_total"
 )
 
 // counters are a server's cumulative counters at one moment.
@@ -48,6 +52,10 @@ type counters struct {
 	upstream int64
 }
 
+// served is how many requests the server has answered whole: passed on to
+// the upstream, or replayed.
+func (c counters) served() float64 { return float64(c.upstream) + c.replays }
+
 // runtimeCounters are what a server's /metrics tells.
 type runtimeCounters struct {
 	mallocs, allocBytes float64
@@ -57,6 +65,9 @@ type runtimeCounters struct {
 	hasRoundTrips bool
 	// byOp are the round trips by store operation.
 	byOp map[string]float64
+	// replays are the requests answered with a stored response
+	// (metricIdempotency).
+	replays float64
 }
 
 // parseStatCPU returns utime+stime from the text of /proc/PID/stat.
@@ -192,6 +203,11 @@ func (m metricFamilies) runtimeCounters() (runtimeCounters, error) {
 			}
 		}
 		c.hasRoundTrips = true
+	}
+	for _, s := range m[metricIdempotency].GetMetric() {
+		if labelValue(s, "outcome") == "replayed" {
+			c.replays += value(s)
+		}
 	}
 	return c, nil
 }

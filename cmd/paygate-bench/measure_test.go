@@ -87,6 +87,10 @@ paygate_store_call_duration_seconds_bucket{op="ping",le="0.001"} 7
 paygate_store_call_duration_seconds_bucket{op="ping",le="+Inf"} 7
 paygate_store_call_duration_seconds_sum{op="ping"} 0.01
 paygate_store_call_duration_seconds_count{op="ping"} 7
+# HELP paygate_idempotency_requests_total Requests on idempotent routes, by outcome.
+# TYPE paygate_idempotency_requests_total counter
+paygate_idempotency_requests_total{outcome="replayed"} 9
+paygate_idempotency_requests_total{outcome="stored"} 5
 # HELP paygate_policy_bundle_revision_info The active bundle.
 # TYPE paygate_policy_bundle_revision_info gauge
 paygate_policy_bundle_revision_info{revision="old"} 0
@@ -103,7 +107,7 @@ func TestRuntimeCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := runtimeCounters{mallocs: 123456, allocBytes: 987654321, roundTrips: 42, hasRoundTrips: true,
-		byOp: map[string]float64{"limit": 30, "get": 12}}
+		byOp: map[string]float64{"limit": 30, "get": 12}, replays: 9}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("runtimeCounters = %+v, want %+v", c, want)
 	}

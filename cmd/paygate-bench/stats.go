@@ -38,11 +38,11 @@ type sample struct {
 // after it.
 func newSample(w wrkResult, before, after counters, steady []counters, rss int64) sample {
 	n := float64(w.Requests)
-	// Per request of the server: those it passed on, which includes the
-	// ones still in flight when wrk stopped (their calls and CPU count in
-	// the deltas too); wrk's count where nothing reached the upstream.
-	if passed := after.upstream - before.upstream; passed > 0 {
-		n = float64(passed)
+	// Per request of the server: those it passed on or replayed, which
+	// includes the ones still in flight when wrk stopped (their calls and
+	// CPU count in the deltas too); wrk's count where it served none.
+	if served := after.served() - before.served(); served > 0 {
+		n = served
 	}
 	per := func(delta float64) float64 {
 		if n == 0 {
@@ -53,12 +53,12 @@ func newSample(w wrkResult, before, after counters, steady []counters, rss int64
 	rtFrom, rtTo, rtPer := before, after, per
 	if len(steady) == 2 {
 		rtFrom, rtTo = steady[0], steady[1]
-		passed := float64(rtTo.upstream - rtFrom.upstream)
+		served := rtTo.served() - rtFrom.served()
 		rtPer = func(delta float64) float64 {
-			if passed <= 0 {
+			if served <= 0 {
 				return math.NaN()
 			}
-			return delta / passed
+			return delta / served
 		}
 	}
 	cpu := after.cpu - before.cpu

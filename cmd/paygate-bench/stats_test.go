@@ -90,6 +90,21 @@ func TestNewSample(t *testing.T) {
 		t.Errorf("with steady readings: round trips %v by op %v, CPU %v; want 3, map[complete:1 limit:2], 750 (the whole run's)", s.roundTripsPerReq, s.roundTripsByOp, s.cpuPerReq)
 	}
 
+	// Replays never reach the upstream: the requests served are those
+	// passed on and those replayed.
+	replays := []counters{
+		{upstream: 10, runtimeCounters: runtimeCounters{roundTrips: 1000, replays: 490, hasRoundTrips: true}},
+		{upstream: 10, runtimeCounters: runtimeCounters{roundTrips: 3000, replays: 1490, hasRoundTrips: true}},
+	}
+	if s := newSample(w, before, after, replays, 0); s.roundTripsPerReq != 2 {
+		t.Errorf("replays: round trips %v per request, want 2", s.roundTripsPerReq)
+	}
+	b, a := before, after
+	b.replays, a.replays = 100, 1100
+	if s := newSample(w, b, a, nil, 0); s.cpuPerReq != 1500 {
+		t.Errorf("replays: CPU %v per request, want 1500 (1.5 s over 1000 replays)", s.cpuPerReq)
+	}
+
 	before.hasRoundTrips = false
 	if s := newSample(w, before, after, nil, 0); s.hasRoundTrips {
 		t.Error("round trips counted though the first scrape had none")

@@ -7,6 +7,7 @@ const (
 	targetGetRS256 = "get-new-token-rs256"
 	targetGetEdDSA = "get-new-token-eddsa"
 	targetPost     = "post"
+	targetReplay   = "post-replay"
 	targetStock    = "stock-caddy"
 )
 
@@ -34,6 +35,7 @@ var targets = []targetSpec{
 	{name: targetGetRS256, label: "(c) GET pipeline, new RS256 token each request", pipeline: true, load: loadNewTokens, alg: "RS256"},
 	{name: targetGetEdDSA, label: "(c) GET pipeline, new EdDSA token each request", pipeline: true, load: loadNewTokens, alg: "EdDSA"},
 	{name: targetPost, label: "(d) POST pipeline, new Idempotency-Key each request", pipeline: true, load: loadPost},
+	{name: targetReplay, label: "(d) POST pipeline, one Idempotency-Key: each request a replay", pipeline: true, load: loadReplay},
 	{name: targetStock, label: "(e) bare reverse_proxy, stock Caddy", stock: true, load: loadGet},
 }
 

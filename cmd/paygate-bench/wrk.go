@@ -29,13 +29,21 @@ const (
 	// loadPost: POST /v1/payment_intents with benchOrder, one token and a new
 	// Idempotency-Key on each request.
 	loadPost
+	// loadReplay: the same POST with checkKey, which the target's check
+	// completed, on every request: each one a replay (a client's retry).
+	loadReplay
 )
+
+// posts reports whether the load sends POSTs.
+func (m loadMode) posts() bool { return m == loadPost || m == loadReplay }
 
 const (
 	// benchIntent is the payment intent every GET reads; benchUser owns it.
 	benchIntent = "pi_bench"
 	// benchPath is what every GET asks for.
 	benchPath = "/v1/payment_intents/" + benchIntent
+	// checkKey is the Idempotency-Key of the POST a target's check sends.
+	checkKey = "paygate-bench-check"
 	// postPath is where every POST goes.
 	postPath = "/v1/payment_intents"
 	// benchOrder is every POST's body: a valid creation request.
