@@ -45,26 +45,24 @@ function init(args)
          wrk.headers["Authorization"] = "Bearer " .. tokens[i]
          return wrk.format()
       end
-   elseif mode == "post" then
+   elseif mode == "post" or mode == "replay" then
       wrk.method = "POST"
       wrk.body = args[4]
       wrk.headers["Authorization"] = "Bearer " .. args[2]
       wrk.headers["Content-Type"] = "application/json"
-      local prefix, n = args[3], 0
-      request = function()
-         n = n + 1
-         wrk.headers["Idempotency-Key"] = prefix .. n
-         return wrk.format()
-      end
-   elseif mode == "replay" then
-      wrk.method = "POST"
-      wrk.body = args[4]
-      wrk.headers["Authorization"] = "Bearer " .. args[2]
-      wrk.headers["Content-Type"] = "application/json"
-      wrk.headers["Idempotency-Key"] = args[3]
-      local req = wrk.format()
-      request = function()
-         return req
+      if mode == "replay" then
+         wrk.headers["Idempotency-Key"] = args[3]
+         local req = wrk.format()
+         request = function()
+            return req
+         end
+      else
+         local prefix, n = args[3], 0
+         request = function()
+            n = n + 1
+            wrk.headers["Idempotency-Key"] = prefix .. n
+            return wrk.format()
+         end
       end
    else
       error("unknown mode " .. tostring(mode))
