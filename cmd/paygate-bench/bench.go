@@ -56,6 +56,8 @@ type bench struct {
 	// environment, ports aside.
 	pipelineConfig string
 	pipelineEnv    []string
+	// logsOffConfig is pipelineConfig with both logs off.
+	logsOffConfig string
 	// pools are the new-token pools' files, by algorithm (see mintPools).
 	pools map[string][]string
 
@@ -168,6 +170,9 @@ func (b *bench) setUp(ctx context.Context, specs []targetSpec) error {
 	if b.pipelineConfig, err = pipelineCaddyfile(string(deploy)); err != nil {
 		return fmt.Errorf("deploy/Caddyfile: %w", err)
 	}
+	if b.logsOffConfig, err = logsOffCaddyfile(b.pipelineConfig); err != nil {
+		return fmt.Errorf("deploy/Caddyfile: %w", err)
+	}
 	if b.upstream, err = b.serve(http.HandlerFunc(upstream)); err != nil {
 		return err
 	}
@@ -206,6 +211,9 @@ func (b *bench) startTargets(ctx context.Context, specs []targetSpec) ([]*runnin
 		}
 		if spec.pipeline {
 			config, env = b.pipelineConfig, append(slices.Clone(b.pipelineEnv), portEnv(p)...)
+		}
+		if spec.logsOff {
+			config = b.logsOffConfig
 		}
 		srv, err := b.startServer(spec.name, bin, filepath.Join(b.tmp, spec.name), config, p, env)
 		if err != nil {

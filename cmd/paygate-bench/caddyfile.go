@@ -58,6 +58,33 @@ func pipelineCaddyfile(deploy string) (string, error) {
 	return burstLine.ReplaceAllString(out, "${1}"+benchBurst), nil
 }
 
+// logsOffCaddyfile returns pipeline, a pipelineCaddyfile, with its two logs
+// off and no other change: the access log (the "log" block of the
+// paygate_site snippet) removed and "decision_log off" the first line of
+// opa_authz. It fails when the text it changes is not there exactly as
+// expected.
+func logsOffCaddyfile(pipeline string) (string, error) {
+	site, err := findBlock(pipeline, 0, len(pipeline), "(paygate_site) {")
+	if err != nil {
+		return "", err
+	}
+	access, err := findBlock(pipeline, site.start, site.end, "log {")
+	if err != nil {
+		return "", fmt.Errorf("in (paygate_site): %w", err)
+	}
+	out := pipeline[:access.start] + pipeline[access.end:]
+	opa, err := findBlock(out, 0, len(out), "opa_authz {")
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(out[opa.start:opa.end], "decision_log") {
+		return "", fmt.Errorf("opa_authz already sets decision_log")
+	}
+	line, next := lineAt(out, opa.start)
+	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+	return out[:next] + indent + "\tdecision_log off\n" + out[next:], nil
+}
+
 // serverOptions returns the "servers { ... }" block of deploy's global
 // options, as written there.
 func serverOptions(deploy string) (string, error) {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,6 +145,14 @@ func TestBraceDepth(t *testing.T) {
 // deploy/Caddyfile reads (as the Makefile's check-config sets it).
 func validate(t *testing.T, config string) {
 	t.Helper()
+	paygate(t, "validate", config)
+}
+
+// paygate runs "paygate <verb> --config <config>" with the environment
+// that deploy/Caddyfile reads (as the Makefile's check-config sets it) and
+// returns its standard output.
+func paygate(t *testing.T, verb, config string) []byte {
+	t.Helper()
 	bin := testenv.Binary(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "Caddyfile")
@@ -152,7 +163,7 @@ func validate(t *testing.T, config string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "validate", "--config", path, "--adapter", "caddyfile")
+	cmd := exec.Command(bin, verb, "--config", path, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(),
 		"XDG_DATA_HOME="+dir,
 		"PAYGATE_DOMAIN=127.0.0.1", "PAYGATE_TLS=internal", "PAYGATE_BIND=127.0.0.1",
@@ -166,9 +177,13 @@ func validate(t *testing.T, config string) {
 		"PAYGATE_CATALOG="+filepath.Join(repo, "testdata", "catalog", "catalog.json"),
 		"PAYGATE_UPSTREAM=127.0.0.1:9",
 	)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("paygate validate: %v\n%s\nconfig:\n%s", err, out, config)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("paygate %s: %v\n%s\nconfig:\n%s", verb, err, stderr.String(), config)
 	}
+	return out
 }
 
 func TestPipelineCaddyfileValidates(t *testing.T) {
@@ -185,4 +200,94 @@ func TestBareCaddyfileValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	validate(t, bareCaddyfile(servers, serverPorts{http: 8080, https: 8443, adminPort: 2019}, "127.0.0.1:9"))
+}
+
+func TestLogsOffCaddyfile(t *testing.T) {
+	pipeline, err := pipelineCaddyfile(readDeploy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := logsOffCaddyfile(pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// As adapted: the pipeline's logs are on, and off in the result.
+	for _, c := range []struct {
+		config string
+		off    bool
+	}{{pipeline, false}, {got, true}} {
+		var adapted struct {
+			Apps struct {
+				HTTP struct {
+					Servers map[string]struct {
+						Logs *json.RawMessage `json:"logs"`
+					} `json:"servers"`
+				} `json:"http"`
+			} `json:"apps"`
+		}
+		text := paygate(t, "adapt", c.config)
+		if err := json.Unmarshal(text, &adapted); err != nil {
+			t.Fatal(err)
+		}
+		logged := 0
+		for _, srv := range adapted.Apps.HTTP.Servers {
+			if srv.Logs != nil {
+				logged++
+			}
+		}
+		decisionLogsOff := bytes.Count(text, []byte(`"decision_log":{"disabled":true}`))
+		if c.off && (logged != 0 || decisionLogsOff != 2) {
+			t.Errorf("logs off: %d servers log requests, want 0; %d opa_authz stages have decision_log off, want 2 (both sites)", logged, decisionLogsOff)
+		}
+		if !c.off && (logged == 0 || decisionLogsOff != 0) {
+			t.Errorf("the pipeline: %d servers log requests, want some; %d opa_authz stages have decision_log off, want 0", logged, decisionLogsOff)
+		}
+	}
+
+	// Nothing else changes: the access log's lines go, one line comes.
+	removed, added := lineDiff(strings.Split(pipeline, "\n"), strings.Split(got, "\n"))
+	if want := []string{"format redact", "log {", "}"}; !slices.Equal(removed, want) {
+		t.Errorf("lines removed %q, want %q", removed, want)
+	}
+	if want := []string{"decision_log off"}; !slices.Equal(added, want) {
+		t.Errorf("lines added %q, want %q", added, want)
+	}
+
+	for name, text := range map[string]string{
+		"no site snippet":  strings.Replace(pipeline, "(paygate_site) {", "(site) {", 1),
+		"no access log":    strings.Replace(pipeline, "\tlog {\n\t\tformat redact\n\t}\n\n\troute /v1/*", "\troute /v1/*", 1),
+		"no opa_authz":     strings.Replace(pipeline, "opa_authz {", "authz {", 1),
+		"decision_log set": strings.Replace(pipeline, "opa_authz {", "opa_authz {\n\t\t\tdecision_log console", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if text == pipeline {
+				t.Fatal("the case changes nothing")
+			}
+			if got, err := logsOffCaddyfile(text); err == nil {
+				t.Errorf("no error; result:\n%s", got)
+			}
+		})
+	}
+}
+
+// lineDiff returns the lines, blanks trimmed, that a has more often than b
+// (removed) and that b has more often than a (added), sorted.
+func lineDiff(a, b []string) (removed, added []string) {
+	count := map[string]int{}
+	for _, l := range a {
+		count[strings.TrimSpace(l)]++
+	}
+	for _, l := range b {
+		count[strings.TrimSpace(l)]--
+	}
+	for _, l := range slices.Sorted(maps.Keys(count)) {
+		for n := count[l]; n > 0; n-- {
+			removed = append(removed, l)
+		}
+		for n := count[l]; n < 0; n++ {
+			added = append(added, l)
+		}
+	}
+	return removed, added
 }

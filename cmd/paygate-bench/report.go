@@ -97,6 +97,9 @@ func (r *report) markdown() string {
 			p("- `%s`: %s\n", spec.name, strings.Join(parts, ", "))
 		}
 	}
+	if line := logsCost(r.sums); line != "" {
+		p("\n%s\n", line)
+	}
 	p("\nNotes:\n\n")
 	for _, note := range []string{
 		"Medians over the measured rounds; the ratio to (a) is the median of the per-round ratios to (a) in the same round.",
@@ -132,6 +135,20 @@ func (r *report) markdown() string {
 		p("%d. %s\n", i+1, strings.Join(order, ", "))
 	}
 	return b.String()
+}
+
+// logsCost says what the access and decision logs cost (b), from the
+// targets get and get-logs-off of the same run; "" unless both ran.
+func logsCost(sums map[string]summary) string {
+	on, okOn := sums[targetGet]
+	off, okOff := sums[targetGetNoLog]
+	if !okOn || !okOff {
+		return ""
+	}
+	return fmt.Sprintf("The access and decision logs cost (b) %s µs of CPU a request (%s%% of it), %s allocations and %s bytes (`%s` against `%s`); without them (b) is %s of (a).",
+		num(on.cpuPerReq-off.cpuPerReq, 0), num(100*(on.cpuPerReq-off.cpuPerReq)/on.cpuPerReq, 0),
+		num(on.allocsPerReq-off.allocsPerReq, 0), num(on.bytesPerReq-off.bytesPerReq, 0),
+		targetGet, targetGetNoLog, num(off.ratio, 2))
 }
 
 // busyList is each CPU's busy share, in percent, in CPU order: "98/61".

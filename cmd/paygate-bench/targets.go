@@ -4,6 +4,7 @@ package main
 const (
 	targetBare     = "bare"
 	targetGet      = "get"
+	targetGetNoLog = "get-logs-off"
 	targetGetRS256 = "get-new-token-rs256"
 	targetGetEdDSA = "get-new-token-eddsa"
 	targetPost     = "post"
@@ -21,6 +22,9 @@ type targetSpec struct {
 	// pipeline runs the shipped pipeline (pipelineCaddyfile) instead of the
 	// bare site.
 	pipeline bool
+	// logsOff turns the pipeline's access and decision logs off
+	// (logsOffCaddyfile).
+	logsOff bool
 	// load is what wrk sends.
 	load loadMode
 	// alg is the signing algorithm of the new tokens (loadNewTokens only).
@@ -32,6 +36,7 @@ type targetSpec struct {
 var targets = []targetSpec{
 	{name: targetBare, label: "(a) bare reverse_proxy, paygate", load: loadGet},
 	{name: targetGet, label: "(b) GET pipeline, one token", pipeline: true, load: loadGet},
+	{name: targetGetNoLog, label: "(b) GET pipeline, one token, access and decision logs off: what the logs cost (no target)", pipeline: true, logsOff: true, load: loadGet},
 	{name: targetGetRS256, label: "(c) GET pipeline, new RS256 token each request", pipeline: true, load: loadNewTokens, alg: "RS256"},
 	{name: targetGetEdDSA, label: "(c) GET pipeline, new EdDSA token each request", pipeline: true, load: loadNewTokens, alg: "EdDSA"},
 	{name: targetPost, label: "(d) POST pipeline, new Idempotency-Key each request", pipeline: true, load: loadPost},
