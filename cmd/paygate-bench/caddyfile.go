@@ -36,17 +36,11 @@ var (
 // production. Logs, stages and their order stay as shipped. It fails when
 // the text it changes is not there exactly as expected.
 func pipelineCaddyfile(deploy string) (string, error) {
-	route, err := findBlock(deploy, 0, len(deploy), "route /v1/* {")
+	pay, err := findInner(deploy, "route /v1/* {", "payments {")
 	if err != nil {
 		return "", err
 	}
-	pay, err := findBlock(deploy, route.start, route.end, "payments {")
-	if err != nil {
-		return "", fmt.Errorf("in route /v1/*: %w", err)
-	}
-	line := deploy[pay.start:pay.end]
-	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-	out := deploy[:pay.start] + indent + benchUpstream + "\n" + deploy[pay.end:]
+	out := deploy[:pay.start] + indentOf(deploy[pay.start:pay.end]) + benchUpstream + "\n" + deploy[pay.end:]
 
 	zones := len(zoneLine.FindAllStringIndex(out, -1))
 	rates := len(rateLine.FindAllStringIndex(out, -1))
@@ -64,13 +58,9 @@ func pipelineCaddyfile(deploy string) (string, error) {
 // opa_authz. It fails when the text it changes is not there exactly as
 // expected.
 func logsOffCaddyfile(pipeline string) (string, error) {
-	site, err := findBlock(pipeline, 0, len(pipeline), "(paygate_site) {")
+	access, err := findInner(pipeline, "(paygate_site) {", "log {")
 	if err != nil {
 		return "", err
-	}
-	access, err := findBlock(pipeline, site.start, site.end, "log {")
-	if err != nil {
-		return "", fmt.Errorf("in (paygate_site): %w", err)
 	}
 	out := pipeline[:access.start] + pipeline[access.end:]
 	opa, err := findBlock(out, 0, len(out), "opa_authz {")
@@ -81,8 +71,7 @@ func logsOffCaddyfile(pipeline string) (string, error) {
 		return "", fmt.Errorf("opa_authz already sets decision_log")
 	}
 	line, next := lineAt(out, opa.start)
-	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-	return out[:next] + indent + "\tdecision_log off\n" + out[next:], nil
+	return out[:next] + indentOf(line) + "\tdecision_log off\n" + out[next:], nil
 }
 
 // serverOptions returns the "servers { ... }" block of deploy's global
@@ -146,6 +135,25 @@ func findBlock(text string, from, to int, opener string) (block, error) {
 		off = next
 	}
 	return block{}, fmt.Errorf("the block %q does not close", opener)
+}
+
+// findInner finds the one block that inner opens inside the one block
+// that outer opens (see findBlock).
+func findInner(text, outer, inner string) (block, error) {
+	o, err := findBlock(text, 0, len(text), outer)
+	if err != nil {
+		return block{}, err
+	}
+	b, err := findBlock(text, o.start, o.end, inner)
+	if err != nil {
+		return block{}, fmt.Errorf("in %s: %w", strings.TrimSuffix(outer, " {"), err)
+	}
+	return b, nil
+}
+
+// indentOf is the blanks that line starts with.
+func indentOf(line string) string {
+	return line[:len(line)-len(strings.TrimLeft(line, " \t"))]
 }
 
 // lineAt returns the line starting at off, without its newline, and the
