@@ -611,28 +611,29 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, zones []applied
 func setHeaders(h http.Header, zones []applied, results []store.LimitResult, indexes []int) {
 	// Both fields in one buffer, the policies first, made into one string.
 	buf := make([]byte, 0, 160*len(indexes))
+	// Where each zone's partition key starts in its policy, so that the
+	// RateLimit item copies it instead of hashing again.
+	var small [16]int
+	pkAt := small[:0]
 	for n, i := range indexes {
 		if n > 0 {
 			buf = append(buf, ", "...)
 		}
 		a := zones[i]
-		buf = append(partitionKey(append(buf, a.z.policy...), a.z.Name, a.key), ':')
+		buf = append(buf, a.z.policy...)
+		pkAt = append(pkAt, len(buf))
+		buf = append(partitionKey(buf, a.z.Name, a.key), ':')
 	}
 	split := len(buf)
-	// Each zone's partition key, read back from its policy.
-	pk := 0
 	for n, i := range indexes {
 		a, res := zones[i], results[i]
 		if n > 0 {
 			buf = append(buf, ", "...)
-			pk += 2
 		}
-		pk += len(a.z.policy)
 		buf = append(append(buf, a.z.quoted...), ";r="...)
 		buf = append(strconv.AppendInt(buf, res.Remaining, 10), ";t="...)
 		buf = append(strconv.AppendInt(buf, ceilSeconds(res.ResetAfter), 10), ";pk=:"...)
-		buf = append(append(buf, buf[pk:pk+partitionKeyLen]...), ':')
-		pk += partitionKeyLen + 1
+		buf = append(append(buf, buf[pkAt[n]:pkAt[n]+partitionKeyLen]...), ':')
 	}
 	fields := string(buf)
 	h[policyField] = append(h[policyField], fields[:split])
