@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"strings"
@@ -182,6 +183,50 @@ func TestGuardPassesOtherRequestsIntact(t *testing.T) {
 			t.Errorf("the upstream got %q, want %q", got.Body, body)
 		}
 	})
+}
+
+// TestGuardRefusesEncodedBodies: a compressed body cannot be scanned, so
+// it is refused with 415 whatever it holds: a gzipped card number must not
+// reach the upstream. An identity coding is no coding and passes.
+func TestGuardRefusesEncodedBodies(t *testing.T) {
+	up := testenv.StartUpstream(t, nil)
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: up, Site: guardSite})
+	c := pg.Client()
+
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write([]byte(`{"card":{"number":"4242424242424242","cvc":"123"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cardscan.Contains(gz.String()) {
+		t.Fatal("the gzipped body shows its card number: it would be refused without its coding")
+	}
+	for _, coding := range [][]string{{"gzip"}, {"GZIP"}, {"identity, gzip"}, {"identity", "deflate"}, {"br"}} {
+		t.Run(strings.Join(coding, "; "), func(t *testing.T) {
+			header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": coding}
+			resp, body := send(t, c, "POST", pg.HTTPSURL+"/v1/payment_intents", gz.String(), header)
+			if resp.StatusCode != http.StatusUnsupportedMediaType {
+				t.Fatalf("status = %d, want 415 (body %s)", resp.StatusCode, body)
+			}
+			checkHeaders(t, resp, apiHeaders)
+			decodeAPIError(t, resp, body, "unsupported_content_encoding")
+		})
+	}
+	if reqs := up.Requests(); len(reqs) != 0 {
+		t.Fatalf("%d compressed bodies reached the upstream, first with Content-Encoding %q", len(reqs), reqs[0].Header.Values("Content-Encoding"))
+	}
+
+	plain := `{"reference":"ORD-2024-000123"}`
+	resp, body := send(t, c, "POST", pg.HTTPSURL+"/v1/payment_intents", plain, http.Header{"Content-Encoding": {"identity"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("identity coding: status = %d, want 200 (body %s)", resp.StatusCode, body)
+	}
+	if reqs := up.Requests(); len(reqs) != 1 || string(reqs[0].Body) != plain {
+		t.Fatalf("identity coding: the upstream got %d requests, want 1 with the body unchanged", len(reqs))
+	}
 }
 
 func TestGuardRefusesOversizedBodies(t *testing.T) {

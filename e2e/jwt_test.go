@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,13 +57,13 @@ const (
 	devAudience = "paygate"
 )
 
-// jwtTestKey is the ES256 key of the JWKS the test serves, under kid e2e-1.
+// jwtTestKey is an ES256 key and a JWKS of it alone, under its kid.
 type jwtTestKey struct {
 	private *ecdsa.PrivateKey
 	jwks    []byte
 }
 
-func newJWTTestKey(t *testing.T) jwtTestKey {
+func newJWTTestKey(t *testing.T, kid string) jwtTestKey {
 	t.Helper()
 	private, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -72,7 +73,7 @@ func newJWTTestKey(t *testing.T) jwtTestKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, v := range map[string]any{jwk.KeyIDKey: "e2e-1", jwk.AlgorithmKey: jwa.ES256, jwk.KeyUsageKey: "sig"} {
+	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: jwa.ES256, jwk.KeyUsageKey: "sig"} {
 		if err := public.Set(name, v); err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +111,7 @@ func paygateToken(t *testing.T, args ...string) string {
 }
 
 func TestJWTAuthThroughTheBinary(t *testing.T) {
-	key := newJWTTestKey(t)
+	key := newJWTTestKey(t, "e2e-1")
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=300")
 		_, _ = w.Write(key.jwks)
@@ -197,7 +198,17 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	hmacWithPublicKey := testenv.MintJWT(t, testenv.JWT{Alg: "HS256", Key: publicPEM, Header: map[string]any{"typ": "at+jwt"}, Claims: testenv.DevClaims("user_1")})
-	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey)
+	// Signed as it is: a second "sub" that a last-member-wins parser would
+	// take, and a second "kid" in the header.
+	claims, err := json.Marshal(testenv.DevClaims("user_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := testenv.DevKey(t).KeyID()
+	dupSub := testenv.SignJWT(t, "EdDSA", testenv.DevKey(t), fmt.Sprintf(`{"alg":"EdDSA","typ":"at+jwt","kid":%q}`, kid),
+		strings.Replace(string(claims), "{", `{"sub":"admin",`, 1))
+	dupKid := testenv.SignJWT(t, "EdDSA", testenv.DevKey(t), fmt.Sprintf(`{"alg":"EdDSA","typ":"at+jwt","kid":%q,"kid":%q}`, kid, kid), string(claims))
+	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey, dupSub, dupKid)
 
 	t.Run("refused", func(t *testing.T) {
 		tests := []struct {
@@ -217,6 +228,8 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 			{name: "alg none", header: http.Header{"Authorization": {"Bearer " + algNone}}, wantError: true},
 			{name: "alg NONE with a signature", header: http.Header{"Authorization": {"Bearer " + algNoneSigned}}, wantError: true},
 			{name: "HS256 keyed with the public key", header: http.Header{"Authorization": {"Bearer " + hmacWithPublicKey}}, wantError: true},
+			{name: "claims with sub twice", header: http.Header{"Authorization": {"Bearer " + dupSub}}, wantError: true},
+			{name: "header with kid twice", header: http.Header{"Authorization": {"Bearer " + dupKid}}, wantError: true},
 			{name: "two credentials", header: http.Header{"Authorization": {"Bearer " + devTok}, "Cookie": {"__Host-session=" + jwksTok}}, wantError: true},
 			{name: "two Authorization headers", header: http.Header{"Authorization": {"Bearer " + devTok, "Bearer " + devTok}}, wantError: true},
 			{name: "token in the query string", path: "?access_token=" + devTok},
@@ -256,6 +269,7 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 	for series, want := range map[string]float64{
 		`paygate_auth_failures_total{reason="token_expired"}`:       1,
 		`paygate_auth_failures_total{reason="credential_conflict"}`: 1,
+		`paygate_auth_failures_total{reason="duplicate_member"}`:    2,
 		`paygate_auth_failures_total{reason="cross_site_request"}`:  2,
 		`paygate_auth_failures_total{reason="credential_missing"}`:  2,
 		`paygate_auth_successes_total{source="cookie"}`:             2,
@@ -266,18 +280,74 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 	// Every refusal is logged and audited with its reason; no token is.
 	pg.Stop()
 	logs := string(pg.Logs(t))
-	for _, reason := range []string{"credential_missing", "credential_malformed", "token_malformed", "token_expired", "audience_mismatch", "issuer_mismatch", "typ_mismatch", "kid_unknown", "signature_invalid", "alg_not_allowed", "credential_conflict", "cross_site_request"} {
+	for _, reason := range []string{"credential_missing", "credential_malformed", "token_malformed", "token_expired", "audience_mismatch", "issuer_mismatch", "typ_mismatch", "kid_unknown", "signature_invalid", "alg_not_allowed", "credential_conflict", "cross_site_request", "duplicate_member"} {
 		if !strings.Contains(logs, `"msg":"token rejected"`) || !strings.Contains(logs, `"reason":"`+reason+`"`) {
 			t.Errorf("no log line for %s", reason)
 		}
 	}
-	if n := strings.Count(logs, `"action":"token_rejected"`); n != 17 {
-		t.Errorf("%d token_rejected audit events, want 17", n)
+	if n := strings.Count(logs, `"action":"token_rejected"`); n != 19 {
+		t.Errorf("%d token_rejected audit events, want 19", n)
 	}
 	for _, tok := range tokens {
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]
 		if strings.Contains(logs, tok) || strings.Contains(logs, sig) {
 			t.Fatalf("a token is in the logs")
 		}
+	}
+}
+
+// TestJWKSRemovedKeyRefusesCachedToken: a token accepted once, and so in
+// the verified-token cache, is refused as soon as its key has left the
+// identity provider's key set (a key rotated out, or revoked because it
+// leaked), not when the token expires. The refetch that finds the key gone
+// is the one another token's unknown kid triggers.
+func TestJWKSRemovedKeyRefusesCachedToken(t *testing.T) {
+	old, next := newJWTTestKey(t, "e2e-old"), newJWTTestKey(t, "e2e-next")
+	idp := new(jwksOutage)
+	idp.serve(old.jwks)
+	jwks := httptest.NewServer(idp)
+	t.Cleanup(jwks.Close)
+	devJWKS, err := filepath.Abs(filepath.Join("..", "testdata", "jwt", "dev-jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := testenv.StartUpstream(t, nil)
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
+		Upstream: up,
+		// A refetch on an unknown kid may follow the first fetch at once.
+		Site: strings.Replace(jwtSite, "strip_credential", "strip_credential\n\t\t\tjwks_retry_interval 1ms", 1),
+		Data: map[string]any{"keyFile": devJWKS, "jwksURL": jwks.URL + "/.well-known/jwks.json"},
+	})
+	c := pg.Client()
+	api := pg.HTTPSURL + "/v1/payment_intents"
+	get := func(token string) (*http.Response, []byte) {
+		return send(t, c, "GET", api, "", http.Header{"Authorization": {"Bearer " + token}})
+	}
+
+	oldTok := old.mint(t, "e2e-old")
+	for i := range 2 {
+		if resp, body := get(oldTok); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d with the old key's token: %d %s, want 200", i+1, resp.StatusCode, body)
+		}
+	}
+
+	idp.serve(next.jwks)
+	nextTok := next.mint(t, "e2e-next")
+	testenv.Eventually(t, "a token of the new key accepted (the key set refetched)", func() bool {
+		resp, _ := get(nextTok)
+		return resp.StatusCode == http.StatusOK
+	})
+
+	resp, body := get(oldTok)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old key's token after the key left the set: %d %s, want 401", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q, want error=\"invalid_token\"", got)
+	}
+	checkHeaders(t, resp, apiHeaders)
+	decodeAPIError(t, resp, body, "unauthorized")
+	if n := up.Count(); n != 3 {
+		t.Errorf("the upstream got %d requests, want 3: the old token twice, the new one once", n)
 	}
 }

@@ -219,9 +219,10 @@ https://localhost:{{.HTTPSPort}} {
 `
 
 // TestOPABundleHotReload serves signed revision 1, then 2, then a revision
-// 3 signed with an untrusted key: 3 is refused while 2 stays active, a
-// request in flight during the swap completes, and the active revision and
-// the refusal are in the metrics and the log.
+// 3 signed with an untrusted key and a revision 4 not signed at all: both
+// are refused while 2 stays active, a request in flight during the swap
+// completes, and the active revision and the refusals are in the metrics
+// and the log.
 func TestOPABundleHotReload(t *testing.T) {
 	devKey, publicKey := opaDevKey(t)
 	bundles := new(testenv.BundleServer)
@@ -290,6 +291,20 @@ func TestOPABundleHotReload(t *testing.T) {
 	pg.WaitForMetric(t, revision("3"), testenv.MetricIs(0))
 	if got := status("POST", "/v1/payment_intents"); got != 403 {
 		t.Errorf("after revision 3 was served, POST: %d, want 403 (revision 2 still deciding)", got)
+	}
+
+	// Revision 4, not signed at all: refused too.
+	failed = pg.Metric(t, failures)
+	bundles.Set("r4", opaBundle(t, "4", opaPolicyRev3, nil))
+	pg.WaitForLog(t, "the refusal of revision 4", func(e testenv.LogEntry) bool {
+		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
+			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
+	})
+	pg.WaitForMetric(t, failures, testenv.MetricAbove(failed))
+	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
+	pg.WaitForMetric(t, revision("4"), testenv.MetricIs(0))
+	if got := status("POST", "/v1/payment_intents"); got != 403 {
+		t.Errorf("after the unsigned revision 4 was served, POST: %d, want 403 (revision 2 still deciding)", got)
 	}
 }
 
