@@ -9,7 +9,7 @@ RUN_DIR   := $(CURDIR)/.run
 # module and building block (the end-to-end tests run the built binary).
 RACE_PKGS := ./internal/... ./modules/...
 
-.PHONY: all build stripe-mock kustomize run demo-cluster test lint check-config bench bench-micro bundle xcaddy image clean
+.PHONY: all build stripe-mock kustomize run demo-cluster test lint check-config bench bench-micro mutate bundle xcaddy image clean
 
 all: build
 
@@ -90,6 +90,17 @@ bench: build
 		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; \
 	}
 	taskset -c 1 $(BIN)/paygate-bench -paygate $(PAYGATE) -caddy $(BIN)/caddy $(BENCH_FLAGS)
+
+# Flags for paygate-mutate, e.g. MUTATE_FLAGS='-only webhook-any-signature'.
+MUTATE_FLAGS ?=
+
+# The mutation sweep (cmd/paygate-mutate): each mutation of
+# testdata/mutations/security.jsonl disables one security check in a copy of
+# the checkout, and some end-to-end test must then fail. About a minute a
+# mutation, so not part of `make test`. Writes testdata/mutations/latest.md
+# and fails when a mutation survives or no longer applies.
+mutate: stripe-mock kustomize
+	$(GO) run ./cmd/paygate-mutate -stripe-mock $(STRIPE_MOCK) -kustomize $(KUSTOMIZE) $(MUTATE_FLAGS)
 
 # The policies as a signed OPA bundle, signed with the development key.
 bundle: build
