@@ -37,15 +37,15 @@ const hardeningPipeline = `
 		api_response
 		reverse_proxy {{.Upstream}}`
 
-// jwksOutage is a JWKS endpoint the test switches between an outage (503)
-// and the development key set.
-type jwksOutage struct {
+// switchableJWKS is a JWKS endpoint the test switches between an outage
+// (503) and a key set.
+type switchableJWKS struct {
 	mu   sync.Mutex
 	jwks []byte // nil: the outage
 	hits int
 }
 
-func (s *jwksOutage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *switchableJWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hits++
@@ -58,13 +58,13 @@ func (s *jwksOutage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.jwks)
 }
 
-func (s *jwksOutage) serve(jwks []byte) {
+func (s *switchableJWKS) serve(jwks []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jwks = jwks
 }
 
-func (s *jwksOutage) count() int {
+func (s *switchableJWKS) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hits
@@ -85,7 +85,7 @@ func (s *jwksOutage) count() int {
 // of authentication). Counting Caddy's bare 401 for the outage (the defect)
 // has the third request of the first subtest refused with 429.
 func TestJWKSOutageAnswers503(t *testing.T) {
-	idp := new(jwksOutage)
+	idp := new(switchableJWKS)
 	jwksSrv := httptest.NewServer(idp)
 	t.Cleanup(jwksSrv.Close)
 	devJWKS, err := os.ReadFile("../testdata/jwt/dev-jwks.json")
@@ -537,10 +537,7 @@ func TestDeployRequiresAccessTokens(t *testing.T) {
 			}
 			reached := up.Count() - before
 			if tt.wantStatus == 401 {
-				decodeAPIError(t, resp, body, "unauthorized")
-				if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
-					t.Errorf("WWW-Authenticate = %q", got)
-				}
+				wantTokenRefused(t, resp, body)
 				if reached != 0 {
 					t.Error("a refused token reached the upstream")
 				}

@@ -40,6 +40,21 @@ func send(t *testing.T, c *http.Client, method, url, body string, header http.He
 	return resp, b
 }
 
+// wantTokenRefused checks that resp is paygate's 401 for a bad token: the
+// challenge names error="invalid_token", and the body is the API's
+// "unauthorized" error with the API's headers.
+func wantTokenRefused(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401 (body %s)", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q, want error=\"invalid_token\"", got)
+	}
+	checkHeaders(t, resp, apiHeaders)
+	decodeAPIError(t, resp, body, "unauthorized")
+}
+
 // decodeAPIError checks that body is paygate's JSON error with code and the
 // response's request ID, and returns it.
 func decodeAPIError(t *testing.T, resp *http.Response, body []byte, code string) apiError {

@@ -278,34 +278,27 @@ func TestOPABundleHotReload(t *testing.T) {
 		pg.WaitForLog(t, "the activation of revision "+rev, testenv.LogFields(map[string]string{"msg": "policy activated", "revision": rev}))
 	}
 
-	// Revision 3, signed with a key paygate does not trust: refused.
-	failed := pg.Metric(t, failures)
-	bundles.Set("r3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
-	pg.WaitForLog(t, "the refusal of revision 3", func(e testenv.LogEntry) bool {
-		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
-			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
-	})
-	pg.WaitForMetric(t, failures, testenv.MetricAbove(failed))
-	// Revision 2 stays the active one; 3 is not reported.
-	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
-	pg.WaitForMetric(t, revision("3"), testenv.MetricIs(0))
-	if got := status("POST", "/v1/payment_intents"); got != 403 {
-		t.Errorf("after revision 3 was served, POST: %d, want 403 (revision 2 still deciding)", got)
+	// refused serves a bundle that must be refused: revision 2 stays the
+	// active one, and rev is not reported.
+	refused := func(rev string, bundle []byte) {
+		t.Helper()
+		failed := pg.Metric(t, failures)
+		bundles.Set("r"+rev, bundle)
+		pg.WaitForLog(t, "the refusal of revision "+rev, func(e testenv.LogEntry) bool {
+			return e.Str("msg") == "policy bundle refused; the active policy stays" &&
+				e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
+		})
+		pg.WaitForMetric(t, failures, testenv.MetricAbove(failed))
+		pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
+		pg.WaitForMetric(t, revision(rev), testenv.MetricIs(0))
+		if got := status("POST", "/v1/payment_intents"); got != 403 {
+			t.Errorf("after revision %s was served, POST: %d, want 403 (revision 2 still deciding)", rev, got)
+		}
 	}
-
-	// Revision 4, not signed at all: refused too.
-	failed = pg.Metric(t, failures)
-	bundles.Set("r4", opaBundle(t, "4", opaPolicyRev3, nil))
-	pg.WaitForLog(t, "the refusal of revision 4", func(e testenv.LogEntry) bool {
-		return e.Str("msg") == "policy bundle refused; the active policy stays" &&
-			e.Str("active_revision") == "2" && strings.Contains(e.Str("error"), "signature")
-	})
-	pg.WaitForMetric(t, failures, testenv.MetricAbove(failed))
-	pg.WaitForMetric(t, revision("2"), testenv.MetricIs(1))
-	pg.WaitForMetric(t, revision("4"), testenv.MetricIs(0))
-	if got := status("POST", "/v1/payment_intents"); got != 403 {
-		t.Errorf("after the unsigned revision 4 was served, POST: %d, want 403 (revision 2 still deciding)", got)
-	}
+	// Revision 3, signed with a key paygate does not trust.
+	refused("3", opaBundle(t, "3", opaPolicyRev3, opaUntrustedKey(t)))
+	// Revision 4, not signed at all.
+	refused("4", opaBundle(t, "4", opaPolicyRev3, nil))
 }
 
 // TestOPAConfigReloadSwapsPolicy reloads Caddy's config with another policy
