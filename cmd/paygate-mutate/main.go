@@ -45,12 +45,12 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	results, err := sweep(ctx, opts, os.Stderr)
+	results, checkout, err := sweep(ctx, opts, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "paygate-mutate:", err)
 		return 2
 	}
-	text := report(results)
+	text := report(results, checkout)
 	if err := os.WriteFile(opts.out, []byte(text), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "paygate-mutate:", err)
 		return 2

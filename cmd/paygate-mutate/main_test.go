@@ -128,8 +128,9 @@ func TestReport(t *testing.T) {
 		{m: mutation{ID: "w", Check: "c"}, verdict: killed, failed: []string{"TestB"}, wholeRun: true},
 		{m: mutation{ID: "s", Check: "d"}, verdict: survived, wholeRun: true},
 		{m: mutation{ID: "x", Check: "e"}, verdict: stale, detail: "x.go: not found"},
-	})
+	}, "abc1234")
 	for _, want := range []string{
+		"- Checkout: abc1234\n",
 		"4 mutations: 2 killed, 1 survived, 1 stale, 0 did not build, 0 without a verdict",
 		"| `k` | a \\| b | killed | TestA |",
 		"| `w` | c | killed | TestB (not a named test: the whole package ran) |",

@@ -40,22 +40,27 @@ type result struct {
 }
 
 // sweep runs the catalogue's mutations (or opts.only) one at a time in a
-// copy of the repository, logging progress to progress.
-func sweep(ctx context.Context, opts options, progress io.Writer) ([]result, error) {
+// copy of the repository, logging progress to progress. It returns the
+// results and which checkout they are of.
+func sweep(ctx context.Context, opts options, progress io.Writer) ([]result, string, error) {
 	ms, err := loadCatalogue(opts.catalogue)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if ms, err = selectMutations(ms, opts.only); err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	checkout, err := describeCheckout(ctx, opts.repo)
+	if err != nil {
+		return nil, "", err
 	}
 	dir, err := os.MkdirTemp("", "paygate-mutate-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer os.RemoveAll(dir)
 	if err := copyCheckout(ctx, opts.repo, dir); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	w := &workspace{dir: dir, opts: opts}
 
@@ -63,26 +68,26 @@ func sweep(ctx context.Context, opts options, progress io.Writer) ([]result, err
 	// would look killed.
 	fmt.Fprintln(progress, "baseline: building and running the named tests without a mutation")
 	if out, err := w.build(ctx); err != nil {
-		return nil, fmt.Errorf("building without a mutation: %v\n%s", err, out)
+		return nil, "", fmt.Errorf("building without a mutation: %v\n%s", err, out)
 	}
 	patterns := make([]string, len(ms))
 	for i, m := range ms {
 		patterns[i] = "(?:" + m.Tests + ")"
 	}
 	if failed, out, err := w.test(ctx, strings.Join(patterns, "|")); err != nil {
-		return nil, fmt.Errorf("the named tests fail without a mutation (%s): %v\n%s", strings.Join(failed, ", "), err, tail(out))
+		return nil, "", fmt.Errorf("the named tests fail without a mutation (%s): %v\n%s", strings.Join(failed, ", "), err, tail(out))
 	}
 
 	var results []result
 	for _, m := range ms {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		r := w.try(ctx, m)
 		fmt.Fprintf(progress, "%s: %s %s (%s)\n", m.ID, r.verdict, strings.Join(r.failed, " "), r.took.Round(time.Second))
 		results = append(results, r)
 	}
-	return results, nil
+	return results, checkout, nil
 }
 
 // selectMutations keeps the mutations named in only, all when it is empty.
@@ -99,6 +104,32 @@ func selectMutations(ms []mutation, only []string) ([]mutation, error) {
 		out = append(out, ms[i])
 	}
 	return out, nil
+}
+
+// describeCheckout names the commit of the checkout at repo, and says when
+// its files differ from it.
+func describeCheckout(ctx context.Context, repo string) (string, error) {
+	git := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = repo
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	rev, err := git("rev-parse", "--short", "HEAD")
+	if err != nil {
+		return "", err
+	}
+	status, err := git("status", "--porcelain")
+	if err != nil {
+		return "", err
+	}
+	if status != "" {
+		rev += ", with uncommitted changes"
+	}
+	return rev, nil
 }
 
 // copyCheckout copies the files of the checkout at repo that git tracks or
