@@ -36,6 +36,8 @@ var plantedCards = map[string]string{
 	"card in the token cookie":     "6011000990139424",
 	"card in a form body":          "2223003122003222",
 	"card sent to a dead upstream": "3056930009020004",
+	"card in a refused name":       "5200828282828210",
+	"card in a refused media type": "4000002760003184",
 }
 
 // leakPlants are the secrets the attacks of TestLeakScanGuardPipeline plant.
@@ -70,6 +72,13 @@ https://localhost:{{.HTTPSPort}} {
 	log {
 		format {{.Data.format}}
 		level DEBUG
+	}
+	route /guarded/* {
+		security_headers api
+		tls_enforce
+		request_guard
+		card_data_guard
+		reverse_proxy {{.Upstream}}
 	}
 	route /dead/* {
 		security_headers api
@@ -161,6 +170,19 @@ func leakAttacks() []leakAttack {
 			header: http.Header{"X-Client-Secret": {plantedClientSecret}}, status: 200},
 		{name: "basic credentials", method: "GET", target: "/v1/payment_methods?auth=Basic%20" + plantedBasic + "&password=" + plantedPassword,
 			header: http.Header{"Authorization": {"Basic " + plantedBasic}, "Proxy-Authorization": {"Basic " + plantedBasic}, "X-Forwarded-Authorization": {"Basic " + plantedBasic}}, status: 200},
+		// request_guard refuses these before card_data_guard sees them, and
+		// its cause quotes the offending name with Go's %q: the escape it
+		// writes for a control or invisible character must not glue onto
+		// the digits after it and hide a card number from the redaction.
+		{name: "card in a repeated parameter's name, after a NUL", method: "GET",
+			target: "/guarded/v1/payment_methods?%00" + card["card in a refused name"] + "=1&%00" + card["card in a refused name"] + "=2", status: 400},
+		{name: "card in a media type parameter, after an invisible character", method: "POST", target: "/guarded/v1/payment_intents",
+			header: http.Header{"Content-Type": {"application/json; x=\"\U000e0001" + card["card in a refused media type"] + "\""}}, body: "{}", status: 415},
+		{name: "secrets in a repeated parameter's name, after escapes", method: "GET",
+			target: "/guarded/v1/payment_methods?%0A" + plantedSecretKey + "=1&%0A" + plantedSecretKey + "=2&%C2%A0" + plantedWebhook + "=1&%C2%A0" + plantedWebhook + "=2&%09" + plantedJWT + "=1&%09" + plantedJWT + "=2",
+			status: 400},
+		{name: "Stripe key in a Content-Encoding, after a tab", method: "POST", target: "/guarded/v1/payment_intents",
+			header: http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"x\t" + plantedRestricted}}, body: "{}", status: 415},
 		{name: "secrets sent to a dead upstream", method: "POST", target: "/dead/v1/payment_intents?access_token=" + plantedJWT + "&cvc=" + plantedCVC,
 			header: http.Header{"Authorization": {"Bearer " + plantedJWT}, "Cookie": {"__Host-session=" + card["card sent to a dead upstream"]}, "X-Stripe-Key": {plantedSecretKey}},
 			body:   `{"reference":"ORD-2024-000123"}`, status: 502},

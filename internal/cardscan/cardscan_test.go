@@ -258,6 +258,19 @@ func TestDecoding(t *testing.T) {
 		{"4242424242424242%41", true},
 		{`a\\n4242424242424242`, true},
 		{`4242\u00a04242\u00a04242\u00a04242`, false},
+		// Go's quoting (%q) of what is not printable: the escape is a
+		// delimiter, not the start of a longer run of digits.
+		{`"\x004242424242424242"`, true},
+		{`"\U000e00015555555555554444"`, true},
+		{`"\u00a04242424242424242"`, true},
+		{`"\a4242424242424242\v"`, true},
+		{`"\xff\xfe378282246310005"`, true},
+		// Not Go's: "\x42" is printable, so Go writes 'B'; the escape's
+		// bytes stand for themselves.
+		{`\x42424242424242`, false},
+		{`\U0000004242424242424242`, false},
+		{`\x1`, false},
+		{`\U0000`, false},
 	}
 	for _, tt := range tests {
 		if got := Contains(tt.text); got != tt.want {

@@ -5,22 +5,30 @@ const (
 	dText      = iota // between escapes
 	dPercent          // after '%' (and maybe one hex digit)
 	dBackslash        // after '\'
-	dUnicode          // after "\u" (and up to three hex digits)
+	dHex              // after "\u", "\x" or "\U" (and fewer hex digits than it takes)
 )
 
 // decoder undoes, in a stream, the encodings that hide a card number's
 // digits or separators from a plain scan: URL percent-escapes (queries, form
-// bodies, URL-encoded paths and headers) and JSON string escapes
-// ("\n4242...", "\u0020"). Malformed escapes pass through as they are. A
+// bodies, URL-encoded paths and headers), JSON string escapes ("\n4242...",
+// "\u0020"), and the escapes Go's quoting (%q, strconv.Quote) writes for
+// what is not printable ("\x00", "\a", "\U000e0001"), so that a quoted
+// piece of a request in a log line is read as the request was: a number
+// right after such an escape is a number, not the tail of a longer run of
+// digits. Malformed escapes pass through as they are. A
 // '+' needs no decoding: the machine reads it as a space where it separates
 // digit groups. It feeds the decoded bytes, each with the span of the stream
 // it came from, to Scanner.emit.
 type decoder struct {
 	state uint8
-	start int     // stream offset of the pending escape
-	pend  [6]byte // the pending escape's bytes, as written
+	start int      // stream offset of the pending escape
+	pend  [10]byte // the pending escape's bytes, as written
 	npend int
+	need  int // the bytes a dHex escape has in all: "\x" 4, "\u" 6, "\U" 10
 }
+
+// escapeDigits tells how many hex digits follow each escape letter.
+var escapeDigits = [256]int{'x': 2, 'u': 4, 'U': 8}
 
 func (s *Scanner) decode(c byte, at int) {
 	d := &s.dec
@@ -48,8 +56,9 @@ func (s *Scanner) decode(c byte, at int) {
 		}
 	case dBackslash:
 		switch c {
-		case 'u':
-			d.state = dUnicode
+		case 'u', 'x', 'U':
+			d.state = dHex
+			d.need = 2 + escapeDigits[c]
 			d.pend[d.npend] = c
 			d.npend++
 			return
@@ -57,31 +66,53 @@ func (s *Scanner) decode(c byte, at int) {
 			s.escaped(c, at)
 			d.state = dText
 			return
-		case 'b', 'f', 'n', 'r', 't':
+		case 'a', 'b', 'f', 'n', 'r', 't', 'v':
 			// Control characters: delimiters, whichever they are.
 			s.escaped('\n', at)
 			d.state = dText
 			return
 		}
-	case dUnicode:
+	case dHex:
 		if unhex(c) >= 0 {
-			if d.npend < 5 {
-				d.pend[d.npend] = c
-				d.npend++
+			d.pend[d.npend] = c
+			d.npend++
+			if d.npend < d.need {
 				return
 			}
-			r := unhex(d.pend[2])<<12 | unhex(d.pend[3])<<8 | unhex(d.pend[4])<<4 | unhex(c)
-			if r >= 0x80 {
-				r = 0x80 // a delimiter, like every byte of a non-ASCII character
+			if r, ok := d.hexValue(); ok {
+				s.escaped(r, at)
+				d.state = dText
+				return
 			}
-			s.escaped(byte(r), at)
-			d.state = dText
+			// Not an escape Go or JSON would write: its bytes stand for
+			// themselves.
+			s.flushEscape()
 			return
 		}
 	}
 	// A malformed escape: its bytes stand for themselves, and c starts over.
 	s.flushEscape()
 	s.decode(c, at)
+}
+
+// hexValue returns the byte that the complete hex escape in pend stands for
+// as far as card numbers go: an ASCII character as it is, anything beyond
+// ASCII as 0x80, a delimiter (like every byte of a non-ASCII character). A
+// JSON "\u" escape may stand for any character; Go writes "\x" and "\U"
+// only for what is not printable, so one that decodes to a printable ASCII
+// character ("\x42") is not an escape at all.
+func (d *decoder) hexValue() (byte, bool) {
+	var r uint32
+	for _, c := range d.pend[2:d.npend] {
+		r = r<<4 | uint32(unhex(c))
+	}
+	if d.pend[1] != 'u' && r >= ' ' && r < 0x7f {
+		return 0, false
+	}
+	if r >= 0x80 {
+		return 0x80, true
+	}
+	return byte(r), true
 }
 
 // escaped emits c, decoded from the escape that ends at at.

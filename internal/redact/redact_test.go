@@ -59,6 +59,12 @@ func TestString(t *testing.T) {
 		{"stripe signature header", "Stripe-Signature: t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd", "Stripe-Signature: [redacted]"},
 		{"custom sensitive header", "X-Card-CVC: 123", "X-Card-CVC: [redacted]"},
 		{"time is not a name", "at 10:30:00 on 2024-01-15", "at 10:30:00 on 2024-01-15"},
+		{"card after Go's escape", `query parameter "\x004242424242424242" given 2 times`, `query parameter "\x00[card_ending_4242]" given 2 times`},
+		{"card after Go's long escape", `parameter x="\U000e0001378282246310005"`, `parameter x="\U000e0001[card_ending_0005]"`},
+		{"key after an escape", `"\nsk_live_51HxAbCdEf0123456789" and "\tsk_test_4eC39HqLyjWDarjtT1zdp7dc"`, `"\nsk_live_[redacted]" and "\tsk_test_[redacted]"`},
+		{"secret after a unicode escape", `"\u00a0whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`, `"\u00a0whsec_[redacted]"`},
+		{"JWT after an escape", `"\x00` + jwt + `"`, `"\x00[redacted]"`},
+		{"word after a letter is no escape", "task_live_x", "task_live_x"},
 		{"cause of a refusal", "card_data_not_accepted: card number in the query string", "card_data_not_accepted: card number in the query string"},
 	}
 	for _, tt := range tests {

@@ -84,10 +84,41 @@ func tokenSpans(spans []span, s string) []span {
 }
 
 // tokenStart reports whether a token may start at s[i]: at the start of s,
-// after a character that cannot be part of an identifier, or after a
-// percent-escape ("token%3DeyJ...").
+// after a character that cannot be part of an identifier, or after an
+// escape: a percent-escape ("token%3DeyJ..."), or a backslash escape of
+// JSON or Go's quoting ("\nsk_live_...", "\u00a0whsec_...", "\x00eyJ...").
 func tokenStart(s string, i int) bool {
-	return i == 0 || !wordChars[s[i-1]] || i >= 3 && s[i-3] == '%'
+	return i == 0 || !wordChars[s[i-1]] || i >= 3 && s[i-3] == '%' || afterBackslashEscape(s, i)
+}
+
+// afterBackslashEscape reports whether a backslash escape ends right before
+// s[i]: a letter one ("\n"), or "\x", "\u" or "\U" and their hex digits.
+// An escaped backslash before the letter ("\\n") counts too: masking errs
+// on the side of too much.
+func afterBackslashEscape(s string, i int) bool {
+	if i >= 2 && s[i-2] == '\\' && strings.IndexByte("abfnrtv", s[i-1]) >= 0 {
+		return true
+	}
+	for _, e := range [...]struct {
+		letter byte
+		digits int
+	}{{'x', 2}, {'u', 4}, {'U', 8}} {
+		j := i - e.digits - 2
+		if j >= 0 && s[j] == '\\' && s[j+1] == e.letter && isHex(s[j+2:i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHex reports whether s is all hex digits.
+func isHex(s string) bool {
+	for i := range len(s) {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", rune(s[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // jwtEnd returns the end of the JWT at s[i], or 0 when there is none: "eyJ"
