@@ -197,8 +197,16 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(body, &methods); err != nil {
 		t.Errorf("through the trusted proxy: not the API's JSON: %v: %q", err, body)
 	}
+	wantHSTS := func(what string, resp *http.Response) {
+		t.Helper()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != apiHeaders["Strict-Transport-Security"] {
+			t.Errorf("%s: Strict-Transport-Security = %q, want %q", what, got, apiHeaders["Strict-Transport-Security"])
+		}
+	}
+	wantHSTS("the API through the trusted proxy", resp)
 	resp, body = send(t, pg.Client(), "GET", pg.HTTPURL+"/about", "", proxied)
 	want("a page through the trusted proxy", resp, body, http.StatusOK)
+	wantHSTS("a page through the trusted proxy", resp)
 	if n := up.Count(); n != 1 {
 		t.Errorf("the application got %d requests, want the page", n)
 	}

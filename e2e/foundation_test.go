@@ -42,7 +42,7 @@ func checkHeaders(t *testing.T, resp *http.Response, want map[string]string) {
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Error("X-Request-Id missing")
 	}
-	for _, k := range []string{"X-Powered-By", "Server", "X-AspNet-Version", "X-AspNetMvc-Version"} {
+	for _, k := range []string{"X-Powered-By", "Server", "Via", "X-AspNet-Version", "X-AspNetMvc-Version"} {
 		if v := resp.Header.Values(k); len(v) != 0 {
 			t.Errorf("%s = %q, want it removed", k, v)
 		}
@@ -105,6 +105,7 @@ func weakeningUpstream() http.Handler {
 		h.Set("Server", "Apache/2.4.1 (Unix) OpenSSL/1.0.1")
 		h.Set("X-AspNet-Version", "4.0.30319")
 		h.Set("X-AspNetMvc-Version", "5.2")
+		h.Set("Via", "1.1 varnish (Varnish/6.0)")
 		h.Set("X-Frame-Options", "ALLOWALL")
 		h.Set("X-Request-Id", "forged-by-upstream")
 		switch r.URL.Path {
@@ -276,6 +277,15 @@ http://localhost:{{.HTTPPort}} {
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
 			}
+			// HSTS goes to a client that used TLS, to paygate or to the
+			// trusted proxy, and to no other.
+			hsts := resp.Header.Values("Strict-Transport-Security")
+			if tt.wantStatus == 200 && (len(hsts) != 1 || hsts[0] != apiHeaders["Strict-Transport-Security"]) {
+				t.Errorf("Strict-Transport-Security = %q behind the proxy that terminated TLS, want %q", hsts, apiHeaders["Strict-Transport-Security"])
+			}
+			if tt.wantStatus == 403 && len(hsts) != 0 {
+				t.Errorf("Strict-Transport-Security = %q over plain HTTP, want none", hsts)
+			}
 			if tt.wantStatus == 403 {
 				decodeAPIError(t, resp, body, "tls_required")
 				if up.Count() != 0 {
@@ -375,6 +385,15 @@ func TestTLSPolicy(t *testing.T) {
 			resp, body := send(t, c, "GET", pg.HTTPSURL+tt.path, "", nil)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			// HSTS goes to a client that used TLS, to paygate or to the
+			// trusted proxy, and to no other.
+			hsts := resp.Header.Values("Strict-Transport-Security")
+			if tt.wantStatus == 200 && (len(hsts) != 1 || hsts[0] != apiHeaders["Strict-Transport-Security"]) {
+				t.Errorf("Strict-Transport-Security = %q behind the proxy that terminated TLS, want %q", hsts, apiHeaders["Strict-Transport-Security"])
+			}
+			if tt.wantStatus == 403 && len(hsts) != 0 {
+				t.Errorf("Strict-Transport-Security = %q over plain HTTP, want none", hsts)
 			}
 			if tt.wantStatus == 403 {
 				decodeAPIError(t, resp, body, "tls_version_too_low")

@@ -255,6 +255,8 @@ var spoofedHeaders = []string{
 	"X-Forwarded-User", "X-Auth-Request-User", "X-Auth-Request-Email", "Remote-User", "X-Remote-User",
 	"X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Prefix", "X-Original-Method",
 	"X-HTTP-Method-Override", "X-User-Id", "X-User-Email",
+	"Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP",
+	"X-Forwarded-Uri", "X-Forwarded-Method",
 }
 
 // hyphenSpellings are the spellings of a header name without underscores:
@@ -266,8 +268,12 @@ func hyphenSpellings(name string) []string {
 // underscoreSpellings are spellings of a header name with underscores
 // that CGI-style upstreams read as the name itself, each of a different
 // canonical form (Go's server would merge two of one form into one field
-// with two values): all underscores, and one underscore among dashes.
+// with two values): all underscores, and one underscore among dashes. A
+// name without a dash has none.
 func underscoreSpellings(name string) []string {
+	if !strings.Contains(name, "-") {
+		return nil
+	}
 	// Compact: both are one spelling for a name with one dash.
 	return slices.Compact([]string{strings.ToLower(strings.ReplaceAll(name, "-", "_")),
 		strings.Replace(strings.ToLower(name), "-", "_", 1)})
@@ -419,20 +425,17 @@ func spoofRequest(t *testing.T, pg *testenv.Paygate, up *testenv.Upstream, lines
 // naming paygate's own headers in Connection (as hop-by-hop, which
 // reverse_proxy deletes) does not make the upstream lose them: the recorder
 // still sees the X-User-Id and X-User-Email that jwt_auth set and the
-// X-Request-Id that the route sets for it. The X-Request-Id cases fail
-// without request_guard's Connection clean-up (jwt_auth cleans only its
-// identity headers); the X-User-Id cases fail without both (both tried).
+// X-Request-Id that request_guard sets for it in place of the client's.
+// The X-Request-Id cases fail without request_guard's Connection clean-up
+// (jwt_auth cleans only its identity headers); the X-User-Id cases fail
+// without both (both tried).
 // Caddy's proxy deletes the canonical form of each token, so the underscore
 // tokens (x_user_id) cannot drop anything there; they stay as cases for a
 // proxy that folds '_'. A header the client itself names as hop-by-hop
 // still goes.
 func TestConnectionCannotDropPaygateHeaders(t *testing.T) {
 	up := testenv.StartUpstream(t, nil)
-	pg := startHardening(t, hardeningConfig{
-		upstream: up,
-		// How an operator passes paygate's request ID to the application.
-		extra: "request_header X-Request-Id {http.request.uuid}",
-	})
+	pg := startHardening(t, hardeningConfig{upstream: up})
 	token := hardeningToken(t, true)
 
 	for i, connection := range [][]string{
@@ -963,6 +966,111 @@ func TestUpstreamFaultsBecomePaygateErrors(t *testing.T) {
 				}
 				checkHeaders(t, resp, apiHeaders)
 			})
+		})
+	}
+}
+
+// trailerSite has a page route in front of the application, as the shipped
+// Caddyfile's, and a route where card_data_guard works alone.
+const trailerSite = `
+https://localhost:{{.HTTPSPort}} {
+	bind 127.0.0.1
+	route /guard-only/* {
+		security_headers api
+		card_data_guard
+		reverse_proxy {{.Upstream}}
+	}
+	route {
+		security_headers stripe
+		tls_enforce
+		request_guard page
+		reverse_proxy {{.Upstream}}
+	}
+	handle_errors {
+		paygate_error
+	}
+}
+`
+
+// sendWithTrailer POSTs body over HTTP/2 with the trailers, which Go's
+// client announces in the request's header and sends after the body.
+func sendWithTrailer(t *testing.T, pg *testenv.Paygate, target string, header, trailer http.Header) (*http.Response, []byte) {
+	t.Helper()
+	// A body of unknown length: the client sends trailers only then.
+	req, err := http.NewRequest("POST", pg.HTTPSURL+target, io.MultiReader(strings.NewReader("{}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	req.Trailer = trailer
+	resp, err := pg.Client().Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	return resp, body
+}
+
+// TestRequestTrailersRefused: trailers arrive after the body, where neither
+// the card-data guard's scan of the header nor request_guard's clean-up of
+// identity headers and method overrides looks, and an upstream may merge
+// them into the header. On the API any trailer is refused; in front of the
+// application, a trailer named like a stripped header; and card_data_guard
+// scans the trailers it receives with the body. A harmless trailer on a
+// page still reaches the application (so the refusals are not the proxy
+// dropping trailers anyway).
+func TestRequestTrailersRefused(t *testing.T) {
+	up := testenv.StartUpstream(t, nil)
+	api := startHardening(t, hardeningConfig{upstream: up})
+	pages := testenv.StartPaygate(t, testenv.PaygateOptions{Upstream: up, Site: trailerSite})
+	auth := http.Header{"Authorization": {"Bearer " + hardeningToken(t, true)}}
+	for _, tt := range []struct {
+		name    string
+		pg      *testenv.Paygate
+		path    string
+		trailer http.Header
+		code    string // "" when the request passes
+	}{
+		{"API, identity trailer", api, "/v1/payment_intents", http.Header{"X-User-Id": {spoofValue}}, "trailers_not_accepted"},
+		{"API, method override trailer", api, "/v1/payment_intents", http.Header{"X-Http-Method-Override": {"DELETE"}}, "trailers_not_accepted"},
+		{"API, harmless trailer", api, "/v1/payment_intents", http.Header{"X-Checksum": {"abc"}}, "trailers_not_accepted"},
+		{"page, identity trailer", pages, "/account", http.Header{"X-User-Id": {spoofValue}}, "trailers_not_accepted"},
+		{"page, underscore spelling", pages, "/account", http.Header{"X_forwarded_user": {spoofValue}}, "trailers_not_accepted"},
+		{"page, client's request ID", pages, "/account", http.Header{"X-Request-Id": {spoofValue}}, "trailers_not_accepted"},
+		{"guard alone, card in a trailer", pages, "/guard-only/pay", http.Header{"X-Card": {"4242 4242 4242 4242"}}, "card_data_not_accepted"},
+		{"guard alone, card in a trailer's name", pages, "/guard-only/pay", http.Header{"X-4242424242424242": {"1"}}, "card_data_not_accepted"},
+		{"page, harmless trailer", pages, "/account", http.Header{"X-Checksum": {"abc"}}, ""},
+		{"guard alone, harmless trailer", pages, "/guard-only/pay", http.Header{"X-Checksum": {"abc"}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			caseName := strings.ReplaceAll(tt.name, " ", "-")
+			resp, body := sendWithTrailer(t, tt.pg, tt.path+"?case="+caseName, auth, tt.trailer)
+			if tt.code == "" {
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status = %d, want 200 (body %s)", resp.StatusCode, body)
+				}
+				if got := recorded(t, up, caseName).Trailer; got.Get("X-Checksum") != "abc" {
+					t.Errorf("the application got trailers %v, want X-Checksum: abc", got)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400 (body %s)", resp.StatusCode, body)
+			}
+			decodeAPIError(t, resp, body, tt.code)
+			for _, r := range up.Requests() {
+				if r.URL.Query().Get("case") == caseName {
+					t.Errorf("the refused request reached the application, trailers %v", r.Trailer)
+				}
+			}
 		})
 	}
 }

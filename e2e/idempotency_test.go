@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -559,4 +561,76 @@ func TestIdempotencyUpstream(t *testing.T) {
 			t.Errorf("the upstream ran the request %d times, want 1", n)
 		}
 	})
+}
+
+// TestIdempotencyRecordKeepsOnlyReplayedHeaders opens, as someone holding
+// the seal key and the store would, the record of an upstream answer that
+// set a cookie: it holds the headers a replay sends (Content-Type) and
+// nothing else, the session cookie above all, which would otherwise sit in
+// the store for the record's whole retention.
+func TestIdempotencyRecordKeepsOnlyReplayedHeaders(t *testing.T) {
+	rs := testenv.Redis(t)
+	up := testenv.StartUpstream(t, idemUpstream())
+	pg := testenv.StartPaygate(t, testenv.PaygateOptions{
+		Upstream: up,
+		Global:   redisStoreGlobal(rs),
+		Site:     idemUpstreamSite,
+		Data:     map[string]any{"auth": opaAuth(t)},
+		Env:      map[string]string{"K": e2eSealKey},
+	})
+	h := http.Header{"Authorization": {"Bearer " + testenv.DevToken(t, "alice", nil)},
+		"Content-Type": {"application/json"}, "Idempotency-Key": {"ik-at-rest"}}
+	resp, body := send(t, pg.Client(), http.MethodPost, pg.HTTPSURL+"/v1/payment_intents?case=cookie", "{}", h)
+	wantPaymentStatus(t, resp, body, http.StatusCreated)
+	if resp.Header.Get("Set-Cookie") == "" {
+		t.Fatal("the answer lost the upstream's Set-Cookie: nothing to look for")
+	}
+
+	ctx := context.Background()
+	rdb := rs.Client(t)
+	names, err := rdb.Keys(ctx, "paygate:*:idem").Result()
+	if err != nil || len(names) != 1 {
+		t.Fatalf("idempotency records %q (%v), want one", names, err)
+	}
+	sealed, err := rdb.HGet(ctx, names[0], "value").Result()
+	if err != nil {
+		t.Fatalf("HGET %s value: %v", names[0], err)
+	}
+	// The record's format: key ID, '.', nonce, AES-256-GCM ciphertext with
+	// the store key as associated data.
+	key, err := base64.StdEncoding.DecodeString(e2eSealKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(sealed, ".")
+	if len(rest) < aead.NonceSize() {
+		t.Fatalf("record %s is not sealed as expected", names[0])
+	}
+	plain, err := aead.Open(nil, []byte(rest[:aead.NonceSize()]), []byte(rest[aead.NonceSize():]), []byte(strings.TrimPrefix(names[0], "paygate:")))
+	if err != nil {
+		t.Fatalf("opening record %s: %v", names[0], err)
+	}
+	var rec struct {
+		Status int         `json:"status"`
+		Header http.Header `json:"header"`
+	}
+	if err := json.Unmarshal(plain, &rec); err != nil {
+		t.Fatalf("record %s: %v", names[0], err)
+	}
+	if rec.Status != http.StatusCreated || rec.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("record: status %d, headers %v; want 201 with the upstream's Content-Type", rec.Status, rec.Header)
+	}
+	for name := range rec.Header {
+		if name != "Content-Type" {
+			t.Errorf("the record keeps %s: %q, which no replay sends", name, rec.Header[name])
+		}
+	}
 }

@@ -219,7 +219,11 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 	dupSub := testenv.SignJWT(t, "EdDSA", testenv.DevKey(t), fmt.Sprintf(`{"alg":"EdDSA","typ":"at+jwt","kid":%q}`, kid),
 		strings.Replace(string(claims), "{", `{"sub":"admin",`, 1))
 	dupKid := testenv.SignJWT(t, "EdDSA", testenv.DevKey(t), fmt.Sprintf(`{"alg":"EdDSA","typ":"at+jwt","kid":%q,"kid":%q}`, kid, kid), string(claims))
-	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey, dupSub, dupKid)
+	// White space around sub: HTTP trims the identity header the upstream
+	// reads, so " user_1" would be user_1 there and another user here.
+	spacedSub := testenv.DevToken(t, " user_1", nil)
+	subSpaced := testenv.DevToken(t, "user_1\t", nil)
+	tokens = append(tokens, expired, otherAud, otherIss, idToken, unknownKid, tampered, algNoneSigned, hmacWithPublicKey, dupSub, dupKid, spacedSub, subSpaced)
 
 	t.Run("refused", func(t *testing.T) {
 		tests := []struct {
@@ -241,6 +245,8 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 			{name: "HS256 keyed with the public key", header: http.Header{"Authorization": {"Bearer " + hmacWithPublicKey}}, wantError: true},
 			{name: "claims with sub twice", header: http.Header{"Authorization": {"Bearer " + dupSub}}, wantError: true},
 			{name: "header with kid twice", header: http.Header{"Authorization": {"Bearer " + dupKid}}, wantError: true},
+			{name: "sub with a space before it", header: http.Header{"Authorization": {"Bearer " + spacedSub}}, wantError: true},
+			{name: "sub with a tab after it", header: http.Header{"Authorization": {"Bearer " + subSpaced}}, wantError: true},
 			{name: "two credentials", header: http.Header{"Authorization": {"Bearer " + devTok}, "Cookie": {"__Host-session=" + jwksTok}}, wantError: true},
 			{name: "two Authorization headers", header: http.Header{"Authorization": {"Bearer " + devTok, "Bearer " + devTok}}, wantError: true},
 			{name: "token in the query string", path: "?access_token=" + devTok},
@@ -281,6 +287,7 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 		`paygate_auth_failures_total{reason="token_expired"}`:       1,
 		`paygate_auth_failures_total{reason="credential_conflict"}`: 1,
 		`paygate_auth_failures_total{reason="duplicate_member"}`:    2,
+		`paygate_auth_failures_total{reason="subject_invalid"}`:     2,
 		`paygate_auth_failures_total{reason="cross_site_request"}`:  2,
 		`paygate_auth_failures_total{reason="credential_missing"}`:  2,
 		`paygate_auth_successes_total{source="cookie"}`:             2,
@@ -296,8 +303,8 @@ func TestJWTAuthThroughTheBinary(t *testing.T) {
 			t.Errorf("no log line for %s", reason)
 		}
 	}
-	if n := strings.Count(logs, `"action":"token_rejected"`); n != 19 {
-		t.Errorf("%d token_rejected audit events, want 19", n)
+	if n := strings.Count(logs, `"action":"token_rejected"`); n != 21 {
+		t.Errorf("%d token_rejected audit events, want 21", n)
 	}
 	for _, tok := range tokens {
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]

@@ -93,8 +93,11 @@ func (v *Verifier) checkClaims(p map[string]any, now time.Time) (*Claims, *Error
 		return nil, refuse(ReasonIssuer, "iss is not the configured issuer")
 	case !hasAud || !slices.ContainsFunc(aud, v.audiences.has):
 		return nil, refuse(ReasonAudience, "aud names none of the configured audiences")
-	case !hasSub || sub == "" || strings.ContainsFunc(sub, isControl):
-		return nil, refuse(ReasonSubject, "sub is missing, empty or has control characters")
+	case !hasSub || sub == "" || strings.ContainsFunc(sub, isControl) || strings.TrimSpace(sub) != sub:
+		// White space around sub would make one user two: paygate keys
+		// ownership, limits and idempotency by sub as it is, while HTTP
+		// trims the identity header the upstream reads it from.
+		return nil, refuse(ReasonSubject, "sub is missing, empty, or has control characters or white space around it")
 	}
 	for _, name := range v.required {
 		if p[name] == nil {

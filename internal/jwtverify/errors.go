@@ -48,7 +48,8 @@ const (
 	// ReasonAudience: aud is missing or names none of the configured
 	// audiences.
 	ReasonAudience Reason = "audience_mismatch"
-	// ReasonSubject: sub is missing, empty or holds control characters.
+	// ReasonSubject: sub is missing, empty, holds control characters or has
+	// white space around it.
 	ReasonSubject Reason = "subject_invalid"
 	// ReasonClaimMissing: a claim the configuration requires is absent.
 	ReasonClaimMissing Reason = "claim_missing"

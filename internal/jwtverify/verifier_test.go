@@ -132,6 +132,8 @@ func TestVerifyClaims(t *testing.T) {
 		{name: "subject missing", claims: with(map[string]any{"sub": nil}), want: ReasonSubject},
 		{name: "subject empty", claims: with(map[string]any{"sub": ""}), want: ReasonSubject},
 		{name: "subject with a newline", claims: with(map[string]any{"sub": "user_1\nX-Admin: 1"}), want: ReasonSubject},
+		{name: "subject with a space before it", claims: with(map[string]any{"sub": " user_1"}), want: ReasonSubject},
+		{name: "subject with a no-break space after it", claims: with(map[string]any{"sub": "user_1\u00a0"}), want: ReasonSubject},
 		{name: "subject a number", claims: with(map[string]any{"sub": 42}), want: ReasonMalformed},
 		{name: "required claim missing", claims: goodClaims(), required: []string{"scope"}, want: ReasonClaimMissing},
 		{name: "required claim null", claims: with(map[string]any{"scope": rawNull{}}), required: []string{"scope"}, want: ReasonClaimMissing},

@@ -20,8 +20,10 @@ type RecordedRequest struct {
 	// Host is the Host header, which Go keeps apart from Header.
 	Host   string
 	Header http.Header
-	Body   []byte
-	Time   time.Time
+	// Trailer holds the request's trailers, received after its body.
+	Trailer http.Header
+	Body    []byte
+	Time    time.Time
 }
 
 // Upstream is an HTTP server on 127.0.0.1 standing in for the application
@@ -65,12 +67,13 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := RecordedRequest{
-		Method: r.Method,
-		URL:    cloneURL(r.URL),
-		Host:   r.Host,
-		Header: r.Header.Clone(),
-		Body:   body,
-		Time:   time.Now(),
+		Method:  r.Method,
+		URL:     cloneURL(r.URL),
+		Host:    r.Host,
+		Header:  r.Header.Clone(),
+		Trailer: r.Trailer.Clone(),
+		Body:    body,
+		Time:    time.Now(),
 	}
 	u.mu.Lock()
 	u.requests = append(u.requests, rec)

@@ -19,9 +19,11 @@ const initialBuffer = 4 << 10
 
 // scanBody reads the request body, up to MaxBody bytes, scanning it as it
 // arrives, and puts the bytes read back as the body for the next handler.
-// It returns the error that refuses the request, or nil.
+// A request that announces trailers has its body read even when it is
+// empty: the trailers come after it. It returns the error that refuses the
+// request, or nil.
 func (h *Handler) scanBody(r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.Trailer) == 0 {
 		return nil
 	}
 	for _, ce := range r.Header.Values("Content-Encoding") {

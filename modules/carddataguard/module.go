@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -159,7 +160,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err := h.scanBody(r); err != nil {
 		return err
 	}
+	if name, found := scanTrailer(r.Trailer); found {
+		return h.refuse(r, locHeader, "trailer "+name)
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// scanTrailer looks for a card number in the request's trailers, which
+// scanBody has received by reading the body to its end; it returns the
+// trailer's name.
+func scanTrailer(trailer http.Header) (string, bool) {
+	for name, values := range trailer {
+		if cardscan.Contains(name) || slices.ContainsFunc(values, cardscan.Contains) {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // scanHead looks for a card number in the request line and headers; it

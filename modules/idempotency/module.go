@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -498,8 +499,19 @@ type record struct {
 
 // storedHeaders are the response headers a record keeps; everything else
 // (Set-Cookie above all, the request ID, the security headers) is the
-// replay's own.
+// replay's own, and is never written to the store.
 var storedHeaders = []string{"Content-Type", "Content-Language", "Location", "Retry-After", "Www-Authenticate"}
+
+// keptHeader returns the storedHeaders of hdr.
+func keptHeader(hdr http.Header) http.Header {
+	kept := make(http.Header, len(storedHeaders))
+	for _, k := range storedHeaders {
+		if v := hdr.Values(k); len(v) > 0 {
+			kept[k] = slices.Clone(v)
+		}
+	}
+	return kept
+}
 
 // replay answers from a completed record: its status, stored headers and
 // body, with Idempotent-Replayed: true; another request under the key is
@@ -521,10 +533,10 @@ func (h *Handler) replay(w http.ResponseWriter, storeKey string, fp, sealed []by
 	}
 	observe(outcomeReplayed)
 	hdr := w.Header()
-	for _, k := range storedHeaders {
-		if v := rec.Header.Values(k); len(v) > 0 {
-			hdr[k] = v
-		}
+	// Records written before they kept only storedHeaders hold the rest
+	// too: the replay still takes no more than those.
+	for k, v := range keptHeader(rec.Header) {
+		hdr[k] = v
 	}
 	hdr.Set("Idempotent-Replayed", "true")
 	w.WriteHeader(rec.Status)
@@ -576,7 +588,7 @@ func (h *Handler) execute(w http.ResponseWriter, r *http.Request, next caddyhttp
 	} else if int64(buf.Len()) > h.MaxResponse {
 		h.complete(storeKey, holder, record{Fingerprint: string(fp), TooLarge: true})
 	} else {
-		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: status, Header: rec.Header().Clone(), Body: bytes.Clone(buf.Bytes())})
+		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: status, Header: keptHeader(rec.Header()), Body: bytes.Clone(buf.Bytes())})
 	}
 	return rec.WriteResponse()
 }

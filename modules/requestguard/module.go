@@ -21,6 +21,7 @@ import (
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/headerstrip"
 	"github.com/paygate/paygate/internal/mediatype"
+	"github.com/paygate/paygate/internal/redact"
 	"github.com/paygate/paygate/internal/reqid"
 )
 
@@ -50,15 +51,21 @@ const (
 
 // DefaultStripHeaders are removed from every request, in every spelling:
 // identity headers that authentication proxies set (a client sending them
-// would be believed by an upstream that trusts them), headers that make
-// frameworks route or authorise by another URL or method than the one
-// paygate checked, and method overrides.
+// would be believed by an upstream that trusts them), client-address
+// headers that CDNs and load balancers set (the upstream learns the client's
+// address from the X-Forwarded-For that Caddy's proxy writes by its
+// trusted_proxies; a client's own Forwarded or X-Real-IP would be believed
+// by a fraud check or an allow-list), headers that make frameworks route or
+// authorise by another URL or method than the one paygate checked, and
+// method overrides.
 var DefaultStripHeaders = []string{
 	"X-User-Id", "X-User", "X-User-Email", "X-Forwarded-User", "X-Forwarded-Email",
 	"X-Forwarded-Preferred-Username", "X-Forwarded-Groups", "X-Forwarded-Access-Token",
 	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Preferred-Username",
 	"X-Auth-Request-Groups", "X-Auth-Request-Access-Token", "Remote-User", "X-Remote-User",
 	"X-Remote-Email", "X-Remote-Groups",
+	"Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP",
+	"Fastly-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Uri", "X-Forwarded-Method",
 	"X-Original-URL", "X-Original-URI", "X-Rewrite-URL", "X-Forwarded-Prefix",
 	"X-Original-Method", "X-Envoy-Original-Path", "X-Envoy-Original-Method",
 	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
@@ -74,6 +81,8 @@ var (
 		"repeated_query_parameter", "A query parameter was given more than once.")
 	errBadQuery = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 		"invalid_query", "The query string could not be read.")
+	errTrailers = apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+		"trailers_not_accepted", "Request trailers are not accepted.")
 	errLengthRequired = apierror.New(http.StatusLengthRequired, apierror.TypeInvalidRequest,
 		"content_length_required", "Request bodies must be sent with a Content-Length.").
 		WithHeader("Connection", "close")
@@ -101,7 +110,6 @@ type Handler struct {
 	// too_many_query_parameters. Default: 100.
 	MaxQueryParams int `json:"max_query_params,omitempty"`
 
-	strip     headerstrip.Names
 	protected headerstrip.Names
 	api       bool
 }
@@ -129,8 +137,8 @@ func (h *Handler) Provision(caddy.Context) error {
 		h.MaxQueryParams = DefaultMaxQueryParams
 	}
 	h.api = h.Preset == PresetAPI
-	h.strip = headerstrip.NewNames(h.StripHeaders...)
-	// The request ID is paygate's too: a client must not have it dropped.
+	// The request ID is paygate's too: a client can neither send its own nor
+	// have paygate's dropped.
 	h.protected = headerstrip.NewNames(append([]string{reqid.Header}, h.StripHeaders...)...)
 	return nil
 }
@@ -158,7 +166,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if headerBytes(r) > h.MaxHeaderBytes {
 		return refuse(errHeaderTooLarge, fmt.Errorf("request header section over %d bytes", h.MaxHeaderBytes))
 	}
-	h.strip.Strip(r.Header)
+	if err := h.checkTrailers(r.Trailer); err != nil {
+		return err
+	}
+	// The stripped headers go, and so does a client's X-Request-Id: the
+	// upstream gets paygate's, the one its answer and every log line carry.
+	h.protected.Strip(r.Header)
+	if id := reqid.From(r); id != "" {
+		r.Header.Set(reqid.Header, id)
+	}
 	h.protected.UnlistFromConnection(r.Header)
 	if err := h.checkQuery(r.URL.RawQuery); err != nil {
 		return err
@@ -169,6 +185,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// checkTrailers refuses request trailers, which arrive after the body,
+// where no stage looks (the card-data guard, the identity and method-override
+// clean-up) and which an upstream may merge into the header: on the API any
+// trailer at all (its clients never need one), elsewhere a trailer named
+// like a stripped header. A trailer is known by its announcement: Go's
+// HTTP/2 server drops an unannounced one, and chunked HTTP/1.1 bodies, the
+// only ones with trailers, are refused on the API and never have their
+// unannounced trailers passed on.
+func (h *Handler) checkTrailers(trailer http.Header) error {
+	for name := range trailer {
+		if h.api || h.protected.Has(name) {
+			return refuse(errTrailers, fmt.Errorf("request announces trailer %s", redact.String(name)))
+		}
+	}
+	return nil
 }
 
 // checkQuery bounds the number of parameters and, on the API, refuses a

@@ -41,7 +41,8 @@ func TestStripsSpoofedHeaders(t *testing.T) {
 	h := testenv.Provision(t, &Handler{})
 	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
 	for _, name := range []string{"X-Forwarded-User", "x-auth-request-user", "X_Auth_Request_Email", "Remote-User", "X-Remote-User",
-		"X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Prefix", "X-Original-Method", "X-HTTP-Method-Override", "X_User_Id"} {
+		"X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Prefix", "X-Original-Method", "X-HTTP-Method-Override", "X_User_Id",
+		"Forwarded", "X-Real-Ip", "x-client-ip", "True_Client_IP", "X-Forwarded-Uri", "X-Forwarded-Method", "X_Request_Id"} {
 		r.Header[name] = []string{"attacker"}
 	}
 	r.Header.Set("Accept", "application/json")
@@ -50,8 +51,45 @@ func TestStripsSpoofedHeaders(t *testing.T) {
 		t.Fatalf("err = %v, passed on = %v", err, seen != nil)
 	}
 	for name, v := range seen.Header {
-		if name != "Accept" {
+		switch {
+		case name == "X-Request-Id":
+			if len(v) != 1 || v[0] == "attacker" || v[0] == "" {
+				t.Errorf("X-Request-Id = %q, want paygate's own", v)
+			}
+		case name != "Accept":
 			t.Errorf("%s: %q reached the next handler", name, v)
+		}
+	}
+}
+
+func TestTrailersRefused(t *testing.T) {
+	for _, tt := range []struct {
+		preset, trailer string
+		refused         bool
+	}{
+		{PresetAPI, "X-Checksum", true},
+		{PresetAPI, "X-User-Id", true},
+		{PresetPage, "X-User-Id", true},
+		{PresetPage, "x_http_method_override", true},
+		{PresetPage, "X-Request-Id", true},
+		{PresetPage, "X-Checksum", false},
+	} {
+		h := testenv.Provision(t, &Handler{Preset: tt.preset})
+		r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
+		r.Trailer = http.Header{tt.trailer: nil}
+		seen, _, err := serve(t, h, r)
+		if !tt.refused {
+			if err != nil || seen == nil {
+				t.Errorf("%s, trailer %s: err = %v, passed on = %v; want passed on", tt.preset, tt.trailer, err, seen != nil)
+			}
+			continue
+		}
+		if seen != nil {
+			t.Errorf("%s, trailer %s: passed on, want refused", tt.preset, tt.trailer)
+			continue
+		}
+		if e := apiErr(t, err); e.Status != http.StatusBadRequest || e.Code != "trailers_not_accepted" {
+			t.Errorf("%s, trailer %s: %d %s, want 400 trailers_not_accepted", tt.preset, tt.trailer, e.Status, e.Code)
 		}
 	}
 }

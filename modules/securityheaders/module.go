@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/paygate/paygate/internal/reqid"
+	"github.com/paygate/paygate/internal/scheme"
 )
 
 func init() {
@@ -29,7 +30,9 @@ func init() {
 // sets X-Request-Id and removes headers that fingerprint the stack
 // (X-Powered-By, Server, ...).
 //
-// Strict-Transport-Security is only sent over TLS, as RFC 6797 requires.
+// Strict-Transport-Security is only sent over TLS, as RFC 6797 requires:
+// paygate's own, or a trusted load balancer's that terminated it (the
+// scheme package decides, as it does for tls_enforce).
 type Handler struct {
 	// Preset is the set of headers to start from: "stripe" (the default)
 	// admits Stripe.js and Elements and nothing else third-party; "api" is
@@ -85,7 +88,7 @@ func (h *Handler) Provision(caddy.Context) error {
 		}
 		h.headers.Set(k, v)
 	}
-	// HSTS is kept apart: it is only ever sent over TLS.
+	// HSTS is kept apart: it is only ever sent to a client that used TLS.
 	h.hsts = h.headers[hstsField]
 	delete(h.headers, hstsField)
 	// In Go's canonical form, so that each request deletes them as they
@@ -127,7 +130,7 @@ func (h *Handler) apply(hdr http.Header, r *http.Request) {
 	for k, v := range h.headers {
 		hdr[k] = v
 	}
-	if h.hsts != nil && r.TLS != nil {
+	if h.hsts != nil && scheme.Of(r) == "https" {
 		hdr[hstsField] = h.hsts
 	} else {
 		// Whatever an upstream said about HSTS is not its call to make.

@@ -51,7 +51,7 @@ var presets = map[string]map[string]string{
 }
 
 // defaultRemovals fingerprint the stack behind paygate.
-var defaultRemovals = []string{"X-Powered-By", "Server", "X-AspNet-Version", "X-AspNetMvc-Version"}
+var defaultRemovals = []string{"X-Powered-By", "Server", "Via", "X-AspNet-Version", "X-AspNetMvc-Version"}
 
 func with(base, extra map[string]string) map[string]string {
 	m := make(map[string]string, len(base)+len(extra))
