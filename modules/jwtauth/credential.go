@@ -2,9 +2,9 @@ package jwtauth
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
+	"github.com/paygate/paygate/internal/origin"
 	"github.com/paygate/paygate/internal/scheme"
 )
 
@@ -129,7 +129,7 @@ func crossSite(r *http.Request, trusted map[string]bool) bool {
 	case 0:
 		return r.Header.Get("Sec-Fetch-Site") != "same-origin"
 	case 1:
-		o, ok := normalizeOrigin(origins[0])
+		o, ok := origin.Normalize(origins[0])
 		return !ok || (o != ownOrigin(r) && !trusted[o])
 	}
 	return true
@@ -139,28 +139,6 @@ func crossSite(r *http.Request, trusted map[string]bool) bool {
 // the client used, which behind a trusted TLS-terminating proxy is the one
 // the proxy reports.
 func ownOrigin(r *http.Request) string {
-	o, _ := normalizeOrigin(scheme.Of(r) + "://" + r.Host)
+	o, _ := origin.Normalize(scheme.Of(r) + "://" + r.Host)
 	return o
-}
-
-// normalizeOrigin returns an origin (RFC 6454) as scheme://host[:port] in
-// lower case without the scheme's default port, or false when s is not a
-// serialised http(s) origin.
-func normalizeOrigin(s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
-		host += ":" + port
-	}
-	return scheme + "://" + host, true
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/paygate/paygate/internal/health"
 	"github.com/paygate/paygate/internal/jwtverify"
 	"github.com/paygate/paygate/internal/offline"
+	"github.com/paygate/paygate/internal/origin"
 	"github.com/paygate/paygate/internal/reqid"
 )
 
@@ -317,7 +318,7 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 
 	p.trusted = make(map[string]bool, len(origins))
 	for _, o := range origins {
-		n, ok := normalizeOrigin(o)
+		n, ok := origin.Normalize(o)
 		if !ok {
 			return fmt.Errorf("jwt_auth: trusted origin %q is not scheme://host[:port]", o)
 		}

@@ -32,6 +32,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    set    <field> <value>   # override or add a header
 //	    omit   <field>           # do not send this preset header
 //	    strip  <field...>        # remove from every response
+//	    cors   <origin...>       # exact origins allowed cross-origin, with credentials
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -55,6 +56,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "strip":
 			err = cfgargs.Strings(d, &h.Remove)
+		case "cors":
+			// No origin at all is allowed: an environment variable left
+			// empty ({$PAYGATE_CORS_ORIGINS}) means no cross-origin access.
+			h.CORS = append(h.CORS, d.RemainingArgs()...)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}

@@ -27,8 +27,9 @@ func init() {
 // so they are present even on errors produced later, and sets them again when
 // the response is written, so an upstream's weaker values (an HSTS max-age of
 // 0, a looser CSP, a cacheable API response) never reach the client. It also
-// sets X-Request-Id and removes headers that fingerprint the stack
-// (X-Powered-By, Server, ...).
+// sets X-Request-Id, removes headers that fingerprint the stack
+// (X-Powered-By, Server, ...), and is the only source of CORS fields: for the
+// configured origins only (see CORS).
 //
 // Strict-Transport-Security is only sent over TLS, as RFC 6797 requires:
 // paygate's own, or a trusted load balancer's that terminated it (the
@@ -44,9 +45,17 @@ type Handler struct {
 	Set map[string]string `json:"set,omitempty"`
 
 	// Remove lists response headers taken out of every response, added to
-	// the default list (X-Powered-By, Server, X-AspNet-Version,
+	// the default list (X-Powered-By, Server, Via, X-AspNet-Version,
 	// X-AspNetMvc-Version).
 	Remove []string `json:"remove,omitempty"`
+
+	// CORS lists the exact origins (https://host[:port]; no wildcards)
+	// whose pages may call the route from a browser with credentials: a
+	// request from one gets Access-Control-Allow-Origin naming it, and its
+	// preflight is answered here (204), before any later stage. No other
+	// origin gets CORS fields, and an upstream's are always removed. Empty:
+	// no cross-origin access.
+	CORS []string `json:"cors,omitempty"`
 
 	// headers are the preset's fields with Set applied, HSTS aside; hsts
 	// is HSTS's value (nil when there is none); removals are the names
@@ -55,6 +64,7 @@ type Handler struct {
 	headers  http.Header
 	hsts     []string
 	removals []string
+	cors     map[string]bool
 }
 
 // hstsField is the HSTS field's name, canonical.
@@ -93,11 +103,13 @@ func (h *Handler) Provision(caddy.Context) error {
 	delete(h.headers, hstsField)
 	// In Go's canonical form, so that each request deletes them as they
 	// are (X-AspNet-Version is X-Aspnet-Version to Go).
-	h.removals = make([]string, 0, len(defaultRemovals)+len(h.Remove))
-	for _, k := range slices.Concat(defaultRemovals, h.Remove) {
+	h.removals = make([]string, 0, len(defaultRemovals)+len(corsResponseFields)+len(h.Remove))
+	for _, k := range slices.Concat(defaultRemovals, corsResponseFields, h.Remove) {
 		h.removals = append(h.removals, textproto.CanonicalMIMEHeaderKey(k))
 	}
-	return nil
+	var err error
+	h.cors, err = corsOrigins(h.CORS)
+	return err
 }
 
 // Validate checks that the configured header names are well-formed.
@@ -121,6 +133,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP sets the headers, then enforces them once more when the response
 // is written.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.preflight(w, r) {
+		return nil
+	}
 	h.apply(w.Header(), r)
 	return next.ServeHTTP(&enforcer{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, r: r}, r)
 }
@@ -142,6 +157,7 @@ func (h *Handler) apply(hdr http.Header, r *http.Request) {
 	for _, k := range h.removals {
 		delete(hdr, k)
 	}
+	h.applyCORS(hdr, r)
 }
 
 func presetNames() []string {
