@@ -134,7 +134,22 @@ func RecordIfAbsent(ctx context.Context, s store.Store, objectID, userID string)
 // owner is looked up where paygate wrote it on Stripe and recorded again,
 // so that a store that lost its data heals on use; an error of that
 // lookup is returned like the store's (the owner cannot be told).
+// Over the healer's budget the owner is "not found" (see ErrOverBudget).
 func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
+	owner, ok, err := KnownOwner(ctx, s, objectID)
+	if errors.Is(err, ErrOverBudget) {
+		return "", false, nil
+	}
+	return owner, ok, err
+}
+
+// KnownOwner is Owner for a caller that must not take an owner it could
+// not look up for "not found": over the healer's budget it returns
+// ErrOverBudget. "Not found" then means that neither the store nor
+// Stripe knows an owner. The event processor uses it: an event about an
+// object whose owner is unknown for now is answered with a failure, which
+// Stripe retries, instead of being acknowledged as not paygate's.
+func KnownOwner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
 	owner, ok, err := RecordedOwner(ctx, s, objectID)
 	if err != nil || ok {
 		return owner, ok, err
