@@ -81,11 +81,15 @@ func Key(objectID string) string {
 	return store.Key(objectID, "owner")
 }
 
-// Record stores that userID owns objectID. Records are kept until Erase: an
-// intent or a saved card can be used for as long as Stripe keeps it.
+// Record stores that userID owns objectID, in the user's index first (see
+// index.go). Records are kept until Erase: an intent or a saved card can
+// be used for as long as Stripe keeps it.
 func Record(ctx context.Context, s store.Store, objectID, userID string) error {
 	if objectID == "" || userID == "" {
 		return errors.New("ownership: empty object or user ID")
+	}
+	if err := index(ctx, s, objectID, userID); err != nil {
+		return fmt.Errorf("ownership: record %s: %w", objectID, err)
 	}
 	if err := s.Set(ctx, Key(objectID), []byte(userID), 0); err != nil {
 		return fmt.Errorf("ownership: record %s: %w", objectID, err)
@@ -112,6 +116,9 @@ func Claim(ctx context.Context, s store.Store, objectID, userID string) (bool, e
 func RecordIfAbsent(ctx context.Context, s store.Store, objectID, userID string) (bool, string, error) {
 	if objectID == "" || userID == "" {
 		return false, "", errors.New("ownership: empty object or user ID")
+	}
+	if err := index(ctx, s, objectID, userID); err != nil {
+		return false, "", fmt.Errorf("ownership: record %s: %w", objectID, err)
 	}
 	stored, err := s.PutIfAbsent(ctx, Key(objectID), []byte(userID), 0)
 	if err != nil {
