@@ -58,9 +58,10 @@ var HealTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 }, []string{"kind", "outcome"})
 
 // ErrOverBudget is Lookup's answer over the replica's budget: the answer
-// is not known. An owner lookup takes it as "not found" (what a client
-// probing random IDs gets anyway); a caller that would act on "not found"
-// by creating something (a second Stripe customer) must not.
+// is not known. Owner takes it as "not found" (what a client probing
+// random IDs gets anyway); a caller that would act on "not found" by
+// creating something (a second Stripe customer) or by acknowledging
+// something for good (a Stripe event) must not, and uses KnownOwner.
 var ErrOverBudget = errors.New("ownership: over the budget of lookups outside the store")
 
 // Resolver finds the owner of an object where paygate wrote it besides the
@@ -203,7 +204,8 @@ func (h *Healer) Forget(kind, key string) {
 
 // heal looks objectID's owner up with the registered resolver and records
 // it again. A record that appeared meanwhile stands: Stripe's answer never
-// moves an object to another user.
+// moves an object to another user. Over the budget it returns
+// ErrOverBudget.
 func (h *Healer) heal(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
 	r := h.resolver()
 	if r == nil {
@@ -243,9 +245,6 @@ func (h *Healer) heal(ctx context.Context, s store.Store, objectID string) (stri
 		}
 		return owner, HealHealed, nil
 	})
-	if errors.Is(err, ErrOverBudget) {
-		return "", false, nil
-	}
 	return owner, found, err
 }
 

@@ -125,8 +125,8 @@ func TestOwnerNegativeCache(t *testing.T) {
 	}
 }
 
-// Lookups beyond the budget are not found, not remembered, and cost
-// nothing; the budget refills with time.
+// Lookups beyond the budget are not found (KnownOwner: not known), not
+// remembered, and cost nothing; the budget refills with time.
 func TestOwnerBudget(t *testing.T) {
 	ctx := context.Background()
 	r := &fakeResolver{owners: map[string]string{"pi_mine": "alice"}}
@@ -141,6 +141,9 @@ func TestOwnerBudget(t *testing.T) {
 	}
 	if _, ok, _ := Owner(ctx, s, "pi_mine"); ok {
 		t.Error("over budget: found, want not found")
+	}
+	if _, ok, err := KnownOwner(ctx, s, "pi_mine"); ok || !errors.Is(err, ErrOverBudget) {
+		t.Errorf("KnownOwner over budget: ok=%v err=%v, want ErrOverBudget", ok, err)
 	}
 	*clock = clock.Add(time.Second)
 	if owner, ok, _ := Owner(ctx, s, "pi_mine"); !ok || owner != "alice" {

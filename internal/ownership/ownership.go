@@ -81,11 +81,15 @@ func Key(objectID string) string {
 	return store.Key(objectID, "owner")
 }
 
-// Record stores that userID owns objectID. Records are kept until Erase: an
-// intent or a saved card can be used for as long as Stripe keeps it.
+// Record stores that userID owns objectID, in the user's index first (see
+// index.go). Records are kept until Erase: an intent or a saved card can
+// be used for as long as Stripe keeps it.
 func Record(ctx context.Context, s store.Store, objectID, userID string) error {
 	if objectID == "" || userID == "" {
 		return errors.New("ownership: empty object or user ID")
+	}
+	if err := index(ctx, s, objectID, userID); err != nil {
+		return fmt.Errorf("ownership: record %s: %w", objectID, err)
 	}
 	if err := s.Set(ctx, Key(objectID), []byte(userID), 0); err != nil {
 		return fmt.Errorf("ownership: record %s: %w", objectID, err)
@@ -113,6 +117,9 @@ func RecordIfAbsent(ctx context.Context, s store.Store, objectID, userID string)
 	if objectID == "" || userID == "" {
 		return false, "", errors.New("ownership: empty object or user ID")
 	}
+	if err := index(ctx, s, objectID, userID); err != nil {
+		return false, "", fmt.Errorf("ownership: record %s: %w", objectID, err)
+	}
 	stored, err := s.PutIfAbsent(ctx, Key(objectID), []byte(userID), 0)
 	if err != nil {
 		return false, "", fmt.Errorf("ownership: record %s: %w", objectID, err)
@@ -134,7 +141,22 @@ func RecordIfAbsent(ctx context.Context, s store.Store, objectID, userID string)
 // owner is looked up where paygate wrote it on Stripe and recorded again,
 // so that a store that lost its data heals on use; an error of that
 // lookup is returned like the store's (the owner cannot be told).
+// Over the healer's budget the owner is "not found" (see ErrOverBudget).
 func Owner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
+	owner, ok, err := KnownOwner(ctx, s, objectID)
+	if errors.Is(err, ErrOverBudget) {
+		return "", false, nil
+	}
+	return owner, ok, err
+}
+
+// KnownOwner is Owner for a caller that must not take an owner it could
+// not look up for "not found": over the healer's budget it returns
+// ErrOverBudget. "Not found" then means that neither the store nor
+// Stripe knows an owner. The event processor uses it: an event about an
+// object whose owner is unknown for now is answered with a failure, which
+// Stripe retries, instead of being acknowledged as not paygate's.
+func KnownOwner(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
 	owner, ok, err := RecordedOwner(ctx, s, objectID)
 	if err != nil || ok {
 		return owner, ok, err

@@ -28,8 +28,10 @@ const customerGenTTL = 25 * time.Hour
 func customerKey(user string) string { return store.Key(user, "customer") }
 
 // customerGenKey is the store key of user's customer generation, which
-// changes when the customer is deleted (see customerIdempotencyKey).
-func customerGenKey(user string) string { return store.Key(user, "customer_gen") }
+// changes when the customer is deleted (see customerIdempotencyKey). It
+// outlives the erasure of the user's records by customerGenTTL, so it is
+// keyed by a hash of the user, not the user ID.
+func customerGenKey(user string) string { return store.Key(ownership.UserTag(user), "customer_gen") }
 
 // customer returns user's Stripe customer ID, if the user has one. A
 // mapping the store lost is found again on Stripe (healCustomer).
@@ -141,6 +143,11 @@ func (h *Handler) eraseCustomer(c *call) error {
 		return err
 	}
 	if !ok {
+		// No customer (left): records the index still names, should
+		// there be any, go too.
+		if err := h.eraseOwned(ctx, c.user, nil); err != nil {
+			return err
+		}
 		c.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -240,23 +247,30 @@ func (h *Handler) customerIntents(r *http.Request, cus string) ([]string, error)
 	return ids, nil
 }
 
-// eraseOwned erases the ownership, status and dispute records of those of
-// objects that user owns; others' records (should an ID be theirs) stay.
+// eraseOwned erases the ownership, status and dispute records of the
+// objects recorded as user's: those of objects (the customer's objects on
+// Stripe) and those the user's index names (which also holds what Stripe
+// no longer links to the customer, such as a payment method replaced at
+// confirmation); others' records (should an ID be theirs) stay. The index
+// goes last, so that a call that fails half-way finds the rest again; the
+// owners go through ownership.Erase, so that this replica forgets them at
+// once.
 func (h *Handler) eraseOwned(ctx context.Context, user string, objects []string) error {
-	var keys []string
-	for _, id := range objects {
-		owner, ok, err := ownership.RecordedOwner(ctx, h.store, id)
-		if err != nil {
-			return apierror.StoreUnavailable.WithCause(err)
-		}
-		if ok && owner == user {
-			keys = append(keys, ownership.Key(id), statusKey(id), disputeKey(id), subjectKey(id))
-		}
+	owned, err := ownership.OwnedBy(ctx, h.store, user, objects)
+	if err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
 	}
-	if len(keys) == 0 {
-		return nil
+	keys := make([]string, 0, 3*len(owned))
+	for _, id := range owned {
+		keys = append(keys, statusKey(id), disputeKey(id), subjectKey(id))
 	}
 	if err := h.store.Delete(ctx, keys...); err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if err := ownership.Erase(ctx, h.store, owned...); err != nil {
+		return apierror.StoreUnavailable.WithCause(err)
+	}
+	if err := ownership.EraseIndex(ctx, h.store, user); err != nil {
 		return apierror.StoreUnavailable.WithCause(err)
 	}
 	return nil

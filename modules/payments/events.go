@@ -119,8 +119,8 @@ type eventResult struct {
 // handler. It records what the event says in the store and answers 200
 // {"received":true}, also for events that are ignored (an object that is
 // not ours, a type not processed), so that Stripe does not retry them. A
-// store failure is a 503, which Stripe retries. Responses are never
-// cacheable.
+// store failure, or an owner that cannot be told now, is a 503, which
+// Stripe retries. Responses are never cacheable.
 func (p *EventProcessor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	w.Header().Set("Cache-Control", "no-store")
 	verified, ok := webhookevent.Verified(r)
@@ -214,7 +214,11 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 	if subject == "" {
 		return res, nil
 	}
-	owner, ok, err := ownership.Owner(ctx, p.store, subject)
+	// Only an owner neither the store nor Stripe knows is "not ours": one
+	// that could not be looked up now (over the replica's budget, Stripe
+	// failing) is a 503, so that the event is not marked done and Stripe's
+	// retry finds it.
+	owner, ok, err := ownership.KnownOwner(ctx, p.store, subject)
 	if err != nil || !ok {
 		if err != nil {
 			err = apierror.StoreUnavailable.WithCause(err)

@@ -3,15 +3,11 @@ package payments
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/paygate/paygate/internal/apierror"
 	"github.com/paygate/paygate/internal/ownership"
 	"github.com/paygate/paygate/internal/store"
 )
-
-var errNoSuchPaymentMethod = apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "resource_missing",
-	"No such payment method.")
 
 // owned requires user to own objectID. The policy stage checks this too;
 // the handler does not rely on it, but reuses its lookup when it ran in the
@@ -47,13 +43,15 @@ func (h *Handler) readable(ctx context.Context, objectID, user string) error {
 // Stripe.js a moment ago) is left to Stripe, which refuses a payment method
 // attached to another customer; so it is not looked up on Stripe either
 // (no heal): most are new cards, and Stripe's refusal covers a lost record.
+// Another user's card is refused with the very error of a card Stripe does
+// not know, so that the answer reveals nothing about others' cards.
 func (h *Handler) usablePaymentMethod(ctx context.Context, pm, user string) error {
 	owner, ok, err := ownership.RecordedOwner(ctx, h.store, pm)
 	if err != nil {
 		return apierror.StoreUnavailable.WithCause(err)
 	}
 	if ok && owner != user {
-		return errNoSuchPaymentMethod.WithCause(fmt.Errorf("payment method %s is another user's", pm))
+		return errNotFound.WithCause(fmt.Errorf("payment method %s is another user's", pm))
 	}
 	return nil
 }
