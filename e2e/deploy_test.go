@@ -130,9 +130,10 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="1"}`, testenv.MetricIs(1))
 
 	tokens := map[string]string{
-		"alice": testenv.DevToken(t, "alice", nil),
-		"bob":   testenv.DevToken(t, "bob", nil),
-		"agent": testenv.DevToken(t, "agent", map[string]any{"role": "support"}),
+		"alice":   testenv.DevToken(t, "alice", nil),
+		"bob":     testenv.DevToken(t, "bob", nil),
+		"mallory": testenv.DevToken(t, "mallory", nil),
+		"agent":   testenv.DevToken(t, "agent", map[string]any{"role": "support"}),
 	}
 	call := func(base, method, path, user, body string, header http.Header) (*http.Response, []byte) {
 		t.Helper()
@@ -226,6 +227,15 @@ func TestDeployCaddyfileEndToEnd(t *testing.T) {
 	pg.WaitForMetric(t, `paygate_policy_bundle_revision_info{revision="2"}`, testenv.MetricIs(1))
 	resp, body = call(pg.HTTPSURL, "GET", "/v1/payment_intents/"+intent, "agent", "", nil)
 	want("support reads alice's intent under revision 2", resp, body, http.StatusNotFound)
+
+	// Card testing through setup intents: each one's client_secret lets a
+	// browser try cards at Stripe, so a user gets five an hour.
+	for i := range 5 {
+		resp, body = call(pg.HTTPSURL, "POST", "/v1/setup_intents", "mallory", "", nil)
+		want("mallory's setup intent "+strconv.Itoa(i+1), resp, body, http.StatusCreated)
+	}
+	resp, body = call(pg.HTTPSURL, "POST", "/v1/setup_intents", "mallory", "", nil)
+	rluWantRefused(t, resp, body, "setup_velocity")
 
 	// Redis goes away: the store is needed (alice's customer), so 503 with
 	// Retry-After; once it is back, the API answers again.

@@ -253,3 +253,37 @@ func TestProvisionAndValidate(t *testing.T) {
 		})
 	}
 }
+
+// The X-Request-Id that request_guard sets for the upstream is paygate's
+// own UUID, whose digit groups form a card number now and then (this one
+// holds 4242 4242 4242 4242): the guard leaves it alone, but scans a
+// client's X-Request-Id, or a copy of paygate's ID in another header.
+func TestOwnRequestIDNotScanned(t *testing.T) {
+	const id = "42424242-4242-4242-8242-4242abcdef12"
+	h, _ := provisioned(t, &Handler{})
+	for _, tt := range []struct {
+		name    string
+		header  http.Header
+		refused bool
+	}{
+		{"paygate's own ID", http.Header{"X-Request-Id": {id}}, false},
+		{"a client's ID", http.Header{"X-Request-Id": {"42424242-4242-4242-8242-4242abcdef13"}}, true},
+		{"paygate's ID and another", http.Header{"X-Request-Id": {id, id}}, true},
+		{"paygate's ID in another header", http.Header{"X-Trace": {id}}, true},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/v1/payment_methods", nil)
+		r.Header = tt.header
+		w := httptest.NewRecorder()
+		repl := caddy.NewReplacer()
+		repl.Set("http.request.uuid", id)
+		r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
+		nextRan := false
+		err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			nextRan = true
+			return nil
+		}))
+		if refused := err != nil && !nextRan; refused != tt.refused {
+			t.Errorf("%s: err = %v, passed on = %v; want refused = %v", tt.name, err, nextRan, tt.refused)
+		}
+	}
+}
