@@ -2,8 +2,6 @@ package ownership
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -22,16 +20,10 @@ import (
 // whoever reads it checks each record. Like the records, it is kept until
 // the user is erased.
 
-// UserTag is the hash tag of a user's store keys: a hash of the user ID,
-// so that no store key holds a user ID (which may be personal data).
-func UserTag(userID string) string {
-	sum := sha256.Sum256([]byte("paygate-user-key\x00" + userID))
-	return hex.EncodeToString(sum[:])
-}
-
-// indexKey is the store key of userID's index.
+// indexKey is the store key of userID's index, tagged by a digest of the
+// user: no store key holds a user ID (which may be personal data).
 func indexKey(userID string) string {
-	return store.Key(UserTag(userID), "owned")
+	return store.Key(store.Digest(userID), "owned")
 }
 
 // ownedList is the index's record. Version is also the record's rank in

@@ -67,10 +67,10 @@ func TestIndexOfAUsersObjects(t *testing.T) {
 // A user's index is keyed by a hash of the user, never the user ID.
 func TestIndexKeyHidesTheUser(t *testing.T) {
 	k := indexKey("alice@example.com")
-	if strings.Contains(k, "alice") || store.HashTag(k) != UserTag("alice@example.com") {
-		t.Errorf("index key %q names the user or is not tagged by UserTag", k)
+	if strings.Contains(k, "alice") || store.HashTag(k) != store.Digest("alice@example.com") {
+		t.Errorf("index key %q names the user or is not tagged by the user's digest", k)
 	}
-	if UserTag("alice") == UserTag("bob") {
-		t.Error("two users share a tag")
+	if indexKey("alice") == indexKey("bob") {
+		t.Error("two users share an index")
 	}
 }

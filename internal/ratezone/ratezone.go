@@ -9,8 +9,6 @@ package ratezone
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"sync"
 	"time"
@@ -18,18 +16,11 @@ import (
 	"github.com/paygate/paygate/internal/store"
 )
 
-// Digest hides a key value (an IP, a user ID) or a counted value in store
-// keys.
-func Digest(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:12])
-}
-
 // CounterKey is the store key of zone's GCRA counter for key (the value of
 // the zone's key template), tagged by the key so that every zone of one
 // stage is decided in one call on Redis Cluster too.
 func CounterKey(key, zone string) string {
-	return DigestCounterKey(Digest(key), zone)
+	return DigestCounterKey(store.Digest(key), zone)
 }
 
 // DigestCounterKey is CounterKey for the key's Digest, for a caller that
@@ -41,7 +32,7 @@ func DigestCounterKey(digest, zone string) string {
 // SeenKey is the store key that marks value as counted by the zone whose
 // counter is counterKey (a distinct zone counts each value once).
 func SeenKey(counterKey, value string) string {
-	return counterKey + ":" + Digest(value)
+	return counterKey + ":" + store.Digest(value)
 }
 
 // Zone is a zone that also counts Stripe events.

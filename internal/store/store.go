@@ -11,6 +11,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -234,6 +236,14 @@ var (
 	tagEscaper  = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
 	partEscaper = strings.NewReplacer("%", "%25", ":", "%3A")
 )
+
+// Digest hides a value that may be personal data or a secret (an IP, a
+// user ID, a counted card fingerprint) where a key needs it: 96 bits of its
+// SHA-256, in hex.
+func Digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
+}
 
 // HashTag returns the part of key that decides its Redis Cluster slot,
 // following the Cluster specification: the text between the first '{' and

@@ -502,15 +502,20 @@ type record struct {
 // replay's own, and is never written to the store.
 var storedHeaders = []string{"Content-Type", "Content-Language", "Location", "Retry-After", "Www-Authenticate"}
 
-// keptHeader returns the storedHeaders of hdr.
-func keptHeader(hdr http.Header) http.Header {
+// storedHeader returns the storedHeaders of hdr, for a record.
+func storedHeader(hdr http.Header) http.Header {
 	kept := make(http.Header, len(storedHeaders))
+	copyStored(kept, hdr)
+	return kept
+}
+
+// copyStored copies the storedHeaders of src into dst.
+func copyStored(dst, src http.Header) {
 	for _, k := range storedHeaders {
-		if v := hdr.Values(k); len(v) > 0 {
-			kept[k] = slices.Clone(v)
+		if v := src.Values(k); len(v) > 0 {
+			dst[k] = slices.Clone(v)
 		}
 	}
-	return kept
 }
 
 // replay answers from a completed record: its status, stored headers and
@@ -535,9 +540,7 @@ func (h *Handler) replay(w http.ResponseWriter, storeKey string, fp, sealed []by
 	hdr := w.Header()
 	// Records written before they kept only storedHeaders hold the rest
 	// too: the replay still takes no more than those.
-	for k, v := range keptHeader(rec.Header) {
-		hdr[k] = v
-	}
+	copyStored(hdr, rec.Header)
 	hdr.Set("Idempotent-Replayed", "true")
 	w.WriteHeader(rec.Status)
 	_, err = w.Write(rec.Body)
@@ -588,7 +591,7 @@ func (h *Handler) execute(w http.ResponseWriter, r *http.Request, next caddyhttp
 	} else if int64(buf.Len()) > h.MaxResponse {
 		h.complete(storeKey, holder, record{Fingerprint: string(fp), TooLarge: true})
 	} else {
-		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: status, Header: keptHeader(rec.Header()), Body: bytes.Clone(buf.Bytes())})
+		h.complete(storeKey, holder, record{Fingerprint: string(fp), Status: status, Header: storedHeader(rec.Header()), Body: bytes.Clone(buf.Bytes())})
 	}
 	return rec.WriteResponse()
 }

@@ -30,8 +30,8 @@ func customerKey(user string) string { return store.Key(user, "customer") }
 // customerGenKey is the store key of user's customer generation, which
 // changes when the customer is deleted (see customerIdempotencyKey). It
 // outlives the erasure of the user's records by customerGenTTL, so it is
-// keyed by a hash of the user, not the user ID.
-func customerGenKey(user string) string { return store.Key(ownership.UserTag(user), "customer_gen") }
+// keyed by a digest of the user, not the user ID.
+func customerGenKey(user string) string { return store.Key(store.Digest(user), "customer_gen") }
 
 // customer returns user's Stripe customer ID, if the user has one. A
 // mapping the store lost is found again on Stripe (healCustomer).

@@ -396,7 +396,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			continue
 		}
 		if digest == "" {
-			digest = ratezone.Digest(key)
+			digest = store.Digest(key)
 		}
 		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: ratezone.DigestCounterKey(digest, z.Name),
 			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
