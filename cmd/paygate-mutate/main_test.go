@@ -14,7 +14,7 @@ import (
 const repoRoot = "../.."
 
 // TestCatalogueApplies keeps the shipped catalogue in step with the code:
-// each mutation's code is in its file exactly once, and the file still
+// each mutation's code is in its file exactly once, and a Go file still
 // parses once it is mutated. A change to a checked line fails it; the
 // catalogue entry is then updated (and "make mutate -only <id>" rerun).
 func TestCatalogueApplies(t *testing.T) {
@@ -32,6 +32,13 @@ func TestCatalogueApplies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !strings.HasSuffix(m.File, ".go") {
+				// A store script: Redis compiles it when a test runs
+				// it. One that no longer compiles would fail every test
+				// that calls it, so a script mutation is checked by hand
+				// to fail its named test on the assertion it is about.
+				return
+			}
 			if _, err := parser.ParseFile(token.NewFileSet(), m.File, mutated, parser.SkipObjectResolution); err != nil {
 				t.Errorf("the mutated file does not parse: %v", err)
 			}
@@ -48,8 +55,8 @@ func TestLoadCatalogueRefuses(t *testing.T) {
 		{"no id", strings.Replace(good, `"id":"a"`, `"id":""`, 1), "without an id"},
 		{"absolute file", strings.Replace(good, `modules/x/x.go`, `/etc/x.go`, 1), "not a path inside"},
 		{"file outside", strings.Replace(good, `modules/x/x.go`, `../x.go`, 1), "not a path inside"},
-		{"test file", strings.Replace(good, `x.go`, `x_test.go`, 1), "not production Go code"},
-		{"not Go", strings.Replace(good, `x.go`, `x.rego`, 1), "not production Go code"},
+		{"test file", strings.Replace(good, `x.go`, `x_test.go`, 1), "not production Go or Lua code"},
+		{"not Go", strings.Replace(good, `x.go`, `x.rego`, 1), "not production Go or Lua code"},
 		{"no change", strings.Replace(good, `if false && bad`, `if bad`, 1), "no change"},
 		{"no check", strings.Replace(good, `"check":"c"`, `"check":""`, 1), "no check"},
 		{"no tests", strings.Replace(good, `"tests":"^TestA$"`, `"tests":""`, 1), "no tests"},

@@ -73,8 +73,8 @@ func (m mutation) valid() error {
 		return errors.New("a mutation without an id")
 	case m.File == "" || filepath.IsAbs(m.File) || !filepath.IsLocal(m.File):
 		return fmt.Errorf("%s: file %q is not a path inside the repository", m.ID, m.File)
-	case strings.HasSuffix(m.File, "_test.go") || !strings.HasSuffix(m.File, ".go"):
-		return fmt.Errorf("%s: file %q is not production Go code", m.ID, m.File)
+	case strings.HasSuffix(m.File, "_test.go") || !strings.HasSuffix(m.File, ".go") && !strings.HasSuffix(m.File, ".lua"):
+		return fmt.Errorf("%s: file %q is not production Go or Lua code", m.ID, m.File)
 	case m.Old == "" || m.Old == m.New:
 		return fmt.Errorf("%s: no change", m.ID)
 	case m.Check == "":

@@ -15,7 +15,8 @@ import (
 const maxCapacity = 100 * 365 * 24 * time.Hour
 
 // Validate reports whether r is a limit both backends can enforce: Rate
-// and Burst at least 1, Cost and Refund between 0 and Burst and not both 0, a Period of at least one
+// and Burst at least 1, Cost, Refund and Release between 0 and Burst and
+// not all 0, a Period of at least one
 // microsecond per unit of Rate, and a capacity (Burst units' worth of time)
 // of at most 100 years. The error wraps ErrInvalidLimit.
 func (r LimitRequest) Validate() error {
@@ -28,10 +29,12 @@ func (r LimitRequest) Validate() error {
 		return fmt.Errorf("%w: period %v over rate %d is below 1µs", ErrInvalidLimit, r.Period, r.Rate)
 	case r.Burst < 1:
 		return fmt.Errorf("%w: burst %d is below 1", ErrInvalidLimit, r.Burst)
-	case r.Cost < 0 || r.Cost == 0 && r.Refund == 0:
+	case r.Cost < 0 || r.Cost == 0 && r.Refund == 0 && r.Release == 0:
 		return fmt.Errorf("%w: cost %d is below 1", ErrInvalidLimit, r.Cost)
 	case r.Refund < 0 || r.Refund > r.Burst:
 		return fmt.Errorf("%w: refund %d is not between 0 and burst %d", ErrInvalidLimit, r.Refund, r.Burst)
+	case r.Release < 0 || r.Release > r.Burst:
+		return fmt.Errorf("%w: release %d is not between 0 and burst %d", ErrInvalidLimit, r.Release, r.Burst)
 	case r.Cost > r.Burst:
 		return fmt.Errorf("%w: cost %d exceeds burst %d", ErrInvalidLimit, r.Cost, r.Burst)
 	case r.Burst > int64(maxCapacity/time.Microsecond)/r.interval():
@@ -66,12 +69,15 @@ func ceilDiv(a, b int64) int64 {
 	return q
 }
 
-// zone is a validated LimitRequest in the GCRA's microseconds.
+// zone is a validated LimitRequest in the GCRA's microseconds (the held
+// units in units).
 type zone struct {
 	interval  int64 // T
 	capacity  int64 // C = Burst*T
 	increment int64 // Cost*T
 	refund    int64 // Refund*T
+	hold      int64 // Cost, when Hold
+	release   int64 // Release
 }
 
 // prepareLimit checks one Limit call and converts its requests to zones.
@@ -94,7 +100,10 @@ func prepareLimit(reqs []LimitRequest) ([]zone, error) {
 			return nil, fmt.Errorf("zone %d: %w", i, ErrCrossSlot)
 		}
 		t := r.interval()
-		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, refund: r.Refund * t}
+		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, refund: r.Refund * t, release: r.Release}
+		if r.Hold {
+			zones[i].hold = r.Cost
+		}
 	}
 	return zones, nil
 }
@@ -111,10 +120,17 @@ func (z zone) admits(now, tat int64) bool {
 	return tat+z.increment-now <= z.capacity
 }
 
-// result is the zone's part of a decision; charged tells whether the call
-// was admitted by every zone and so charged. scripts/limit.lua computes the
-// same.
-func (z zone) result(now, tat int64, charged bool) LimitResult {
+// held is the zone's count of held units once the call's release is let
+// go of: stored is the count before it.
+func (z zone) held(stored int64) int64 {
+	return max(stored-z.release, 0)
+}
+
+// result is the zone's part of a decision; held is the count of units held
+// (see held), charged tells whether the call was admitted by every zone
+// and so charged. A refusal's RetryAfter leaves the held units out (0 when
+// only they stand in the way). scripts/limit.lua computes the same.
+func (z zone) result(now, tat, held int64, charged bool) LimitResult {
 	res := LimitResult{Allowed: true}
 	used := tat - now
 	switch {
@@ -122,7 +138,8 @@ func (z zone) result(now, tat int64, charged bool) LimitResult {
 		used += z.increment
 	case !z.admits(now, tat):
 		res.Allowed = false
-		res.RetryAfter = micros(used + z.increment - z.capacity)
+		spent := max(used-held*z.interval, 0)
+		res.RetryAfter = micros(max(spent+z.increment-z.capacity, 0))
 	}
 	res.Remaining = max((z.capacity-used)/z.interval, 0)
 	res.ResetAfter = micros(used)

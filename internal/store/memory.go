@@ -41,6 +41,7 @@ const (
 	kindLease                  // an in-flight lease
 	kindDone                   // a completed lease record
 	kindRanked                 // SetIfHigher
+	kindHeld                   // a GCRA zone's count of held units
 )
 
 type entry struct {
@@ -49,6 +50,7 @@ type entry struct {
 	owner   string    // kindLease
 	tat     int64     // kindTAT, in microseconds since the Unix epoch
 	rank    int64     // kindRanked
+	held    int64     // kindHeld
 	expires time.Time // zero: never
 }
 
@@ -89,6 +91,7 @@ func (m *Memory) Limit(ctx context.Context, reqs []LimitRequest) ([]LimitResult,
 func (m *Memory) limit(at time.Time, reqs []LimitRequest, zones []zone) ([]LimitResult, error) {
 	now := at.UnixMicro()
 	tats := make([]int64, len(zones))
+	helds := make([]entry, len(zones))
 	all := true
 	for i, z := range zones {
 		tats[i] = now
@@ -97,6 +100,10 @@ func (m *Memory) limit(at time.Time, reqs []LimitRequest, zones []zone) ([]Limit
 				return nil, errWrongKind
 			}
 			tats[i] = z.refunded(now, max(e.tat, now))
+		}
+		var err error
+		if helds[i], err = m.held(reqs[i].Key, z, at); err != nil {
+			return nil, err
 		}
 		all = all && z.admits(now, tats[i])
 	}
@@ -112,9 +119,48 @@ func (m *Memory) limit(at time.Time, reqs []LimitRequest, zones []zone) ([]Limit
 		case all || z.refund > 0:
 			delete(m.entries, reqs[i].Key)
 		}
-		results[i] = z.result(now, tats[i], all)
+		held := z.held(helds[i].held)
+		results[i] = z.result(now, tats[i], held, all)
+		if all {
+			held += z.hold
+		}
+		m.keepHeld(reqs[i].Key, z, helds[i], held, at)
 	}
 	return results, nil
+}
+
+// held returns the entry of the zone's count of held units as stored, with
+// m.mu held: zero for a zone that neither holds nor lets go of units in
+// this call (no count is read for it).
+func (m *Memory) held(key string, z zone, at time.Time) (entry, error) {
+	if z.hold == 0 && z.release == 0 {
+		return entry{}, nil
+	}
+	e, ok := m.lookup(heldKey(key), at)
+	switch {
+	case !ok:
+		return entry{kind: kindHeld}, nil
+	case e.kind != kindHeld:
+		return entry{}, errWrongKind
+	}
+	return e, nil
+}
+
+// keepHeld stores n, the zone's count of held units after a call, over
+// stored, with m.mu held: a count that rose expires HeldTTL from at, one
+// that fell keeps its expiry, and an unchanged one is not written.
+func (m *Memory) keepHeld(key string, z zone, stored entry, n int64, at time.Time) {
+	switch {
+	case z.hold == 0 && z.release == 0:
+	case n <= 0:
+		delete(m.entries, heldKey(key))
+	case n > stored.held:
+		stored.held, stored.expires = n, at.Add(HeldTTL)
+		m.entries[heldKey(key)] = stored
+	case n < stored.held:
+		stored.held = n
+		m.entries[heldKey(key)] = stored
+	}
 }
 
 // Refund implements Store.
@@ -131,6 +177,11 @@ func (m *Memory) Refund(ctx context.Context, reqs []LimitRequest) error {
 	}
 	now := at.UnixMicro()
 	for i, z := range zones {
+		h, err := m.held(reqs[i].Key, z, at)
+		if err != nil {
+			return err
+		}
+		m.keepHeld(reqs[i].Key, z, h, z.held(h.held), at)
 		e, ok := m.lookup(reqs[i].Key, at)
 		switch {
 		case !ok:

@@ -132,14 +132,21 @@ func (r *Redis) limitCall(reqs []LimitRequest) (scriptCall, error) {
 	if err != nil {
 		return scriptCall{}, err
 	}
-	keys := make([]string, len(reqs))
-	args := make([]any, 0, 4*len(zones))
+	keys := make([]string, 0, len(reqs))
+	args := make([]any, 0, 1+6*len(zones))
+	args = append(args, heldTTLMillis)
 	for i, z := range zones {
-		keys[i] = r.prefix + reqs[i].Key
-		args = append(args, z.interval, z.capacity, z.increment, z.refund)
+		keys = append(keys, r.prefix+reqs[i].Key)
+		if z.hold > 0 || z.release > 0 {
+			keys = append(keys, r.prefix+heldKey(reqs[i].Key))
+		}
+		args = append(args, z.interval, z.capacity, z.increment, z.refund, z.hold, z.release)
 	}
 	return scriptCall{script: limitScript, keys: keys, args: args}, nil
 }
+
+// heldTTLMillis is HeldTTL as the limit script takes it, boxed once.
+var heldTTLMillis any = millis(HeldTTL)
 
 // limitResults reads the limit script's reply for n zones.
 func limitResults(cmd *redis.Cmd, n int) ([]LimitResult, error) {
@@ -169,11 +176,14 @@ func (r *Redis) Refund(ctx context.Context, reqs []LimitRequest) error {
 	if err != nil {
 		return err
 	}
-	keys := make([]string, len(reqs))
-	args := make([]any, len(zones))
+	keys := make([]string, 0, len(reqs))
+	args := make([]any, 0, 2*len(zones))
 	for i, z := range zones {
-		keys[i] = r.prefix + reqs[i].Key
-		args[i] = z.increment
+		keys = append(keys, r.prefix+reqs[i].Key)
+		if z.release > 0 {
+			keys = append(keys, r.prefix+heldKey(reqs[i].Key))
+		}
+		args = append(args, z.increment, z.release)
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()

@@ -49,8 +49,9 @@ type Store interface {
 	// charged by Limit for a request whose outcome, known later, does not
 	// count (a zone of declines reserves a unit with each payment attempt
 	// and gives it back when the attempt was not declined, so that
-	// concurrent attempts can never exceed its budget). A zone never holds
-	// more than its capacity. Every key must share one hash tag.
+	// concurrent attempts can never exceed its budget), and lets go of
+	// Release held units (see LimitRequest.Hold). A zone never holds more
+	// than its capacity. Every key must share one hash tag.
 	Refund(ctx context.Context, reqs []LimitRequest) error
 
 	// Acquire takes the lease on key for owner, storing value with the lease,
@@ -137,7 +138,28 @@ type LimitRequest struct {
 	// and turned out not to count (see Refund). A zone with Cost 0 only
 	// takes its units back, and always admits. At most Burst; Limit only.
 	Refund int64
+	// Hold marks the Cost units, when admitted, as held for a request in
+	// flight whose outcome decides whether they count: they are charged
+	// at once like any units (so that concurrent requests never exceed
+	// the budget), and counted apart until a later call's Release lets
+	// go of them, so that a refusal's RetryAfter counts only units spent,
+	// not units held by requests that have not finished. A hold not let
+	// go of within HeldTTL (its replica stopped) is no longer counted
+	// apart; its unit stays charged.
+	Hold bool
+	// Release is the number of held units the call lets go of before it
+	// decides: they stay charged (the outcome counted) unless Refund gives
+	// them back too. At most Burst; Limit and Refund.
+	Release int64
 }
+
+// HeldTTL is how long a zone's count of held units outlives the last hold
+// that raised it: longer than any request paygate serves runs.
+const HeldTTL = 10 * time.Minute
+
+// heldKey is the key of the count of units held on the counter key (a
+// store.Key part never holds ':', a Digest never spells "held").
+func heldKey(key string) string { return key + ":held" }
 
 // LimitResult is one zone's part of a decision.
 type LimitResult struct {
@@ -146,7 +168,8 @@ type LimitResult struct {
 	// Remaining is how many more units the zone would admit right now.
 	Remaining int64
 	// RetryAfter is how long until this request would be admitted (0 when
-	// it was).
+	// it was), counting only the units spent: units held by requests in
+	// flight may come back sooner (0 when only they stand in the way).
 	RetryAfter time.Duration
 	// ResetAfter is how long until the zone is back to its full capacity.
 	ResetAfter time.Duration
@@ -170,7 +193,11 @@ func Charged(reqs []LimitRequest) []LimitRequest {
 	var out []LimitRequest
 	for _, r := range reqs {
 		if r.Cost > 0 {
-			r.Refund = 0
+			r.Refund, r.Release = 0, 0
+			if r.Hold {
+				r.Release = r.Cost
+			}
+			r.Hold = false
 			out = append(out, r)
 		}
 	}

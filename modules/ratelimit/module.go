@@ -399,7 +399,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			digest = store.Digest(key)
 		}
 		zones = append(zones, applied{z: z, key: key, req: store.LimitRequest{Key: ratezone.DigestCounterKey(digest, z.Name),
-			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
+			Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1, Hold: z.deferred()}})
 	}
 	if len(zones) == 0 {
 		return next.ServeHTTP(w, r)
@@ -693,37 +693,48 @@ func responseStatus(r *http.Request, rec caddyhttp.ResponseRecorder, err error) 
 	return http.StatusOK
 }
 
-// settle keeps the unit a deferred zone reserved with the request when
-// the response counts in it, and gives it back otherwise (with the key's
-// next store call, see owed; at once to the in-process fallback): an
-// outcome zone counts a response with one of its
+// settle keeps the unit a deferred zone held with the request when the
+// response counts in it, and gives it back otherwise; either way the hold
+// is let go of (with the key's next store call, see owed; at once on the
+// in-process fallback): an outcome zone counts a response with one of its
 // statuses; a distinct zone (whose statuses, if any, include status) a
 // value not seen yet for its key within its period (one more store call
 // per value); a replayed response counts in none, it was counted when it
-// ran. Reserving with the request is what keeps concurrent attempts within
-// the budget.
+// ran. Holding a unit with the request is what keeps concurrent attempts
+// within the budget; counting it apart while held is what keeps a refusal's
+// Retry-After to the units spent.
 func (h *Handler) settle(r *http.Request, repl *caddy.Replacer, zones []applied, status int, replay bool) {
 	ctx := settleContext{parent: r.Context()}
 	defer ctx.stop()
-	var shared, inProcess []store.LimitRequest
+	var back, counted, inProcess []store.LimitRequest
 	for _, a := range zones {
 		if a.by == nil || !a.z.deferred() {
 			continue
 		}
-		if !replay && h.counts(&ctx, repl, a, status) {
+		counts := !replay && h.counts(&ctx, repl, a, status)
+		if counts {
 			a.z.observe(outcomeCharged)
-			continue
 		}
-		if a.by == local() {
-			inProcess = append(inProcess, a.req)
-		} else {
-			shared = append(shared, a.req)
+		switch {
+		case a.by == local():
+			// The in-process store lets go of the hold at once, and takes
+			// the unit back unless it counts.
+			req := a.req
+			req.Hold, req.Release = false, req.Cost
+			if counts {
+				req.Cost = 0
+			}
+			inProcess = append(inProcess, req)
+		case counts:
+			counted = append(counted, a.req)
+		default:
+			back = append(back, a.req)
 		}
 	}
-	if len(shared) > 0 {
-		// Given back with the key's next store call, or by a flush.
-		h.owed.add(zones[0].key, shared, h.now())
-	}
+	// Given back and let go of with the key's next store call, or by a
+	// flush.
+	h.owed.add(zones[0].key, back, h.now())
+	h.owed.letGo(zones[0].key, counted, h.now())
 	if len(inProcess) > 0 {
 		if err := local().Refund(ctx.get(), inProcess); err != nil {
 			h.logger.Warn("giving back reserved rate-limit units failed; they return with time", zap.Int("status", status), zap.Error(err))

@@ -830,6 +830,55 @@ func TestConcurrentOutcomesReserve(t *testing.T) {
 	}
 }
 
+// TestHeldUnitsRetryAfter: units held by requests in flight count against
+// an outcome zone, but a refusal caused only by them says Retry-After 1;
+// once their outcomes are known the holds are let go of (a counted unit
+// stays spent, the other comes back), and a refusal by a spent zone says
+// the GCRA's wait: on the shared store and on the in-process fallback.
+func TestHeldUnitsRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stage func(t *testing.T, z Zone) *stage
+	}{
+		{"shared", func(t *testing.T, z Zone) *stage { return newStage(t, &Handler{Zones: []Zone{z}}) }},
+		{"local", func(t *testing.T, z Zone) *stage {
+			z.OnStoreFailure = FailLocal
+			return newStageOn(t, &Handler{Zones: []Zone{z}}, closedStore(t))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.stage(t, outcomeZone(2))
+			ip := fmt.Sprintf("2001:db8:%x::1", localIPs.Add(1))
+			entered, release := make(chan struct{}, 2), make(chan struct{})
+			done := make(chan result, 2)
+			for _, status := range []int{http.StatusPaymentRequired, http.StatusOK} {
+				go func() {
+					done <- s.serve(call{ip: ip, next: func(w http.ResponseWriter, repl *caddy.Replacer) error {
+						entered <- struct{}{}
+						<-release
+						return respond(status)(w, repl)
+					}})
+				}()
+			}
+			<-entered
+			<-entered
+			if retry := mustRefuse(t, s.serve(call{ip: ip})); retry != 1 {
+				t.Errorf("refused by two requests in flight: Retry-After %d, want 1", retry)
+			}
+			close(release)
+			<-done
+			<-done
+			// One decline counted, one unit came back: one more decline.
+			if res := s.serve(call{ip: ip, next: respond(http.StatusPaymentRequired)}); !res.passed {
+				t.Fatalf("refused after one attempt was not declined: %v", res.err)
+			}
+			if retry := mustRefuse(t, s.serve(call{ip: ip})); retry != 3600 {
+				t.Errorf("refused by two declines: Retry-After %d, want 3600", retry)
+			}
+		})
+	}
+}
+
 // TestShadowZone: a shadow zone never refuses; it counts what it would
 // refuse, and the enforced zones are charged as if it were not there.
 func TestShadowZone(t *testing.T) {

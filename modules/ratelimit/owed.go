@@ -16,20 +16,22 @@ const owedDelay = 250 * time.Millisecond
 
 // owed holds the units this stage took in the shared store for requests
 // that turned out not to count, not given back yet: a deferred zone's
-// unit reserved with a response that did not count (see settle), and what
-// a gate's call charged a request its caller answered itself (a replay, a
-// key in flight; see decide). They go back in the store call of the next
-// request on the same key, inside its one atomic script and before its
-// decision, or by a flush within owedDelay: so a request that did not count
-// costs no round trip of its own under load. Giving a unit back later than
-// the response only keeps the zone stricter meanwhile, never looser.
+// unit held with a response that did not count (see settle), and what a
+// gate's call charged a request its caller answered itself (a replay, a
+// key in flight; see decide); and the holds to let go of, of responses
+// that counted too. They go back in the store call of the next request on
+// the same key, inside its one atomic script and before its decision, or
+// by a flush within owedDelay: so a settled request costs no round trip of
+// its own under load. Giving a unit back later than the response only
+// keeps the zone stricter meanwhile, never looser.
 type owed struct {
 	mu sync.Mutex
 	by map[string]*debt
 }
 
 // debt is what one key (a subject: all of a stage's counters for it share
-// its hash tag) is owed: units per counter, as pure refunds (Cost 0).
+// its hash tag) is owed: units per counter, as pure refunds (Cost 0), and
+// held units to let go of (Release).
 type debt struct {
 	since time.Time
 	reqs  []store.LimitRequest
@@ -38,18 +40,33 @@ type debt struct {
 func newOwed() *owed { return &owed{by: map[string]*debt{}} }
 
 // add owes back to key's counters what reqs (the zones' charged requests)
-// cost.
+// cost, and lets go of the units they held.
 func (o *owed) add(key string, reqs []store.LimitRequest, now time.Time) {
-	o.owe(key, reqs, func(r store.LimitRequest) int64 { return r.Cost }, now)
+	o.owe(key, reqs, func(r store.LimitRequest) (int64, int64) { return r.Cost, heldBy(r) }, now)
+}
+
+// letGo lets go of the units reqs (the zones' charged requests) held,
+// without giving them back: their outcome counted.
+func (o *owed) letGo(key string, reqs []store.LimitRequest, now time.Time) {
+	o.owe(key, reqs, func(r store.LimitRequest) (int64, int64) { return 0, heldBy(r) }, now)
+}
+
+// heldBy is how many units a charged request r holds.
+func heldBy(r store.LimitRequest) int64 {
+	if r.Hold {
+		return r.Cost
+	}
+	return 0
 }
 
 // restore owes reqs (pure refunds that could not be given back) again.
 func (o *owed) restore(key string, reqs []store.LimitRequest, now time.Time) {
-	o.owe(key, reqs, func(r store.LimitRequest) int64 { return r.Refund }, now)
+	o.owe(key, reqs, func(r store.LimitRequest) (int64, int64) { return r.Refund, r.Release }, now)
 }
 
-// owe adds units(r) to what key's counter of each of reqs is owed.
-func (o *owed) owe(key string, reqs []store.LimitRequest, units func(store.LimitRequest) int64, now time.Time) {
+// owe adds units(r), refunded and released, to what key's counter of each
+// of reqs is owed.
+func (o *owed) owe(key string, reqs []store.LimitRequest, units func(store.LimitRequest) (int64, int64), now time.Time) {
 	if len(reqs) == 0 {
 		return
 	}
@@ -61,19 +78,26 @@ func (o *owed) owe(key string, reqs []store.LimitRequest, units func(store.Limit
 		o.by[key] = d
 	}
 	for _, r := range reqs {
-		d.owe(r, units(r))
+		if refund, release := units(r); refund > 0 || release > 0 {
+			d.owe(r, refund, release)
+		}
+	}
+	if len(d.reqs) == 0 {
+		delete(o.by, key)
 	}
 }
 
-// owe adds units to r's counter, up to its burst: more would change nothing.
-func (d *debt) owe(r store.LimitRequest, units int64) {
+// owe adds refund and release units to r's counter, each up to its burst:
+// more would change nothing.
+func (d *debt) owe(r store.LimitRequest, refund, release int64) {
 	for i := range d.reqs {
 		if d.reqs[i].Key == r.Key {
-			d.reqs[i].Refund = min(d.reqs[i].Refund+units, r.Burst)
+			d.reqs[i].Refund = min(d.reqs[i].Refund+refund, r.Burst)
+			d.reqs[i].Release = min(d.reqs[i].Release+release, r.Burst)
 			return
 		}
 	}
-	r.Cost, r.Refund = 0, min(units, r.Burst)
+	r.Cost, r.Hold, r.Refund, r.Release = 0, false, min(refund, r.Burst), min(release, r.Burst)
 	d.reqs = append(d.reqs, r)
 }
 
@@ -117,7 +141,7 @@ next:
 	for _, b := range back {
 		for i := range out {
 			if out[i].Key == b.Key {
-				out[i].Refund = b.Refund
+				out[i].Refund, out[i].Release = b.Refund, b.Release
 				continue next
 			}
 		}

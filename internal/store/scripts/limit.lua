@@ -1,45 +1,86 @@
 -- One all-or-nothing GCRA decision over several zones, on the server's clock.
--- KEYS[i] holds zone i's theoretical arrival time (TAT) in microseconds since
--- the Unix epoch. ARGV holds four integers per zone, in microseconds: the
--- emission interval T, the capacity C, the increment Cost*T and the refund
--- Refund*T, taken off the TAT (never below now) before the decision and kept
--- whatever it is.
+-- ARGV[1] is how long a zone's count of held units outlives the change that
+-- last raised it, in milliseconds; then six integers per zone: the emission
+-- interval T, the capacity C, the increment Cost*T and the refund Refund*T,
+-- in microseconds (the refund is taken off the TAT, never below now, before
+-- the decision and kept whatever it is), the units held when admitted and the
+-- held units let go of (before the decision, kept whatever it is). KEYS hold,
+-- zone by zone, the zone's theoretical arrival time (TAT) in microseconds
+-- since the Unix epoch and, only for a zone that holds or lets go of units,
+-- its count of held units.
 -- Returns four integers per zone: allowed (1 or 0), remaining units,
--- retry-after and reset-after in microseconds. gcra.go computes the same.
+-- retry-after (counting only units not held) and reset-after in
+-- microseconds. gcra.go computes the same.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
-local tats = {}
+local n = (#ARGV - 1) / 6
+local tatKeys, heldKeys, tats, helds, stored = {}, {}, {}, {}, {}
 local all = true
-for i = 1, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now) - tonumber(ARGV[4 * i])
+local k = 1
+for i = 1, n do
+  local a = 1 + 6 * (i - 1)
+  tatKeys[i] = KEYS[k]
+  k = k + 1
+  local tat = tonumber(redis.call('GET', tatKeys[i]) or now) - tonumber(ARGV[a + 4])
   if tat < now then
     tat = now
   end
   tats[i] = tat
-  if tat + tonumber(ARGV[4 * i - 1]) - now > tonumber(ARGV[4 * i - 2]) then
+  stored[i], helds[i] = 0, 0
+  if tonumber(ARGV[a + 5]) > 0 or tonumber(ARGV[a + 6]) > 0 then
+    heldKeys[i] = KEYS[k]
+    k = k + 1
+    stored[i] = tonumber(redis.call('GET', heldKeys[i]) or 0)
+    helds[i] = stored[i] - tonumber(ARGV[a + 6])
+    if helds[i] < 0 then
+      helds[i] = 0
+    end
+  end
+  if tat + tonumber(ARGV[a + 3]) - now > tonumber(ARGV[a + 2]) then
     all = false
   end
 end
 
 local out = {}
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[4 * i - 3])
-  local capacity = tonumber(ARGV[4 * i - 2])
-  local increment = tonumber(ARGV[4 * i - 1])
-  local refund = tonumber(ARGV[4 * i])
+for i = 1, n do
+  local a = 1 + 6 * (i - 1)
+  local interval = tonumber(ARGV[a + 1])
+  local capacity = tonumber(ARGV[a + 2])
+  local increment = tonumber(ARGV[a + 3])
+  local refund = tonumber(ARGV[a + 4])
   local allowed, retry, used = 1, 0, tats[i] - now
   if all then
     used = used + increment
   elseif used + increment > capacity then
-    allowed, retry = 0, used + increment - capacity
+    local spent = used - helds[i] * interval
+    if spent < 0 then
+      spent = 0
+    end
+    allowed, retry = 0, spent + increment - capacity
+    if retry < 0 then
+      retry = 0
+    end
   end
   if all or refund > 0 then
     if used > 0 then
-      redis.call('SET', KEYS[i], string.format('%.0f', now + used),
+      redis.call('SET', tatKeys[i], string.format('%.0f', now + used),
         'PX', string.format('%.0f', math.ceil(used / 1000)))
     else
-      redis.call('DEL', KEYS[i])
+      redis.call('DEL', tatKeys[i])
+    end
+  end
+  if heldKeys[i] then
+    local held = helds[i]
+    if all then
+      held = held + tonumber(ARGV[a + 5])
+    end
+    if held <= 0 then
+      redis.call('DEL', heldKeys[i])
+    elseif held > stored[i] then
+      redis.call('SET', heldKeys[i], held, 'PX', ARGV[1])
+    elseif held < stored[i] then
+      redis.call('SET', heldKeys[i], held, 'KEEPTTL')
     end
   end
   local remaining = math.floor((capacity - used) / interval)

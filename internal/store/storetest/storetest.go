@@ -79,6 +79,7 @@ func Run(t *testing.T, h Harness) {
 // meanwhile, which only a fake clock can show.
 var fakeClockTests = []test{
 	{"LeaseHeldKeepsTTL", testLeaseHeldKeepsTTL},
+	{"LimitHeldExpires", testLimitHeldExpires},
 	{"SetKeepsWithoutTTL", testSetKeepsWithoutTTL},
 }
 
