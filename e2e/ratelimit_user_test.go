@@ -1046,3 +1046,69 @@ func TestRateLimitUserDeclineEvents(t *testing.T) {
 		wantPaymentStatus(t, resp, b, http.StatusOK)
 	})
 }
+
+// TestRateLimitUserSetupFailures: a card a setup intent could not save
+// (setup_intent.setup_failed, which Stripe sends when Stripe.js's
+// confirmation with the setup intent's client secret fails: paygate never
+// sees the attempt itself) counts as a decline for the user who created the
+// setup intent. The failure that spends the budget cancels that setup
+// intent at Stripe, so its client secret tries no more cards there, and
+// the user's next setup intent is refused. Another user's budget is theirs.
+func TestRateLimitUserSetupFailures(t *testing.T) {
+	e := rluStart(t, rluOptions{userLimit: `redis_rate_limit {
+			zone user_declines {
+				key {paygate.user}
+				match POST /v1/payment_intents
+				match POST /v1/payment_intents/{id}/confirm
+				match POST /v1/setup_intents
+				statuses 402
+				distinct {paygate.decline_id}
+				events payment_intent.payment_failed setup_intent.setup_failed
+				rate 2 1h
+				burst 2
+			}
+		}`})
+	pg := e.pgs[0]
+	setupIntent := func(token, key string) (*http.Response, []byte) {
+		t.Helper()
+		return e.do(t, http.MethodPost, "/v1/setup_intents", token, "{}", http.Header{"Idempotency-Key": {key}})
+	}
+	cancels := func(seti string) int {
+		n := 0
+		for _, c := range e.sm.Calls() {
+			if c.Method == http.MethodPost && c.Path == "/v1/setup_intents/"+seti+"/cancel" && c.Form.Get("cancellation_reason") == "abandoned" {
+				n++
+			}
+		}
+		return n
+	}
+	failed := func(id, seti string) {
+		t.Helper()
+		object := map[string]any{"id": seti, "object": "setup_intent", "status": "requires_payment_method",
+			"last_setup_error": map[string]any{"type": "card_error", "code": "card_declined"}}
+		body := stripeEventBody(t, id, "setup_intent.setup_failed", object, nil)
+		resp, b := postEvent(t, pg, body, stripeSignature(body, time.Now(), webhookSecret), nil)
+		wantReceived(t, resp, b)
+	}
+
+	alice := rluToken(t, "alice", "alice-0")
+	resp, b := setupIntent(alice, "rlu-seti-1")
+	wantPaymentStatus(t, resp, b, http.StatusCreated)
+	seti := paymentJSON(t, b)["id"].(string)
+
+	failed("evt_rlu_seti_1", seti)
+	if n := cancels(seti); n != 0 {
+		t.Fatalf("%d cancellations after one failure, want none: the budget is not spent", n)
+	}
+	failed("evt_rlu_seti_2", seti)
+	if n := cancels(seti); n != 1 {
+		t.Fatalf("%d cancellations after the failure that spent the budget, want 1", n)
+	}
+	resp, b = setupIntent(alice, "rlu-seti-2")
+	rluWantRefused(t, resp, b, "user_declines")
+
+	t.Run("another user's budget is their own", func(t *testing.T) {
+		resp, b := setupIntent(rluToken(t, "bob", "bob-0"), "rlu-seti-bob")
+		wantPaymentStatus(t, resp, b, http.StatusCreated)
+	})
+}

@@ -140,7 +140,9 @@ func (h *Healer) Register(r Resolver) (unregister func()) {
 	}
 }
 
-func (h *Healer) resolver() Resolver {
+// Resolver returns the resolver registered last and not yet unregistered
+// (the payment handler of the running configuration), or nil.
+func (h *Healer) Resolver() Resolver {
 	if h == nil {
 		return nil
 	}
@@ -207,7 +209,7 @@ func (h *Healer) Forget(kind, key string) {
 // moves an object to another user. Over the budget it returns
 // ErrOverBudget.
 func (h *Healer) heal(ctx context.Context, s store.Store, objectID string) (string, bool, error) {
-	r := h.resolver()
+	r := h.Resolver()
 	if r == nil {
 		return "", false, nil
 	}

@@ -47,6 +47,8 @@ type Zone struct {
 	Distinct bool
 	// Events are the event types that count.
 	Events map[string]bool
+	// Shadow says that the zone refuses nothing: it only counts.
+	Shadow bool
 }
 
 // The placeholders a zone's key template may use for an event: the
@@ -111,25 +113,29 @@ func ForEvent(t string) []Zone {
 
 // Count charges z one unit for the outcome value (a decline's ID) of the
 // subject whose key is key, unless z is distinct and already counted it.
-// It reports whether it charged. The charge is unbounded (see
+// It reports whether it charged, and whether the zone, charged, now
+// refuses for units spent, not only held by requests in flight (shadow
+// zones never do). The charge is unbounded (see
 // store.LimitRequest.Unbounded): an outcome that happened counts even when
 // the zone looks spent, since part of what it holds may be units reserved
 // by requests in flight, or owed back.
-func Count(ctx context.Context, s store.Store, z Zone, key, value string) (bool, error) {
+func Count(ctx context.Context, s store.Store, z Zone, key, value string) (charged, spent bool, err error) {
 	counter := CounterKey(key, z.Name)
 	if z.Distinct {
 		fresh, err := s.PutIfAbsent(ctx, SeenKey(counter, value), nil, z.Limit.Period)
 		if err != nil || !fresh {
-			return false, err
+			return false, false, err
 		}
 	}
 	req := z.Limit.Unbounded()
-	req.Key, req.Cost = counter, 1
+	req.Key, req.Cost, req.ReadHeld = counter, 1, true
 	res, err := s.Limit(ctx, []store.LimitRequest{req})
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return res[0].Allowed, nil
+	bounded := z.Limit
+	bounded.Cost = 1
+	return res[0].Allowed, res[0].Allowed && !z.Shadow && bounded.Spent(res[0]), nil
 }
 
 // SubjectTTL is how long a payment's subject is kept for its events: the

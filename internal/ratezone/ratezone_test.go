@@ -42,18 +42,40 @@ func TestRegistry(t *testing.T) {
 
 // TestCount: a distinct zone counts a value once, whichever caller saw it
 // first, and charges even a spent zone: an outcome that happened counts.
+// It tells when the charge left the zone refusing (never a shadow zone).
 func TestCount(t *testing.T) {
 	s := store.NewMemory(time.Now)
 	defer s.Close()
 	ctx := context.Background()
 	z := Zone{Name: "declines", Distinct: true, Limit: store.LimitRequest{Rate: 2, Period: time.Hour, Burst: 2}}
 	for _, step := range []struct {
+		value          string
+		charged, spent bool
+	}{{"ch_1", true, false}, {"ch_1", false, false}, {"ch_2", true, true}, {"ch_3", true, true}} {
+		charged, spent, err := Count(ctx, s, z, "alice", step.value)
+		if err != nil || charged != step.charged || spent != step.spent {
+			t.Fatalf("Count(%s) = %v, %v, %v; want %v, %v", step.value, charged, spent, err, step.charged, step.spent)
+		}
+	}
+	// A unit held by a request in flight is not spent: the first decline
+	// next to it leaves the zone refusing only because of it.
+	held := store.LimitRequest{Key: CounterKey("carol", "declines"), Rate: 2, Period: time.Hour, Burst: 2, Cost: 1, Hold: true}
+	if _, err := s.Limit(ctx, []store.LimitRequest{held}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
 		value string
-		want  bool
-	}{{"ch_1", true}, {"ch_1", false}, {"ch_2", true}, {"ch_3", true}} {
-		got, err := Count(ctx, s, z, "alice", step.value)
-		if err != nil || got != step.want {
-			t.Fatalf("Count(%s) = %v, %v; want %v", step.value, got, err, step.want)
+		spent bool
+	}{{"ch_1", false}, {"ch_2", true}} {
+		if charged, spent, err := Count(ctx, s, z, "carol", step.value); err != nil || !charged || spent != step.spent {
+			t.Fatalf("Count(%s) next to a held unit = %v, %v, %v; want charged, spent %v", step.value, charged, spent, err, step.spent)
+		}
+	}
+	shadow := z
+	shadow.Name, shadow.Shadow = "shadow_declines", true
+	for _, value := range []string{"ch_1", "ch_2", "ch_3"} {
+		if charged, spent, err := Count(ctx, s, shadow, "alice", value); err != nil || !charged || spent {
+			t.Fatalf("shadow Count(%s) = %v, %v, %v; want charged, never spent", value, charged, spent, err)
 		}
 	}
 	// Three declines charged in a zone of burst 2: it refuses until two
@@ -68,7 +90,7 @@ func TestCount(t *testing.T) {
 	if _, err := s.PutIfAbsent(ctx, SeenKey(CounterKey("bob", "declines"), "ch_9"), nil, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := Count(ctx, s, z, "bob", "ch_9"); err != nil || got {
+	if got, _, err := Count(ctx, s, z, "bob", "ch_9"); err != nil || got {
 		t.Fatalf("Count of a value the stage counted = %v, %v", got, err)
 	}
 }

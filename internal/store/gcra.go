@@ -55,6 +55,16 @@ func (r LimitRequest) Unbounded() LimitRequest {
 	return r
 }
 
+// Spent reports whether a zone limited by r, whose last decision (made
+// with r or r.Unbounded(), reading its held units) was res, would refuse a
+// request of r's Cost now, and not only because of units held by requests
+// in flight: how an outcome counted with Unbounded tells that it spent the
+// zone.
+func (r LimitRequest) Spent(res LimitResult) bool {
+	t := r.interval()
+	return res.ResetAfter.Microseconds()-res.Held*t+r.Cost*t > r.Burst*t
+}
+
 // interval is the emission interval T = Period/Rate in microseconds, rounded
 // up so that a zone never admits more than Rate units per Period.
 func (r LimitRequest) interval() int64 {
@@ -78,6 +88,7 @@ type zone struct {
 	refund    int64 // Refund*T
 	hold      int64 // Cost, when Hold
 	release   int64 // Release
+	readHeld  bool  // the count of held units is read
 }
 
 // prepareLimit checks one Limit call and converts its requests to zones.
@@ -100,7 +111,8 @@ func prepareLimit(reqs []LimitRequest) ([]zone, error) {
 			return nil, fmt.Errorf("zone %d: %w", i, ErrCrossSlot)
 		}
 		t := r.interval()
-		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, refund: r.Refund * t, release: r.Release}
+		zones[i] = zone{interval: t, capacity: r.Burst * t, increment: r.Cost * t, refund: r.Refund * t, release: r.Release,
+			readHeld: r.Hold || r.Release > 0 || r.ReadHeld}
 		if r.Hold {
 			zones[i].hold = r.Cost
 		}
@@ -131,7 +143,7 @@ func (z zone) held(stored int64) int64 {
 // and so charged. A refusal's RetryAfter leaves the held units out (0 when
 // only they stand in the way). scripts/limit.lua computes the same.
 func (z zone) result(now, tat, held int64, charged bool) LimitResult {
-	res := LimitResult{Allowed: true}
+	res := LimitResult{Allowed: true, Held: held}
 	used := tat - now
 	switch {
 	case charged:

@@ -133,7 +133,7 @@ func (m *Memory) limit(at time.Time, reqs []LimitRequest, zones []zone) ([]Limit
 // m.mu held: zero for a zone that neither holds nor lets go of units in
 // this call (no count is read for it).
 func (m *Memory) held(key string, z zone, at time.Time) (entry, error) {
-	if z.hold == 0 && z.release == 0 {
+	if !z.readHeld {
 		return entry{}, nil
 	}
 	e, ok := m.lookup(heldKey(key), at)
@@ -151,7 +151,7 @@ func (m *Memory) held(key string, z zone, at time.Time) (entry, error) {
 // that fell keeps its expiry, and an unchanged one is not written.
 func (m *Memory) keepHeld(key string, z zone, stored entry, n int64, at time.Time) {
 	switch {
-	case z.hold == 0 && z.release == 0:
+	case !z.readHeld:
 	case n <= 0:
 		delete(m.entries, heldKey(key))
 	case n > stored.held:

@@ -133,14 +133,16 @@ func (r *Redis) limitCall(reqs []LimitRequest) (scriptCall, error) {
 		return scriptCall{}, err
 	}
 	keys := make([]string, 0, len(reqs))
-	args := make([]any, 0, 1+6*len(zones))
+	args := make([]any, 0, 1+7*len(zones))
 	args = append(args, heldTTLMillis)
 	for i, z := range zones {
 		keys = append(keys, r.prefix+reqs[i].Key)
-		if z.hold > 0 || z.release > 0 {
+		read := 0
+		if z.readHeld {
 			keys = append(keys, r.prefix+heldKey(reqs[i].Key))
+			read = 1
 		}
-		args = append(args, z.interval, z.capacity, z.increment, z.refund, z.hold, z.release)
+		args = append(args, z.interval, z.capacity, z.increment, z.refund, z.hold, z.release, read)
 	}
 	return scriptCall{script: limitScript, keys: keys, args: args}, nil
 }
@@ -154,17 +156,18 @@ func limitResults(cmd *redis.Cmd, n int) ([]LimitResult, error) {
 	if err != nil {
 		return nil, fail("limit", err)
 	}
-	if len(reply) != 4*n {
+	if len(reply) != 5*n {
 		return nil, fail("limit", fmt.Errorf("script returned %d integers for %d zones", len(reply), n))
 	}
 	results := make([]LimitResult, n)
 	for i := range results {
-		v := reply[4*i : 4*i+4]
+		v := reply[5*i : 5*i+5]
 		results[i] = LimitResult{
 			Allowed:    v[0] == 1,
 			Remaining:  v[1],
 			RetryAfter: micros(v[2]),
 			ResetAfter: micros(v[3]),
+			Held:       v[4],
 		}
 	}
 	return results, nil

@@ -151,6 +151,10 @@ type LimitRequest struct {
 	// decides: they stay charged (the outcome counted) unless Refund gives
 	// them back too. At most Burst; Limit and Refund.
 	Release int64
+	// ReadHeld reports the zone's count of held units in the result
+	// (LimitResult.Held) for a call that neither holds nor lets go of any;
+	// one that does always reads it. Limit only.
+	ReadHeld bool
 }
 
 // HeldTTL is how long a zone's count of held units outlives the last hold
@@ -173,6 +177,10 @@ type LimitResult struct {
 	RetryAfter time.Duration
 	// ResetAfter is how long until the zone is back to its full capacity.
 	ResetAfter time.Duration
+	// Held is how many of the zone's units requests in flight hold, once
+	// the call's Release is let go of and before its own hold: read only
+	// for a call that holds, lets go of units or asks (ReadHeld), else 0.
+	Held int64
 }
 
 // Admitted reports whether every zone of a decision admitted it, and so

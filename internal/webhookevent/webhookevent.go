@@ -68,6 +68,7 @@ const (
 	TypePaymentRequiresAction = "payment_intent.requires_action"
 	TypePaymentProcessing     = "payment_intent.processing"
 	TypeSetupSucceeded        = "setup_intent.succeeded"
+	TypeSetupFailed           = "setup_intent.setup_failed"
 	TypePaymentMethodDetached = "payment_method.detached"
 	TypeDisputeCreated        = "charge.dispute.created"
 )
@@ -75,5 +76,5 @@ const (
 // ProcessedTypes lists the types above.
 var ProcessedTypes = []string{
 	TypePaymentSucceeded, TypePaymentFailed, TypePaymentCanceled, TypePaymentRequiresAction,
-	TypePaymentProcessing, TypeSetupSucceeded, TypePaymentMethodDetached, TypeDisputeCreated,
+	TypePaymentProcessing, TypeSetupSucceeded, TypeSetupFailed, TypePaymentMethodDetached, TypeDisputeCreated,
 }

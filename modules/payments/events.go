@@ -176,6 +176,7 @@ var idPrefix = map[stripe.EventType]string{
 	webhookevent.TypePaymentRequiresAction: "pi_",
 	webhookevent.TypePaymentProcessing:     "pi_",
 	webhookevent.TypeSetupSucceeded:        "seti_",
+	webhookevent.TypeSetupFailed:           "seti_",
 	webhookevent.TypePaymentMethodDetached: "pm_",
 	webhookevent.TypeDisputeCreated:        "dp_",
 }
@@ -256,6 +257,16 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 				zap.String("event", ev.ID), zap.String("payment_method", pm))
 		}
 		return res, nil
+	case webhookevent.TypeSetupFailed:
+		// A card the setup intent could not save is a decline, counted as
+		// a payment's is (by the event's ID: there is no charge). Once it
+		// leaves its subject's budget spent, the setup intent is canceled
+		// at Stripe: its client secret, in the browser, could otherwise
+		// go on trying cards at Stripe, where no stage sees them.
+		if !p.countDecline(ctx, subject, string(ev.Type), ev.ID) {
+			return res, nil
+		}
+		return res, p.cancelSetup(r, subject, owner)
 	case webhookevent.TypePaymentMethodDetached:
 		if err := ownership.Erase(ctx, p.store, subject); err != nil {
 			return res, apierror.StoreUnavailable.WithCause(err)
@@ -284,13 +295,14 @@ func (p *EventProcessor) processEvent(r *http.Request, ev *stripe.Event) (eventR
 	return res, err
 }
 
-// countDecline counts a failed payment in the rate-limit zones that count
-// its event type, for the subject (user, client IP) of the payment's
-// latest attempt. A failure is logged: the event itself was processed.
-func (p *EventProcessor) countDecline(ctx context.Context, intent, eventType, declineID string) {
+// countDecline counts a failed payment or setup in the rate-limit zones
+// that count its event type, for the subject (user, client IP) of the
+// intent's latest attempt, and reports whether that left one of them
+// spent. A failure is logged: the event itself was processed.
+func (p *EventProcessor) countDecline(ctx context.Context, intent, eventType, declineID string) (spent bool) {
 	zones := ratezone.ForEvent(eventType)
 	if len(zones) == 0 {
-		return
+		return false
 	}
 	b, ok, err := p.store.Get(ctx, subjectKey(intent))
 	var s subject
@@ -301,7 +313,7 @@ func (p *EventProcessor) countDecline(ctx context.Context, intent, eventType, de
 		if err != nil {
 			p.logger.Warn("reading a payment's rate-limit subject failed; its decline is not counted", zap.Error(err))
 		}
-		return
+		return false
 	}
 	repl := caddy.NewEmptyReplacer()
 	repl.Set(ratezone.SubjectUser, s.User)
@@ -311,10 +323,30 @@ func (p *EventProcessor) countDecline(ctx context.Context, intent, eventType, de
 		if key == "" {
 			continue
 		}
-		if _, err := ratezone.Count(ctx, p.store, z, key, declineID); err != nil {
+		_, zoneSpent, err := ratezone.Count(ctx, p.store, z, key, declineID)
+		if err != nil {
 			p.logger.Warn("counting a decline event in a rate-limit zone failed", zap.String("zone", z.Name), zap.Error(err))
 		}
+		spent = spent || zoneSpent
 	}
+	return spent
+}
+
+// cancelSetup cancels the setup intent id of owner at Stripe, through the
+// payment handler of the running configuration (the store's owner
+// resolver), and audits it. Without one (no payments handler in the
+// configuration) it is logged and left.
+func (p *EventProcessor) cancelSetup(r *http.Request, id, owner string) error {
+	h, ok := ownership.HealerOf(p.store).Resolver().(*Handler)
+	if !ok {
+		p.logger.Warn("a setup intent's declines are spent, but no payments handler can cancel it", zap.String("setup_intent", id))
+		return nil
+	}
+	if err := h.cancelSetupIntent(r, id); err != nil {
+		return err
+	}
+	audit.Log(p.audit, r, audit.Event{Action: "setup_intent_canceled", Outcome: audit.Denied, Actor: owner, Resource: id, Reason: "declines_spent"})
+	return nil
 }
 
 // recordStatus stores status for an intent unless a status of a higher

@@ -312,3 +312,29 @@ func TestFailedCustomerCreationTakesANewKey(t *testing.T) {
 		t.Errorf("customer mapping = %q, want cus_2", got)
 	}
 }
+
+// TestCancelSetupIntent: a setup intent is canceled as abandoned; one
+// Stripe will not cancel any more (it succeeded, or was canceled,
+// meanwhile) is left as it is; Stripe's other failures are errors, so that
+// the event that asked is retried.
+func TestCancelSetupIntent(t *testing.T) {
+	f, srv := newFakeStripe(t)
+	th := newTestHandler(t, srv.URL, nil)
+	f.queue("/v1/setup_intents/seti_1/cancel",
+		fakeResponse{status: 200, body: `{"id":"seti_1","object":"setup_intent","status":"canceled"}`},
+		fakeResponse{status: 400, body: stripeErrorBody("invalid_request_error", "setup_intent_unexpected_state", "")},
+		fakeResponse{status: 500, body: stripeErrorBody("api_error", "", "")})
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/stripe", nil)
+	if err := th.h.cancelSetupIntent(r, "seti_1"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if !strings.Contains(f.forms[0], "cancellation_reason=abandoned") {
+		t.Errorf("cancel sent %q, want cancellation_reason=abandoned", f.forms[0])
+	}
+	if err := th.h.cancelSetupIntent(r, "seti_1"); err != nil {
+		t.Fatalf("cancel of a setup intent Stripe will not cancel any more: %v, want nil", err)
+	}
+	if err := th.h.cancelSetupIntent(r, "seti_1"); err == nil {
+		t.Fatal("cancel that Stripe failed: nil error, want one")
+	}
+}

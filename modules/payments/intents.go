@@ -7,6 +7,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/paygate/paygate/internal/payreq"
+	"github.com/paygate/paygate/internal/webhookevent"
 )
 
 // createPaymentIntent serves POST /v1/payment_intents: the amount is the
@@ -68,7 +69,7 @@ func (h *Handler) createPaymentIntent(c *call) error {
 		return err
 	}
 	noteCard(c.r, pi.PaymentMethod)
-	h.recordSubject(ctx, c.r, pi.ID)
+	h.recordSubject(ctx, c.r, pi.ID, webhookevent.TypePaymentFailed)
 	c.resource = pi.ID
 	if err := recordOwned(ctx, h.store, c.user, pi.ID, req.PaymentMethod); err != nil {
 		return err
@@ -125,7 +126,7 @@ func (h *Handler) confirmPaymentIntent(c *call) error {
 	}
 	// The card's fingerprint, for the card-testing defence.
 	params.AddExpand("payment_method")
-	h.recordSubject(ctx, c.r, c.id)
+	h.recordSubject(ctx, c.r, c.id, webhookevent.TypePaymentFailed)
 	if err := forwardIdempotencyKey(c, &params.Params, "payment_intent.confirm"); err != nil {
 		return err
 	}

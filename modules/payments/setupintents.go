@@ -2,18 +2,22 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/paygate/paygate/internal/payreq"
+	"github.com/paygate/paygate/internal/webhookevent"
 )
 
 // createSetupIntent serves POST /v1/setup_intents: a setup intent on the
 // caller's customer, whose client secret Stripe Elements uses to save a
 // card for later (off-session) payments. The card's payment method is
 // recorded as the caller's when the setup_intent.succeeded event arrives
-// (payment_events) or when the caller lists their cards.
+// (payment_events) or when the caller lists their cards. The caller is
+// kept as its subject for setup_intent.setup_failed events, which count as
+// declines (see EventProcessor).
 func (h *Handler) createSetupIntent(c *call) error {
 	if err := payreq.ParseEmpty(c.body); err != nil {
 		return requestError(err)
@@ -47,8 +51,29 @@ func (h *Handler) createSetupIntent(c *call) error {
 	if err := recordOwned(c.r.Context(), h.store, c.user, si.ID); err != nil {
 		return err
 	}
+	h.recordSubject(c.r.Context(), c.r, si.ID, webhookevent.TypeSetupFailed)
 	writeJSON(c.w, http.StatusCreated, setupIntentView{ID: si.ID, Status: string(si.Status), ClientSecret: si.ClientSecret})
 	return nil
+}
+
+// cancelSetupIntent cancels the setup intent id at Stripe (abandoned); one
+// Stripe will not cancel any more (it succeeded, or was canceled) is left
+// as it is.
+func (h *Handler) cancelSetupIntent(r *http.Request, id string) error {
+	params := &stripe.SetupIntentCancelParams{
+		CancellationReason: stripe.String(string(stripe.SetupIntentCancellationReasonAbandoned)),
+	}
+	return h.stripeCall(r, "setup_intent.cancel", func(ctx context.Context) (*stripe.APIResponse, error) {
+		params.Context = ctx
+		si, err := h.stripe.SetupIntents.Cancel(id, params)
+		if se, ok := errors.AsType[*stripe.Error](err); ok && se.Code == stripe.ErrorCodeSetupIntentUnexpectedState {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return si.LastResponse, nil
+	})
 }
 
 // getSetupIntent serves GET /v1/setup_intents/{id}: the caller's own setup

@@ -8,7 +8,8 @@ func statusKey(objectID string) string  { return store.Key(objectID, "status") }
 func disputeKey(objectID string) string { return store.Key(objectID, "dispute") }
 
 // subjectKey is the store key of the rate-limit subject of a payment
-// intent's latest attempt (see recordSubject).
+// intent's latest attempt or a setup intent's creation (see
+// recordSubject).
 func subjectKey(objectID string) string { return store.Key(objectID, "subject") }
 
 // Statuses recorded from events, the values of a status record.

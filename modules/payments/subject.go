@@ -9,25 +9,26 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/paygate/paygate/internal/ratezone"
-	"github.com/paygate/paygate/internal/webhookevent"
 )
 
-// subject is who made a payment attempt, as the rate-limit stages saw
-// them: the event processor counts a payment_failed event in the zones of
-// that user and client IP, as the stage counted the attempt's 402.
+// subject is who made a payment attempt or a setup intent, as the
+// rate-limit stages saw them: the event processor counts a payment_failed
+// or setup_failed event in the zones of that user and client IP, as the
+// stage counted an attempt's 402.
 type subject struct {
 	User string `json:"user,omitempty"`
 	IP   string `json:"ip,omitempty"`
 }
 
-// recordSubject keeps the subject of an attempt on intent for its events
+// recordSubject keeps the subject of an attempt on intent (a payment or
+// setup intent) for its failure events of type failed
 // (ratezone.SubjectTTL), when a zone of the running configuration counts
 // them (else it costs no store call). Without a rate-limit stage there is
 // no subject to keep. A failure is logged, not the request's: only the
 // count of a later event depends on it.
-func (h *Handler) recordSubject(ctx context.Context, r *http.Request, intent string) {
+func (h *Handler) recordSubject(ctx context.Context, r *http.Request, intent, failed string) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl == nil || len(ratezone.ForEvent(webhookevent.TypePaymentFailed)) == 0 {
+	if repl == nil || len(ratezone.ForEvent(failed)) == 0 {
 		return
 	}
 	var s subject

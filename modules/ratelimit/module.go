@@ -252,7 +252,7 @@ func (h *Handler) registerEventZones() {
 		for _, t := range z.Events {
 			events[t] = true
 		}
-		zs = append(zs, ratezone.Zone{Name: z.Name, KeyTemplate: z.Key, Distinct: z.Distinct != "", Events: events,
+		zs = append(zs, ratezone.Zone{Name: z.Name, KeyTemplate: z.Key, Distinct: z.Distinct != "", Events: events, Shadow: z.Shadow,
 			Limit: store.LimitRequest{Rate: z.Rate, Period: time.Duration(z.Period), Burst: z.Burst, Cost: 1}})
 	}
 	if len(zs) > 0 {

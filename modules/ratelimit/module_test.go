@@ -297,7 +297,7 @@ func TestEventsChargeTheZonesCounter(t *testing.T) {
 		t.Fatalf("r=%d before the event, want 4", r)
 	}
 	z := ratezone.Zone{Name: declines.Name, Limit: store.LimitRequest{Rate: declines.Rate, Period: time.Duration(declines.Period), Burst: declines.Burst}}
-	if _, err := ratezone.Count(context.Background(), s.store, z, clientIP, "ch_1"); err != nil {
+	if _, _, err := ratezone.Count(context.Background(), s.store, z, clientIP, "ch_1"); err != nil {
 		t.Fatal(err)
 	}
 	if r := remaining(t, s.serve(call{}), "ip_declines"); r != 2 {

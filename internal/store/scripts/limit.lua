@@ -1,25 +1,26 @@
 -- One all-or-nothing GCRA decision over several zones, on the server's clock.
 -- ARGV[1] is how long a zone's count of held units outlives the change that
--- last raised it, in milliseconds; then six integers per zone: the emission
+-- last raised it, in milliseconds; then seven integers per zone: the emission
 -- interval T, the capacity C, the increment Cost*T and the refund Refund*T,
 -- in microseconds (the refund is taken off the TAT, never below now, before
--- the decision and kept whatever it is), the units held when admitted and the
--- held units let go of (before the decision, kept whatever it is). KEYS hold,
--- zone by zone, the zone's theoretical arrival time (TAT) in microseconds
--- since the Unix epoch and, only for a zone that holds or lets go of units,
--- its count of held units.
--- Returns four integers per zone: allowed (1 or 0), remaining units,
+-- the decision and kept whatever it is), the units held when admitted, the
+-- held units let go of (before the decision, kept whatever it is) and 1 when
+-- the zone's count of held units is read (always when it holds or lets go
+-- of units), else 0. KEYS hold, zone by zone, the zone's theoretical arrival
+-- time (TAT) in microseconds since the Unix epoch and, only for a zone whose
+-- count is read, its count of held units.
+-- Returns five integers per zone: allowed (1 or 0), remaining units,
 -- retry-after (counting only units not held) and reset-after in
--- microseconds. gcra.go computes the same.
+-- microseconds, and the units held. gcra.go computes the same.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
-local n = (#ARGV - 1) / 6
+local n = (#ARGV - 1) / 7
 local tatKeys, heldKeys, tats, helds, stored = {}, {}, {}, {}, {}
 local all = true
 local k = 1
 for i = 1, n do
-  local a = 1 + 6 * (i - 1)
+  local a = 1 + 7 * (i - 1)
   tatKeys[i] = KEYS[k]
   k = k + 1
   local tat = tonumber(redis.call('GET', tatKeys[i]) or now) - tonumber(ARGV[a + 4])
@@ -28,7 +29,7 @@ for i = 1, n do
   end
   tats[i] = tat
   stored[i], helds[i] = 0, 0
-  if tonumber(ARGV[a + 5]) > 0 or tonumber(ARGV[a + 6]) > 0 then
+  if ARGV[a + 7] == '1' then
     heldKeys[i] = KEYS[k]
     k = k + 1
     stored[i] = tonumber(redis.call('GET', heldKeys[i]) or 0)
@@ -44,7 +45,7 @@ end
 
 local out = {}
 for i = 1, n do
-  local a = 1 + 6 * (i - 1)
+  local a = 1 + 7 * (i - 1)
   local interval = tonumber(ARGV[a + 1])
   local capacity = tonumber(ARGV[a + 2])
   local increment = tonumber(ARGV[a + 3])
@@ -91,5 +92,6 @@ for i = 1, n do
   out[#out + 1] = remaining
   out[#out + 1] = retry
   out[#out + 1] = used
+  out[#out + 1] = helds[i]
 end
 return out

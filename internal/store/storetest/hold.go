@@ -31,6 +31,18 @@ func testLimitHold(e *env) {
 	e.wantResults(e.limit(holding(k, 2, 1, 0)), allowed(1, time.Hour))
 	e.wantResults(e.limit(holding(k, 2, 1, 0)), allowed(0, 2*time.Hour))
 	e.wantResults(e.limit(holding(k, 2, 1, 0)), denied(0, 0, 2*time.Hour))
+	// The count is reported to a call that holds, or asks; not otherwise.
+	if res := e.limit(holding(k, 2, 1, 0)); res[0].Held != 2 {
+		e.t.Fatalf("a call that holds: Held %d, want 2", res[0].Held)
+	}
+	asks := hourly(k, 2, 1)
+	asks.ReadHeld = true
+	if res := e.limit(asks); res[0].Held != 2 {
+		e.t.Fatalf("a call that asks: Held %d, want 2", res[0].Held)
+	}
+	if res := e.limit(hourly(k, 2, 1)); res[0].Held != 0 {
+		e.t.Fatalf("a call that neither holds nor asks: Held %d, want 0", res[0].Held)
+	}
 
 	// One outcome counts: its unit is spent, the other still held.
 	e.refund(letGo(k, 2, 0, 1))
