@@ -113,6 +113,22 @@ func TestValue(t *testing.T) {
 	if got := Value("uri", "/x?cvc=1"); got != "/x?cvc=[redacted]" {
 		t.Errorf("Value(uri) = %q", got)
 	}
+	// A request ID whose digit groups form a card number is kept under
+	// the request ID's names, and only as a UUID.
+	const id = "53055037-8199-4235-b315-3d940bf60149"
+	for _, tc := range []struct{ name, value, want string }{
+		{"request_id", id, id},
+		{"uuid", id, id},
+		{"request", id, "[card_ending_4235]-b315-3d940bf60149"},
+		{"request_id", "5305503781994235", "[card_ending_4235]"},
+		{"request_id", "53055037-8199-4235-B315-3d940bf60149", "[card_ending_4235]-B315-3d940bf60149"},
+		{"request_id", "53055037-8199-4235-b315-3d940bf6014", "[card_ending_4235]-b315-3d940bf6014"},
+		{"request_id", "53055037 8199-4235-b315-3d940bf60149", "[card_ending_4235]-b315-3d940bf60149"},
+	} {
+		if got := Value(tc.name, tc.value); got != tc.want {
+			t.Errorf("Value(%s, %q) = %q, want %q", tc.name, tc.value, got, tc.want)
+		}
+	}
 }
 
 // TestCleanTextDoesNotAllocate: String runs on every string of every log

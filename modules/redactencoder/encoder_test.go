@@ -109,6 +109,28 @@ func TestMessageAndStrings(t *testing.T) {
 	}
 }
 
+// TestRequestIDKept: the request's ID is logged as it is under its names
+// (request_id, Caddy's uuid), even when its digit groups form a card
+// number, so that a log line is found by the X-Request-Id a client quotes;
+// the same text elsewhere (a header a client sent) is masked.
+func TestRequestIDKept(t *testing.T) {
+	const id = "53055037-8199-4235-b315-3d940bf60149"
+	log, buf := logger(t, provisioned(t, ""))
+	log.Info("handled request", zap.String("request_id", id), zap.String("uuid", id),
+		zap.Strings("X-Request-Id", []string{id}), zap.String("note", id))
+	m := entry(t, buf)
+	for path, want := range map[string]any{
+		"request_id":   id,
+		"uuid":         id,
+		"X-Request-Id": []any{"[card_ending_4235]-b315-3d940bf60149"},
+		"note":         "[card_ending_4235]-b315-3d940bf60149",
+	} {
+		if got := get(m, path); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+}
+
 type stringer string
 
 func (s stringer) String() string { return string(s) }
