@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,12 @@ func testHeldUnitsRetryAfter(t *testing.T, global string) {
 			}
 		}`})
 
+	// The slow requests end however the test does (a failed assertion
+	// must not leave them, and the upstream's Close, waiting).
+	var once sync.Once
+	end := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(end)
+
 	// Two slow requests hold the zone's two units.
 	done := make(chan int, 2)
 	for range 2 {
@@ -69,7 +76,7 @@ func testHeldUnitsRetryAfter(t *testing.T, global string) {
 		select {
 		case <-arrived:
 		case <-deadline:
-			close(release)
+			end()
 			t.Fatal("the slow requests did not reach the upstream")
 		}
 	}
@@ -78,7 +85,7 @@ func testHeldUnitsRetryAfter(t *testing.T, global string) {
 	if got := resp.Header.Get("Retry-After"); got != "1" {
 		t.Errorf("refused while two requests are in flight: Retry-After = %q, want 1 (nothing is spent yet)", got)
 	}
-	close(release)
+	end()
 	for range 2 {
 		if status := <-done; status != http.StatusOK {
 			t.Fatalf("slow request: status %d, want 200", status)
